@@ -1,0 +1,176 @@
+"""One Elasticsearch node on 127.0.0.1 from the integ-test-zip distribution on Maven Central.
+
+That distribution is the server with few modules: no ingest, no ILM or data-stream lifecycle, no painless,
+no analysis-common. lagwatch therefore defaults to what every Elasticsearch has (see the README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exporter.devstack.common import (
+    Progress,
+    StackError,
+    free_port,
+    java_home,
+    log_tail,
+    stderr_progress,
+    stop_process,
+    wait_until,
+)
+from exporter.devstack.maven import elasticsearch_home
+from exporter.devstack.versions import ELASTICSEARCH_VERSION
+
+# Elasticsearch refuses to run as root; as root we run it as this unprivileged user.
+SERVICE_USER = os.environ.get("LAGWATCH_ES_USER", "lagwatch-es")
+
+
+def _ensure_service_user() -> pwd.struct_passwd | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        pass
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    result = subprocess.run(
+        [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(f"could not create user {SERVICE_USER} for Elasticsearch: {result.stderr}")
+    return pwd.getpwnam(SERVICE_USER)
+
+
+def _chown_tree(path: Path, user: pwd.struct_passwd) -> None:
+    for root, dirs, files in os.walk(path):
+        os.chown(root, user.pw_uid, user.pw_gid)
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), user.pw_uid, user.pw_gid, follow_symlinks=False)
+
+
+@dataclass
+class ExternalElasticsearch:
+    """A node somebody else runs (LAGWATCH_TEST_ES_URL): used as is, never started or stopped."""
+
+    url: str
+
+    def start(self) -> ExternalElasticsearch:
+        return self
+
+    def stop(self) -> None:
+        return None
+
+    def log_tail(self, lines: int = 60) -> str:
+        return f"(external Elasticsearch at {self.url}: no log here)"
+
+
+@dataclass
+class ElasticsearchNode:
+    """A throw-away single node; `start()` returns once cluster health is yellow or green."""
+
+    version: str = ELASTICSEARCH_VERSION
+    progress: Progress = stderr_progress
+    heap: str = "512m"
+    # Extra -E settings (security for the TLS/auth tests, say).
+    settings: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    workdir: Path | None = None
+    _process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        assert self.workdir is not None, "node not started"
+        return self.workdir / "elasticsearch.log"
+
+    def start(self, timeout: float = 180) -> ElasticsearchNode:
+        source_home = elasticsearch_home(self.version, self.progress)
+        user = _ensure_service_user()
+        self.workdir = Path(tempfile.mkdtemp(prefix="lagwatch-es-"))
+        # A private copy of the distribution: the node writes its keystore into config/, and the cache
+        # under root's home is not readable by the service user.
+        home = self.workdir / "home"
+        shutil.copytree(source_home, home, symlinks=True)
+        (self.workdir / "data").mkdir()
+        (self.workdir / "logs").mkdir()
+        self.log_path.touch()
+        if user is not None:
+            _chown_tree(self.workdir, user)
+        self.port = self.port or free_port()
+        settings = {
+            "discovery.type": "single-node",
+            "network.host": "127.0.0.1",
+            "http.port": str(self.port),
+            "transport.port": str(free_port()),
+            "path.data": str(self.workdir / "data"),
+            "path.logs": str(self.workdir / "logs"),
+            "cluster.name": "lagwatch-devstack",
+            # Test machines run with little free disk; watermarks would block writes.
+            "cluster.routing.allocation.disk.threshold_enabled": "false",
+            "xpack.security.enabled": "false",
+        }
+        settings.update(self.settings)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "ES_JAVA_HOME": str(java_home()),
+            "ES_JAVA_OPTS": f"-Xms{self.heap} -Xmx{self.heap}",
+            "HOME": str(self.workdir),
+            "LANG": "C.UTF-8",
+        }
+        argv = [str(home / "bin" / "elasticsearch")]
+        for key, value in settings.items():
+            argv += ["-E", f"{key}={value}"]
+        self.progress(f"starting Elasticsearch {self.version} on {self.url} (log: {self.log_path}) ...")
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=self.workdir,
+                user=user.pw_uid if user else None,
+                group=user.pw_gid if user else None,
+                start_new_session=True,
+            )
+        try:
+            wait_until(
+                self._healthy,
+                timeout=timeout,
+                what=f"Elasticsearch on {self.url}",
+                process=self._process,
+                log=self.log_path,
+            )
+        except BaseException:
+            self.stop(keep_files=True)
+            raise
+        self.progress(f"Elasticsearch {self.version} ready on {self.url}")
+        return self
+
+    def _healthy(self) -> bool:
+        with urllib.request.urlopen(f"{self.url}/_cluster/health", timeout=3) as response:
+            status = json.load(response).get("status")
+        return status in ("yellow", "green")
+
+    def log_tail(self, lines: int = 60) -> str:
+        return log_tail(self.log_path, lines)
+
+    def stop(self, keep_files: bool = False) -> None:
+        stop_process(self._process)
+        self._process = None
+        if self.workdir and not keep_files and not os.environ.get("LAGWATCH_KEEP_DATA"):
+            shutil.rmtree(self.workdir, ignore_errors=True)

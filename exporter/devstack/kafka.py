@@ -1,0 +1,203 @@
+"""One Apache Kafka broker (KRaft, combined broker+controller) on 127.0.0.1, from Maven Central jars."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exporter.devstack.common import (
+    Progress,
+    StackError,
+    free_port,
+    java_home,
+    log_tail,
+    stderr_progress,
+    stop_process,
+    wait_until,
+)
+from exporter.devstack.maven import kafka_libs
+from exporter.devstack.versions import KAFKA_VERSION
+
+_LOG4J2 = """status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = OUT
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+
+CONSUMER_GROUP_COMMAND = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
+
+
+def _classpath(libs: Path) -> str:
+    return str(libs / "*")
+
+
+def run_kafka_tool(
+    main_class: str,
+    args: list[str],
+    *,
+    version: str = KAFKA_VERSION,
+    timeout: float = 120,
+    progress: Progress = stderr_progress,
+) -> subprocess.CompletedProcess[str]:
+    """Run one of Kafka's own command-line tools (e.g. ConsumerGroupCommand) from the cached jars."""
+    libs = kafka_libs(version, progress)
+    java = java_home() / "bin" / "java"
+    return subprocess.run(
+        [str(java), "-Xmx256m", "-cp", _classpath(libs), main_class, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@dataclass
+class ExternalKafka:
+    """A cluster somebody else runs (LAGWATCH_TEST_BOOTSTRAP): used as is, never started or stopped."""
+
+    bootstrap: str
+    log_path: Path | None = None
+
+    def start(self) -> ExternalKafka:
+        return self
+
+    def stop(self) -> None:
+        return None
+
+    def log_tail(self, lines: int = 60) -> str:
+        return f"(external cluster at {self.bootstrap}: no log here)"
+
+
+@dataclass
+class KafkaBroker:
+    """A throw-away single-node KRaft cluster; `start()` returns once it answers a metadata request."""
+
+    version: str = KAFKA_VERSION
+    progress: Progress = stderr_progress
+    # Extra server.properties (listeners for SASL/TLS tests, say); they override the defaults below.
+    extra_properties: dict[str, str] = field(default_factory=dict)
+    jvm_options: list[str] = field(default_factory=list)
+    port: int = 0
+    controller_port: int = 0
+    workdir: Path | None = None
+    _process: subprocess.Popen | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        assert self.workdir is not None, "broker not started"
+        return self.workdir / "broker.log"
+
+    def properties(self) -> dict[str, str]:
+        assert self.workdir is not None
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.workdir / "data"),
+            "num.partitions": "1",
+            # One node: every internal topic must live with a single replica.
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "10",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "log.flush.interval.messages": "1000000",
+        }
+        props.update(self.extra_properties)
+        return props
+
+    def start(self, timeout: float = 120) -> KafkaBroker:
+        libs = kafka_libs(self.version, self.progress)
+        java = java_home() / "bin" / "java"
+        self.workdir = Path(tempfile.mkdtemp(prefix="lagwatch-kafka-"))
+        self.port = self.port or free_port()
+        self.controller_port = self.controller_port or free_port()
+        config = self.workdir / "server.properties"
+        config.write_text("".join(f"{k}={v}\n" for k, v in self.properties().items()))
+        (self.workdir / "log4j2.properties").write_text(_LOG4J2)
+        base = [
+            str(java),
+            "-Xms256m",
+            "-Xmx768m",
+            f"-Dlog4j2.configurationFile={self.workdir / 'log4j2.properties'}",
+            *self.jvm_options,
+            "-cp",
+            _classpath(libs),
+        ]
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        self.progress(f"formatting KRaft storage for Kafka {self.version} ...")
+        fmt = subprocess.run(
+            [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if fmt.returncode != 0:
+            raise StackError(f"kafka storage format failed:\n{fmt.stdout}\n{fmt.stderr}")
+        self.progress(f"starting Kafka {self.version} on {self.bootstrap} (log: {self.log_path}) ...")
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                [*base, "kafka.Kafka", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop the broker
+            )
+        try:
+            wait_until(
+                self._answers_metadata,
+                timeout=timeout,
+                what=f"Kafka broker on {self.bootstrap}",
+                process=self._process,
+                log=self.log_path,
+            )
+        except BaseException:
+            self.stop(keep_files=True)
+            raise
+        self.progress(f"Kafka {self.version} ready on {self.bootstrap}")
+        return self
+
+    def _answers_metadata(self) -> bool:
+        from kafka import KafkaAdminClient
+
+        admin = KafkaAdminClient(
+            bootstrap_servers=self.bootstrap, client_id="lagwatch-devstack", request_timeout_ms=5000
+        )
+        try:
+            admin.list_topics()
+            return True
+        finally:
+            admin.close()
+
+    def log_tail(self, lines: int = 60) -> str:
+        return log_tail(self.log_path, lines)
+
+    def stop(self, keep_files: bool = False) -> None:
+        stop_process(self._process)
+        self._process = None
+        if self.workdir and not keep_files and not os.environ.get("LAGWATCH_KEEP_DATA"):
+            shutil.rmtree(self.workdir, ignore_errors=True)

@@ -1,0 +1,107 @@
+"""Fetch the services' artifacts from Maven Central with Maven, once per machine, into the cache."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+
+from exporter.devstack.common import Progress, StackError, cache_dir, require_tool, stderr_progress
+from exporter.devstack.versions import LOG4J_VERSION
+
+_KAFKA_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>lagwatch.devstack</groupId><artifactId>kafka-runtime</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
+      <version>{kafka}</version></dependency>
+    <!-- ConsumerGroupCommand: Kafka's own lag tool, the reference our exactness tests compare with -->
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId>
+      <version>{kafka}</version></dependency>
+    <!-- Kafka's poms bring no logging backend; without one the broker log would be empty -->
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId>
+      <version>{log4j}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
+      <version>{log4j}</version></dependency>
+  </dependencies>
+</project>
+"""
+
+_MARKER = ".complete"
+
+
+def _mvn(args: list[str], cwd: Path, what: str) -> None:
+    mvn = require_tool("mvn", "install Maven (Debian: apt-get install maven)")
+    result = subprocess.run(
+        [mvn, "-B", "-q", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip().splitlines()[-30:]
+        raise StackError(f"maven could not fetch {what}:\n" + "\n".join(output))
+
+
+def kafka_libs(version: str, progress: Progress = stderr_progress) -> Path:
+    """A directory holding the Kafka broker, kafka-tools and a log4j backend, all jars."""
+    target = cache_dir() / f"kafka-{version}" / "libs"
+    if (target / _MARKER).exists():
+        return target
+    progress(f"fetching Apache Kafka {version} jars from Maven Central (first run only) ...")
+    if target.exists():
+        shutil.rmtree(target)
+    with tempfile.TemporaryDirectory(prefix="lagwatch-mvn-") as tmp:
+        (Path(tmp) / "pom.xml").write_text(_KAFKA_POM.format(kafka=version, log4j=LOG4J_VERSION))
+        _mvn(
+            [
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={target}",
+            ],
+            Path(tmp),
+            f"Kafka {version}",
+        )
+    jars = list(target.glob("*.jar"))
+    progress(f"Kafka {version}: {len(jars)} jars in {target}")
+    (target / _MARKER).touch()
+    return target
+
+
+def elasticsearch_home(version: str, progress: Progress = stderr_progress) -> Path:
+    """The unpacked integ-test-zip distribution of Elasticsearch (no bundled JDK, few modules)."""
+    base = cache_dir() / f"elasticsearch-{version}"
+    if (base / _MARKER).exists():
+        return base / f"elasticsearch-{version}"
+    progress(f"fetching Elasticsearch {version} (integ-test-zip) from Maven Central (first run only) ...")
+    downloads = cache_dir() / "downloads"
+    downloads.mkdir(exist_ok=True)
+    artifact = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
+    with tempfile.TemporaryDirectory(prefix="lagwatch-mvn-") as tmp:
+        _mvn(
+            [
+                "dependency:copy",
+                f"-Dartifact={artifact}",
+                f"-DoutputDirectory={downloads}",
+            ],
+            Path(tmp),
+            f"Elasticsearch {version}",
+        )
+    archive = downloads / f"elasticsearch-{version}.zip"
+    if not archive.exists():
+        raise StackError(f"maven reported success but {archive} is missing")
+    if base.exists():
+        shutil.rmtree(base)
+    base.mkdir(parents=True)
+    progress(f"unpacking {archive.name} ...")
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            extracted = Path(zf.extract(info, base))
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:  # zipfile drops the executable bits the bin/ scripts need
+                extracted.chmod(mode)
+    home = base / f"elasticsearch-{version}"
+    if not (home / "bin" / "elasticsearch").exists():
+        raise StackError(f"unexpected layout in {archive}: no bin/elasticsearch under {home}")
+    (base / _MARKER).touch()
+    return home

@@ -1,0 +1,139 @@
+"""The one place tests get real Kafka and Elasticsearch from, and small helpers to drive them.
+
+Services come from exporter.devstack (Maven Central jars) unless LAGWATCH_TEST_BOOTSTRAP /
+LAGWATCH_TEST_ES_URL point at clusters somebody else runs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+
+from exporter.devstack import ElasticsearchNode, ExternalElasticsearch, ExternalKafka, KafkaBroker
+
+
+def kafka_service() -> KafkaBroker | ExternalKafka:
+    external = os.environ.get("LAGWATCH_TEST_BOOTSTRAP")
+    return ExternalKafka(external) if external else KafkaBroker()
+
+
+def elasticsearch_service() -> ElasticsearchNode | ExternalElasticsearch:
+    external = os.environ.get("LAGWATCH_TEST_ES_URL")
+    return ExternalElasticsearch(external) if external else ElasticsearchNode()
+
+
+def start_all(services: Iterable) -> None:
+    """Start services side by side (each takes seconds of JVM start-up); raise the first failure."""
+    errors: list[BaseException] = []
+
+    def run(service) -> None:
+        try:
+            service.start()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below on the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in services]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def unique(prefix: str) -> str:
+    """Names unique per test so tests sharing one broker never see each other's topics or groups."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def wait_for(check: Callable[[], object], timeout: float = 30, interval: float = 0.2, what: str = "condition"):
+    """Poll until `check()` is truthy and return it; never synchronise tests with bare sleeps."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class KafkaDriver:
+    """Creates topics, produces, and consumes-and-commits on the test broker, as an application would."""
+
+    def __init__(self, bootstrap: str):
+        self.bootstrap = bootstrap
+        self.admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test-driver")
+        self._producer: KafkaProducer | None = None
+
+    @property
+    def producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5)
+        return self._producer
+
+    def create_topic(self, name: str, partitions: int = 1, configs: dict[str, str] | None = None) -> str:
+        self.admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=configs or {})]
+        )
+        wait_for(lambda: name in self.admin.list_topics(), what=f"topic {name}")
+        return name
+
+    def produce(self, topic: str, counts: dict[int, int]) -> None:
+        """Produce counts[p] records to each partition p, and wait until all are acknowledged."""
+        futures = [
+            self.producer.send(topic, value=f"{p}-{i}".encode(), partition=p)
+            for p, n in counts.items()
+            for i in range(n)
+        ]
+        self.producer.flush()
+        for future in futures:
+            future.get(timeout=30)
+
+    def commit(self, group: str, offsets: dict[TopicPartition, int]) -> None:
+        """Commit offsets for `group` the way a consumer does: join-free, via a manually assigned consumer."""
+        from kafka.structs import OffsetAndMetadata
+
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=group, enable_auto_commit=False
+        )
+        try:
+            consumer.assign(list(offsets))
+            consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
+        finally:
+            consumer.close(autocommit=False)
+
+    def consume(self, group: str, topic: str, count: int, keep_open: bool = False) -> KafkaConsumer:
+        """Subscribe as a member of `group`, read `count` records, commit them; optionally stay a member."""
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=self.bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=max(1, count),
+            client_id=f"{group}-client",
+        )
+        read = 0
+        deadline = time.monotonic() + 60
+        while read < count and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500, max_records=count - read).values():
+                read += len(records)
+        if read < count:
+            consumer.close(autocommit=False)
+            raise AssertionError(f"consumed only {read} of {count} records from {topic}")
+        consumer.commit()
+        if not keep_open:
+            consumer.close(autocommit=False)
+        return consumer
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close()
+        self.admin.close()
