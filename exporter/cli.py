@@ -6,6 +6,8 @@ Only this module reads argv, prints for humans, and turns failures into exit cod
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
 import sys
 import threading
@@ -28,16 +30,35 @@ and bulk-indexes the results for Kibana dashboards and alerts.
 
 EPILOG = """\
 commands in the order you usually need them:
-  lagwatch devstack                     start a local Kafka + Elasticsearch (needs a JDK and Maven)
+  lagwatch check-config -c lagwatch.yaml   validate a config; print it with secrets redacted
+  lagwatch once -c lagwatch.yaml           one scrape, printed like kafka-consumer-groups --describe
+  lagwatch run -c lagwatch.yaml            the daemon: scrape every interval, index into Elasticsearch
+  lagwatch demo                            local Kafka + Elasticsearch + demo traffic + the daemon
+  lagwatch devstack                        only the local Kafka + Elasticsearch (needs a JDK and Maven)
 
 environment:
-  LAGWATCH_CACHE      where the local stack keeps downloaded jars (default ~/.cache/lagwatch)
+  LAGWATCH_CONFIG            config file used when -c is not given
+  LAGWATCH_<SECTION>__<KEY>  overrides one option, e.g. LAGWATCH_SCRAPE__INTERVAL_S=10,
+                             LAGWATCH_ELASTICSEARCH__PASSWORD=...; lists are comma-separated
+  LAGWATCH_CACHE             where the local stack keeps downloaded jars (default ~/.cache/lagwatch)
+
+exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid config
 """
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, no usage dump, no traceback
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("LAGWATCH_CONFIG"),
+        help="YAML config file (default: $LAGWATCH_CONFIG); LAGWATCH_* variables override it",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +71,46 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lagwatch {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
+    check = commands.add_parser(
+        "check-config",
+        help="validate a config file and print the effective config (secrets redacted)",
+        description="Load the config file plus LAGWATCH_* overrides, and print either the effective "
+        "config as YAML with secrets shown as ********** (exit 0) or every problem with its field "
+        "path (exit 2).",
+    )
+    _add_config(check)
+    check.set_defaults(handler=_cmd_check_config)
+
+    once = commands.add_parser(
+        "once",
+        help="scrape every cluster once and print lag (nothing indexed unless --index)",
+        description="One scrape of every configured cluster, printed like `kafka-consumer-groups "
+        "--describe --all-groups` plus lag in seconds and items. Reads only; indexes nothing unless --index.",
+    )
+    _add_config(once)
+    once.add_argument("--output", choices=("table", "json"), default="table", help="output format (default: table)")
+    once.add_argument("--index", action="store_true", help="also bulk-index the documents into Elasticsearch")
+    once.set_defaults(handler=_cmd_once)
+
+    run = commands.add_parser(
+        "run",
+        help="run the exporter daemon",
+        description="Scrape every cluster every scrape.interval_s and bulk-index lag documents into "
+        "Elasticsearch, one summary log line per scrape, until SIGTERM or SIGINT.",
+    )
+    _add_config(run)
+    run.set_defaults(handler=_cmd_run)
+
+    demo = commands.add_parser(
+        "demo",
+        help="local Kafka + Elasticsearch, a demo producer and a slow consumer, and the daemon",
+        description="Start a local Kafka broker and Elasticsearch node (fetched from Maven Central on "
+        "first use), produce demo traffic with a consumer that cannot keep up and then catches up, and "
+        "run the daemon against them, indexing into the local Elasticsearch. Ctrl-C stops everything.",
+    )
+    demo.add_argument("--interval", type=float, default=5.0, metavar="SECONDS", help="scrape interval (default 5)")
+    demo.set_defaults(handler=_cmd_demo)
+
     devstack = commands.add_parser(
         "devstack",
         help="run a local Kafka broker and Elasticsearch node until interrupted",
@@ -60,14 +121,108 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _load_config(args: argparse.Namespace):
+    """The validated config, or None after printing every problem (the caller exits 2)."""
+    from exporter import config as config_module
+
+    try:
+        return config_module.load(args.config)
+    except config_module.ConfigError as exc:
+        source = args.config or "environment (no -c FILE and no LAGWATCH_CONFIG)"
+        print(f"lagwatch: invalid config from {source}:", file=sys.stderr)
+        for path, message in exc.problems:
+            print(f"  {path}: {message}", file=sys.stderr)
+        return None
+
+
+def _configure_logging(config) -> None:
+    from exporter import app, logs
+
+    logs.configure(config.log.level, config.log.format)
+    app.register_secrets(config)
+
+
+def _wait_for_signal() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    import yaml
+
+    from exporter import config as config_module
+
+    config = _load_config(args)
+    if config is None:
+        return EXIT_USAGE
+    print(yaml.safe_dump(config_module.redacted(config), sort_keys=False), end="")
+    print(f"# config OK: {len(config.clusters)} cluster(s)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_once(args: argparse.Namespace) -> int:
+    from exporter import app, report_format
+
+    config = _load_config(args)
+    if config is None:
+        return EXIT_USAGE
+    _configure_logging(config)
+    sink = None
+    if args.index:
+        sink = app.elasticsearch_sink(config, app.elasticsearch_client(config.elasticsearch))
+    failed = False
+    for pipeline in app.pipelines(config, sink):
+        result = pipeline.run_once()
+        pipeline.collector.close()
+        failed = failed or not result.report.snapshot.up or result.sink_error is not None
+        if args.output == "json":
+            print(json.dumps(report_format.as_json(result.report), indent=2))
+        else:
+            print(report_format.as_table(result.report))
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from exporter import app
+
+    config = _load_config(args)
+    if config is None:
+        return EXIT_USAGE
+    _configure_logging(config)
+    stop = _wait_for_signal()
+    daemon = app.Daemon(config)
+    daemon.start()
+    stop.wait()
+    daemon.stop()
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from exporter.devstack import demo
+    from exporter.devstack.common import StackError
+
+    stop = _wait_for_signal()
+    try:
+        return demo.run(stop, interval_s=args.interval)
+    except StackError as exc:
+        print(f"lagwatch: local stack failed: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
 def _cmd_devstack(args: argparse.Namespace) -> int:
     from exporter.devstack import ElasticsearchNode, KafkaBroker
     from exporter.devstack.common import StackError
 
     kafka, es = KafkaBroker(), ElasticsearchNode()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = _wait_for_signal()
     try:
         kafka.start()
         es.start()

@@ -1,0 +1,427 @@
+"""The only module that reads from Kafka: one scrape of one cluster into a ClusterSnapshot.
+
+Per scrape, whatever the number of groups and partitions: one Metadata request, one ListGroups per broker,
+FindCoordinator for all groups at once, one DescribeGroups and one OffsetFetch per coordinator (per
+`groups_per_request` groups), two ListOffsets per partition leader (log-end and log-start) and one
+DescribeConfigs. Committed offsets are read before log-end offsets, so lag can be overstated by what was
+produced in between, never understated or negative. Nothing here joins a group, commits an offset or
+creates a topic (Metadata is sent with allow_auto_topic_creation=False).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from kafka.protocol.admin import DescribeConfigsRequest, DescribeGroupsRequest, ListGroupsRequest
+from kafka.protocol.consumer import (
+    ConsumerProtocolAssignment,
+    IsolationLevel,
+    ListOffsetsRequest,
+    OffsetFetchRequest,
+)
+from kafka.protocol.metadata import FindCoordinatorRequest, MetadataRequest
+
+from exporter.kafka_wire import KafkaWire, error_name
+from exporter.model import (
+    ClusterSnapshot,
+    GroupObservation,
+    Member,
+    PartitionOffsets,
+    ScrapeError,
+    TopicInfo,
+    TopicPartition,
+)
+
+LATEST, EARLIEST = -1, -2
+_TOPIC_RESOURCE = 2
+# Group protocol types that carry consumer offsets: classic consumers, and commit-only clients (Flink,
+# Spark, manual assign) whose groups have no protocol type at all.
+_CONSUMER_PROTOCOLS = {"consumer", ""}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which groups and topics a scrape covers (filters from config, shard from issue #7's --shard)."""
+
+    group: Callable[[str], bool] = lambda name: True
+    topic: Callable[[str], bool] = lambda name: not name.startswith("__")
+    groups_per_request: int = 2000
+
+
+@dataclass
+class _Metadata:
+    brokers: dict[int, str] = field(default_factory=dict)
+    topics: dict[str, TopicInfo] = field(default_factory=dict)
+    leaders: dict[TopicPartition, int] = field(default_factory=dict)
+    partition_errors: dict[TopicPartition, str] = field(default_factory=dict)
+
+
+def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Collector:
+    """Scrapes one cluster through a KafkaWire; holds no state between scrapes."""
+
+    def __init__(
+        self,
+        cluster: str,
+        wire: KafkaWire | Callable[[], KafkaWire],
+        selection: Selection,
+        clock=time.time,
+    ):
+        self.cluster = cluster
+        # A factory defers connecting to the first scrape: a cluster that is down at start-up is then
+        # reported as `up: false` and retried every interval instead of stopping the daemon.
+        self._wire = wire if isinstance(wire, KafkaWire) else None
+        self._wire_factory = None if isinstance(wire, KafkaWire) else wire
+        self.selection = selection
+        self.clock = clock
+
+    @property
+    def wire(self) -> KafkaWire:
+        if self._wire is None:
+            self._wire = self._wire_factory()
+        return self._wire
+
+    def close(self) -> None:
+        if self._wire is not None:
+            self._wire.close()
+
+    # --- the scrape ---------------------------------------------------------------------------
+
+    def collect(self) -> ClusterSnapshot:
+        started = time.monotonic()
+        self.wire.reset_counts()
+        errors: list[ScrapeError] = []
+        metadata = self._metadata(errors)
+        group_states = self._list_groups(metadata, errors)
+        groups = self._describe_and_fetch(group_states, metadata, errors)
+        involved = self._involved_partitions(groups, metadata)
+        taken_at = self.clock()
+        offsets, retention = self._offsets_and_retention(involved, metadata, errors)
+        topics = {
+            name: TopicInfo(info.name, info.partitions, info.topic_id, retention.get(name))
+            for name, info in metadata.topics.items()
+        }
+        return ClusterSnapshot(
+            cluster=self.cluster,
+            taken_at=taken_at,
+            topics=topics,
+            partitions=offsets,
+            groups=tuple(groups),
+            errors=tuple(errors),
+            requests=self.wire.reset_counts(),
+            duration_s=time.monotonic() - started,
+        )
+
+    def probe_times(
+        self, snapshot: ClusterSnapshot, partitions: Iterable[TopicPartition], timestamps: Sequence[float]
+    ) -> dict[TopicPartition, tuple[tuple[float, int], ...]]:
+        """Ask partition leaders, per timestamp, for the first offset produced at or after it.
+
+        Returns (timestamp, offset) points per partition; -1 (nothing that recent) becomes the log-end.
+        """
+        leaders = {tp: o.leader for tp, o in snapshot.partitions.items() if o.leader is not None}
+        wanted = [tp for tp in partitions if tp in leaders]
+        calls, keys = [], []
+        for ts in timestamps:
+            for leader, tps in self._by_leader(wanted, leaders).items():
+                calls.append((self._list_offsets_request(tps, int(ts * 1000)), leader))
+                keys.append(ts)
+        points: dict[TopicPartition, list[tuple[float, int]]] = defaultdict(list)
+        for ts, response in zip(keys, self.wire.send_all(calls)):
+            if isinstance(response, BaseException):
+                continue  # probes only refine time lag; a failed one leaves it unknown
+            for tp, code, offset in self._list_offsets_rows(response):
+                log_end = snapshot.partitions[tp].log_end_offset
+                if code or log_end is None:
+                    continue
+                points[tp].append((ts, log_end if offset < 0 else offset))
+        return {tp: tuple(p) for tp, p in points.items()}
+
+    # --- steps ----------------------------------------------------------------------------------
+
+    def _metadata(self, errors: list[ScrapeError]) -> _Metadata:
+        response = self.wire.send(MetadataRequest(topics=None, allow_auto_topic_creation=False))
+        meta = _Metadata(brokers={b.node_id: f"{b.host}:{b.port}" for b in response.brokers})
+        for topic in response.topics:
+            if topic.is_internal or not self.selection.topic(topic.name):
+                continue
+            problem = error_name(topic.error_code)
+            if problem:
+                errors.append(ScrapeError("topic", topic.name, problem))
+                continue
+            topic_id = str(topic.topic_id) if getattr(topic, "topic_id", None) else None
+            meta.topics[topic.name] = TopicInfo(topic.name, len(topic.partitions), topic_id)
+            for partition in topic.partitions:
+                tp = (topic.name, partition.partition_index)
+                problem = error_name(partition.error_code)
+                if partition.leader_id is None or partition.leader_id < 0:
+                    problem = problem or "LeaderNotAvailableError"
+                if problem:
+                    meta.partition_errors[tp] = problem
+                else:
+                    meta.leaders[tp] = partition.leader_id
+        return meta
+
+    def _list_groups(self, meta: _Metadata, errors: list[ScrapeError]) -> dict[str, tuple[str, str | None]]:
+        """{group: (state, type)} from every broker; a broker that fails is reported, the rest still count."""
+        brokers = sorted(meta.brokers)
+        states: dict[str, tuple[str, str | None]] = {}
+        for broker, response in zip(brokers, self.wire.send_all([(ListGroupsRequest(), b) for b in brokers])):
+            if isinstance(response, BaseException):
+                errors.append(ScrapeError("broker", str(broker), f"ListGroups failed: {response!r}"))
+                continue
+            problem = error_name(response.error_code)
+            if problem:
+                errors.append(ScrapeError("broker", str(broker), f"ListGroups: {problem}"))
+                continue
+            for group in response.groups:
+                if group.protocol_type not in _CONSUMER_PROTOCOLS or not self.selection.group(group.group_id):
+                    continue
+                state = getattr(group, "group_state", "") or "Unknown"
+                group_type = getattr(group, "group_type", "") or None
+                states[group.group_id] = (state, group_type)
+        return states
+
+    def _describe_and_fetch(
+        self, states: dict[str, tuple[str, str | None]], meta: _Metadata, errors: list[ScrapeError]
+    ) -> list[GroupObservation]:
+        names = sorted(states)
+        if not names:
+            return []
+        coordinators: dict[str, int] = {}
+        group_errors: dict[str, str] = {}
+        size = self.selection.groups_per_request
+        requests = [
+            FindCoordinatorRequest(key_type=0, coordinator_keys=list(chunk), min_version=4)
+            for chunk in _chunks(names, size)
+        ]
+        for chunk, response in zip(_chunks(names, size), self.wire.send_all(
+            [(r, self.wire.least_loaded_node()) for r in requests]
+        )):
+            if isinstance(response, BaseException):
+                for group in chunk:
+                    group_errors[group] = f"FindCoordinator failed: {response!r}"
+                continue
+            for row in response.coordinators:
+                problem = error_name(row.error_code)
+                if problem:
+                    group_errors[row.key] = f"FindCoordinator: {problem}"
+                else:
+                    coordinators[row.key] = row.node_id
+
+        by_coordinator: dict[int, list[str]] = defaultdict(list)
+        for group in names:
+            if group in coordinators:
+                by_coordinator[coordinators[group]].append(group)
+        calls, batches = [], []
+        OffsetGroup = OffsetFetchRequest.OffsetFetchRequestGroup
+        for node, groups in sorted(by_coordinator.items()):
+            for chunk in _chunks(groups, size):
+                calls.append((DescribeGroupsRequest(groups=list(chunk)), node))
+                batches.append(("describe", chunk))
+                # max_version 9: v10 replaces topic names with topic ids.
+                request = OffsetFetchRequest(
+                    groups=[OffsetGroup(group_id=g, topics=None) for g in chunk],
+                    require_stable=False,
+                    min_version=8,
+                    max_version=9,
+                )
+                calls.append((request, node))
+                batches.append(("offsets", chunk))
+        described: dict[str, object] = {}
+        committed: dict[str, dict[TopicPartition, int]] = {}
+        for (kind, chunk), response in zip(batches, self.wire.send_all(calls)):
+            if isinstance(response, BaseException):
+                for group in chunk:
+                    group_errors.setdefault(group, f"{kind} failed: {response!r}")
+                continue
+            if kind == "describe":
+                for row in response.groups:
+                    described[row.group_id] = row
+            else:
+                for row in response.groups:
+                    problem = error_name(row.error_code)
+                    if problem:
+                        group_errors.setdefault(row.group_id, f"OffsetFetch: {problem}")
+                        continue
+                    offsets = {}
+                    for topic in row.topics:
+                        if not self.selection.topic(topic.name):
+                            continue
+                        for partition in topic.partitions:
+                            if error_name(partition.error_code) or partition.committed_offset < 0:
+                                continue
+                            offsets[(topic.name, partition.partition_index)] = partition.committed_offset
+                    committed[row.group_id] = offsets
+
+        observations = []
+        for group in names:
+            state, group_type = states[group]
+            members: tuple[Member, ...] = ()
+            row = described.get(group)
+            problem = group_errors.get(group)
+            if row is not None:
+                describe_problem = error_name(row.error_code)
+                if describe_problem and describe_problem != "GroupIdNotFoundError":
+                    problem = problem or f"DescribeGroups: {describe_problem}"
+                state = row.group_state or state
+                members = tuple(self._member(m, row.protocol_type) for m in row.members)
+            if problem:
+                errors.append(ScrapeError("group", group, problem))
+            observations.append(
+                GroupObservation(
+                    group=group,
+                    state=state,
+                    protocol_type=row.protocol_type if row is not None else "",
+                    group_type=group_type,
+                    coordinator=coordinators.get(group),
+                    members=members,
+                    committed=committed.get(group, {}),
+                    error=problem,
+                )
+            )
+        return observations
+
+    def _member(self, member, protocol_type: str) -> Member:
+        assignment: tuple[TopicPartition, ...] = ()
+        if protocol_type == "consumer" and member.member_assignment:
+            try:
+                decoded = ConsumerProtocolAssignment.decode(member.member_assignment)
+                assignment = tuple(
+                    (tp.topic, tp.partition)
+                    for tp in decoded.partitions()
+                    if self.selection.topic(tp.topic)
+                )
+            except Exception:  # noqa: BLE001 - a client with a custom assignor: members still count
+                assignment = ()
+        host = (member.client_host or "").lstrip("/")  # Java's InetAddress.toString() prefix
+        return Member(member.member_id, member.client_id, host, assignment)
+
+    def _involved_partitions(self, groups: list[GroupObservation], meta: _Metadata) -> list[TopicPartition]:
+        topics = {tp[0] for g in groups for tp in g.committed}
+        topics |= {tp[0] for g in groups for m in g.members for tp in m.assignment}
+        involved = set()
+        for topic in topics:
+            info = meta.topics.get(topic)
+            if info is not None:
+                involved.update((topic, p) for p in range(info.partitions))
+        return sorted(involved)
+
+    def _offsets_and_retention(
+        self, involved: list[TopicPartition], meta: _Metadata, errors: list[ScrapeError]
+    ) -> tuple[dict[TopicPartition, PartitionOffsets], dict[str, int]]:
+        led = [tp for tp in involved if tp in meta.leaders]
+        by_leader = self._by_leader(led, meta.leaders)
+        calls, kinds = [], []
+        for leader, tps in by_leader.items():
+            for spec in (LATEST, EARLIEST):
+                calls.append((self._list_offsets_request(tps, spec), leader))
+                kinds.append((spec, leader))
+        topics = sorted({tp[0] for tp in involved})
+        if topics:
+            Resource = DescribeConfigsRequest.DescribeConfigsResource
+            request = DescribeConfigsRequest(
+                resources=[
+                    Resource(resource_type=_TOPIC_RESOURCE, resource_name=t, configuration_keys=["retention.ms"])
+                    for t in topics
+                ],
+                include_synonyms=False,
+                include_documentation=False,
+            )
+            calls.append((request, self.wire.least_loaded_node()))
+            kinds.append(("configs", None))
+
+        found: dict[int, dict[TopicPartition, int]] = {LATEST: {}, EARLIEST: {}}
+        failed: dict[TopicPartition, str] = dict(meta.partition_errors)
+        retention: dict[str, int] = {}
+        for (kind, leader), response in zip(kinds, self.wire.send_all(calls)):
+            if kind == "configs":
+                retention = self._retention(response, errors)
+                continue
+            if isinstance(response, BaseException):
+                for tp in by_leader[leader]:
+                    failed[tp] = f"ListOffsets to broker {leader} failed: {response!r}"
+                errors.append(ScrapeError("broker", str(leader), f"ListOffsets failed: {response!r}"))
+                continue
+            for tp, code, offset in self._list_offsets_rows(response):
+                problem = error_name(code)
+                if problem:
+                    failed[tp] = problem
+                elif offset >= 0:
+                    found[kind][tp] = offset
+
+        partitions = {}
+        for tp in involved:
+            problem = failed.get(tp) if tp not in found[LATEST] else None
+            if problem:
+                errors.append(ScrapeError("partition", f"{tp[0]}/{tp[1]}", problem))
+            partitions[tp] = PartitionOffsets(
+                topic=tp[0],
+                partition=tp[1],
+                log_end_offset=found[LATEST].get(tp),
+                log_start_offset=found[EARLIEST].get(tp),
+                leader=meta.leaders.get(tp),
+                error=problem,
+            )
+        return partitions, retention
+
+    def _retention(self, response, errors: list[ScrapeError]) -> dict[str, int]:
+        if isinstance(response, BaseException):
+            errors.append(ScrapeError("cluster", self.cluster, f"DescribeConfigs failed: {response!r}"))
+            return {}
+        retention = {}
+        for result in response.results:
+            if error_name(result.error_code):
+                continue
+            for entry in result.configs:
+                if entry.name == "retention.ms" and entry.value is not None:
+                    try:
+                        retention[result.resource_name] = int(entry.value)
+                    except ValueError:
+                        pass
+        return retention
+
+    # --- request helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _by_leader(tps: Iterable[TopicPartition], leaders: dict[TopicPartition, int]) -> dict[int, list]:
+        grouped: dict[int, list[TopicPartition]] = defaultdict(list)
+        for tp in tps:
+            grouped[leaders[tp]].append(tp)
+        return grouped
+
+    @staticmethod
+    def _list_offsets_request(tps: Iterable[TopicPartition], timestamp: int):
+        Topic = ListOffsetsRequest.ListOffsetsTopic
+        Partition = Topic.ListOffsetsPartition
+        by_topic: dict[str, set[int]] = defaultdict(set)  # a duplicate partition would fail (error 42)
+        for topic, partition in tps:
+            by_topic[topic].add(partition)
+        return ListOffsetsRequest(
+            replica_id=-1,
+            # Kafka's own tool reads log-end as the high watermark under READ_UNCOMMITTED too.
+            isolation_level=IsolationLevel.READ_UNCOMMITTED.value,
+            topics=[
+                Topic(
+                    name=topic,
+                    partitions=[
+                        Partition(partition_index=p, timestamp=timestamp, current_leader_epoch=-1)
+                        for p in sorted(parts)
+                    ],
+                )
+                for topic, parts in sorted(by_topic.items())
+            ],
+        )
+
+    @staticmethod
+    def _list_offsets_rows(response) -> Iterable[tuple[TopicPartition, int, int]]:
+        for topic in response.topics:
+            for partition in topic.partitions:
+                yield (topic.name, partition.partition_index), partition.error_code, partition.offset

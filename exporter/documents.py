@@ -1,0 +1,182 @@
+"""Turn a LagReport into Elasticsearch documents with stable field names (pure, no I/O).
+
+Field names follow Metricbeat's kafka module where a field exists there (`kafka.consumergroup.*`,
+`kafka.partition.*`, `kafka.topic.*`); everything else lives under `lagwatch.*`. Every document carries
+`lagwatch.doc_type` (partition, topic, group or self) and `lagwatch.lag.messages`, the lag summed over the
+document's scope, so one field answers "how far behind" at every granularity.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime, timezone
+from typing import Any
+
+from exporter.model import (
+    ClusterSnapshot,
+    Counter,
+    GroupLag,
+    GroupTopicLag,
+    LagReport,
+    PartitionLag,
+    TimeLagQuality,
+)
+
+PARTITION, TOPIC, GROUP, SELF = "partition", "topic", "group", "self"
+GRANULARITY_DOC_TYPES = {
+    "partition": (PARTITION, TOPIC, GROUP),
+    "topic": (TOPIC, GROUP),
+    "group": (GROUP,),
+}
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def slot(ts: float, interval_s: float) -> int:
+    """The scrape slot (ms) a time falls in: replicas scraping the same slot write the same ids."""
+    interval_ms = max(1, int(interval_s * 1000))
+    return int(ts * 1000) // interval_ms * interval_ms
+
+
+def document_id(*parts: object) -> str:
+    """Deterministic _id: a retried or duplicated bulk overwrites instead of adding documents."""
+    digest = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=15).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def _counter(prefix: str, counter: Counter) -> dict[str, Any]:
+    return {f"{prefix}.count": counter.count, f"{prefix}.rate": counter.rate}
+
+
+def _time_lag(seconds: float | None, quality: TimeLagQuality) -> dict[str, Any]:
+    return {"lagwatch.lag.seconds": seconds, "lagwatch.lag.seconds_quality": quality.value}
+
+
+def _base(snapshot: ClusterSnapshot, doc_type: str, slot_ms: int) -> dict[str, Any]:
+    return {
+        "@timestamp": iso(snapshot.taken_at),
+        "event.dataset": "lagwatch.lag",
+        "lagwatch.cluster": snapshot.cluster,
+        "lagwatch.doc_type": doc_type,
+        "lagwatch.slot": slot_ms,
+    }
+
+
+def partition_doc(row: PartitionLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[str, Any]:
+    doc = _base(snapshot, PARTITION, slot_ms)
+    doc.update(
+        {
+            "kafka.consumergroup.id": row.group,
+            "kafka.topic.name": row.topic,
+            "kafka.partition.id": row.partition,
+            "kafka.partition.topic_id": f"{row.partition}-{row.topic}",
+            "kafka.consumergroup.offset": row.committed_offset,
+            "kafka.consumergroup.consumer_lag": row.lag,
+            "kafka.partition.offset.newest": row.log_end_offset,
+            "kafka.partition.offset.oldest": row.log_start_offset,
+            "kafka.consumergroup.client.id": row.member.client_id if row.member else None,
+            "kafka.consumergroup.client.host": row.member.client_host if row.member else None,
+            "kafka.consumergroup.client.member_id": row.member.member_id if row.member else None,
+            "lagwatch.lag.messages": row.lag,
+            "lagwatch.lag.items": row.lag_items,
+            "lagwatch.committed": row.committed_offset is not None,
+            "lagwatch.committed_below_log_start": row.committed_below_log_start,
+            "lagwatch.error": row.error,
+        }
+    )
+    doc.update(_time_lag(row.time_lag.seconds, row.time_lag.quality))
+    doc.update(_counter("lagwatch.produce", row.produced))
+    doc.update(_counter("lagwatch.consume", row.consumed))
+    doc["_id"] = document_id(snapshot.cluster, PARTITION, row.group, row.topic, row.partition, slot_ms)
+    return doc
+
+
+def topic_doc(row: GroupTopicLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[str, Any]:
+    doc = _base(snapshot, TOPIC, slot_ms)
+    doc.update(
+        {
+            "kafka.consumergroup.id": row.group,
+            "kafka.topic.name": row.topic,
+            "lagwatch.lag.messages": row.lag_sum,
+            "lagwatch.lag.max_partition": row.lag_max,
+            "lagwatch.lag.items": row.lag_items_sum,
+            "lagwatch.partitions": row.partitions,
+            "lagwatch.partitions_without_commit": row.partitions_without_commit,
+            "lagwatch.partitions_below_log_start": row.partitions_below_log_start,
+            "lagwatch.retention.ms": row.retention_ms,
+            "lagwatch.retention.used": row.retention_used,
+        }
+    )
+    doc.update(_time_lag(row.lag_seconds_max, row.time_lag_quality))
+    doc.update(_counter("lagwatch.produce", row.produced))
+    doc.update(_counter("lagwatch.consume", row.consumed))
+    doc["_id"] = document_id(snapshot.cluster, TOPIC, row.group, row.topic, slot_ms)
+    return doc
+
+
+def group_doc(row: GroupLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[str, Any]:
+    doc = _base(snapshot, GROUP, slot_ms)
+    doc.update(
+        {
+            "kafka.consumergroup.id": row.group,
+            "lagwatch.group.state": row.state,
+            "lagwatch.group.type": row.group_type,
+            "lagwatch.group.members": row.members,
+            "lagwatch.group.topics": row.topics,
+            "lagwatch.lag.messages": row.lag_sum,
+            "lagwatch.lag.max_partition": row.lag_max,
+            "lagwatch.lag.items": row.lag_items_sum,
+            "lagwatch.partitions": row.partitions,
+            "lagwatch.partitions_without_commit": row.partitions_without_commit,
+            "lagwatch.catch_up.state": row.catch_up.value,
+            "lagwatch.catch_up.seconds": row.catch_up_seconds,
+            "lagwatch.retention.used": row.retention_used_max,
+            "lagwatch.error": row.error,
+        }
+    )
+    doc.update(_time_lag(row.lag_seconds_max, row.time_lag_quality))
+    doc.update(_counter("lagwatch.produce", row.produced))
+    doc.update(_counter("lagwatch.consume", row.consumed))
+    doc["_id"] = document_id(snapshot.cluster, GROUP, row.group, slot_ms)
+    return doc
+
+
+def self_doc(snapshot: ClusterSnapshot, slot_ms: int, documents: int, instance: str = "") -> dict[str, Any]:
+    """What the scrape itself did: the exporter's own health, charted and alerted on like any metric."""
+    doc = _base(snapshot, SELF, slot_ms)
+    doc.update(
+        {
+            "lagwatch.self.up": snapshot.up,
+            "lagwatch.self.duration_ms": round(snapshot.duration_s * 1000, 3),
+            "lagwatch.self.groups": len(snapshot.groups),
+            "lagwatch.self.partitions": len(snapshot.partitions),
+            "lagwatch.self.documents": documents,
+            "lagwatch.self.kafka_requests": sum(snapshot.requests.values()),
+            "lagwatch.self.errors": len(snapshot.errors),
+            "lagwatch.self.error_messages": [f"{e.scope} {e.name}: {e.message}" for e in snapshot.errors][:50],
+            "lagwatch.self.instance": instance or None,
+        }
+    )
+    for api, count in snapshot.requests.items():
+        doc[f"lagwatch.self.requests.{api}"] = count
+    doc["_id"] = document_id(snapshot.cluster, SELF, instance, slot_ms)
+    return doc
+
+
+def build(report: LagReport, granularity: str, interval_s: float, instance: str = "") -> list[dict[str, Any]]:
+    """All documents for one scrape: the granularity's lag documents, then one self document."""
+    snapshot = report.snapshot
+    slot_ms = slot(snapshot.taken_at, interval_s)
+    wanted = GRANULARITY_DOC_TYPES[granularity]
+    docs: list[dict[str, Any]] = []
+    if PARTITION in wanted:
+        docs += [partition_doc(r, snapshot, slot_ms) for r in report.partitions]
+    if TOPIC in wanted:
+        docs += [topic_doc(r, snapshot, slot_ms) for r in report.group_topics]
+    if GROUP in wanted:
+        docs += [group_doc(r, snapshot, slot_ms) for r in report.groups]
+    docs.append(self_doc(snapshot, slot_ms, len(docs) + 1, instance))
+    return docs

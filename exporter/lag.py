@@ -1,0 +1,280 @@
+"""The lag model: pure functions from a snapshot (and the previous one) to lag at every granularity.
+
+No I/O here: every function takes plain data (and the time, where it matters) and returns plain data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+
+from exporter import timelag
+from exporter.model import (
+    CatchUp,
+    ClusterSnapshot,
+    Counter,
+    GroupLag,
+    GroupObservation,
+    GroupTopicLag,
+    LagReport,
+    PartitionLag,
+    TimeLag,
+    TimeLagQuality,
+    TopicPartition,
+)
+
+
+
+def partition_lag(committed: int | None, log_end: int | None) -> int | None:
+    """log-end minus committed, never negative; None when either is unknown (Kafka's tool prints "-")."""
+    if committed is None or log_end is None or committed < 0 or log_end < 0:
+        return None
+    return max(0, log_end - committed)
+
+
+def below_log_start(committed: int | None, log_start: int | None) -> bool:
+    """True when retention deleted records the group never read."""
+    return committed is not None and log_start is not None and 0 <= committed < log_start
+
+
+def offset_delta(
+    previous: int | None, current: int | None, elapsed_s: float, *, same_incarnation: bool = True
+) -> Counter:
+    """Records between two observations of one offset. A backwards move (reset, recreated topic) gives None."""
+    if previous is None or current is None or elapsed_s <= 0 or not same_incarnation:
+        return Counter.none()
+    delta = current - previous
+    if delta < 0:
+        return Counter.none()
+    return Counter(delta, delta / elapsed_s)
+
+
+def sum_counters(counters: Iterable[Counter]) -> Counter:
+    """Sum counts and rates; unknown when any part is unknown, so a total never silently undercounts."""
+    count, rate, seen = 0, 0.0, False
+    for counter in counters:
+        if counter.count is None or counter.rate is None:
+            return Counter.none()
+        count += counter.count
+        rate += counter.rate
+        seen = True
+    return Counter(count, rate) if seen else Counter.none()
+
+
+def worst_time_lag(lags: Iterable[TimeLag]) -> tuple[float | None, TimeLagQuality]:
+    """The largest known time lag, and whether any part of the aggregate is unknown or only a bound."""
+    best: float | None = None
+    qualities: set[TimeLagQuality] = set()
+    for lag in lags:
+        qualities.add(lag.quality)
+        if lag.seconds is not None and (best is None or lag.seconds > best):
+            best = lag.seconds
+    if best is None:
+        return None, TimeLagQuality.UNKNOWN
+    for quality in (TimeLagQuality.UNKNOWN, TimeLagQuality.AT_LEAST, TimeLagQuality.INTERPOLATED):
+        if quality in qualities:
+            return best, quality
+    return best, TimeLagQuality.EXACT
+
+
+def catch_up(lag: int, consumed: Counter, produced: Counter) -> tuple[CatchUp, float | None]:
+    """Seconds until lag reaches zero at the current rates, or falling behind."""
+    if lag == 0:
+        return CatchUp.CAUGHT_UP, 0.0
+    if consumed.rate is None or produced.rate is None:
+        return CatchUp.UNKNOWN, None
+    net = consumed.rate - produced.rate
+    if net <= 0:
+        return CatchUp.FALLING_BEHIND, None
+    return CatchUp.CATCHING_UP, lag / net
+
+
+def retention_used(lag_seconds: float | None, retention_ms: int | None) -> float | None:
+    """Share of the retention window the oldest unread record has used (None: unknown or unlimited)."""
+    if lag_seconds is None or retention_ms is None or retention_ms <= 0:
+        return None
+    return lag_seconds / (retention_ms / 1000.0)
+
+
+def group_partitions(group: GroupObservation, snapshot: ClusterSnapshot) -> list[TopicPartition]:
+    """Every partition of every topic the group reads (assigned or committed), so never-committed
+    partitions of a consumed topic are visible too. Committed partitions of vanished topics stay."""
+    touched = set(group.committed) | {tp for m in group.members for tp in m.assignment}
+    topics = {topic for topic, _ in touched}
+    rows = set(touched)
+    for topic in topics:
+        info = snapshot.topics.get(topic)
+        if info is not None:
+            rows.update((topic, p) for p in range(info.partitions))
+    return sorted(rows)
+
+
+def build_report(
+    snapshot: ClusterSnapshot,
+    previous: ClusterSnapshot | None,
+    histories: Mapping[TopicPartition, timelag.History],
+    records_per_message: Callable[[str], int] = lambda topic: 1,
+) -> LagReport:
+    """Lag per partition, per group+topic and per group for one scrape.
+
+    `histories` must already hold this scrape's (time, log-end) points; `previous` is the last good snapshot
+    of the same cluster (None on the first scrape: counts and rates are then unknown).
+    """
+    now = snapshot.taken_at
+    elapsed = now - previous.taken_at if previous is not None else 0.0
+    previous_groups = {g.group: g for g in previous.groups} if previous is not None else {}
+    previous_partitions = previous.partitions if previous is not None else {}
+
+    def same_topic(topic: str) -> bool:
+        if previous is None:
+            return False
+        old, new = previous.topics.get(topic), snapshot.topics.get(topic)
+        if old is None or new is None:
+            return False
+        return old.topic_id == new.topic_id  # a recreated topic restarts its offsets
+
+    produced_by_tp: dict[TopicPartition, Counter] = {}
+    for tp, offsets in snapshot.partitions.items():
+        before = previous_partitions.get(tp)
+        produced_by_tp[tp] = offset_delta(
+            before.log_end_offset if before else None,
+            offsets.log_end_offset,
+            elapsed,
+            same_incarnation=same_topic(tp[0]),
+        )
+
+    partition_rows: list[PartitionLag] = []
+    for group in snapshot.groups:
+        before = previous_groups.get(group.group)
+        members = group.member_of()
+        for tp in group_partitions(group, snapshot):
+            topic, partition = tp
+            offsets = snapshot.partitions.get(tp)
+            committed = group.committed.get(tp)
+            log_end = offsets.log_end_offset if offsets else None
+            log_start = offsets.log_start_offset if offsets else None
+            lag = partition_lag(committed, log_end)
+            scale = records_per_message(topic)
+            error = offsets.error if offsets else f"partition {topic}/{partition} not in topic metadata"
+            partition_rows.append(
+                PartitionLag(
+                    cluster=snapshot.cluster,
+                    group=group.group,
+                    topic=topic,
+                    partition=partition,
+                    committed_offset=committed,
+                    log_end_offset=log_end,
+                    log_start_offset=log_start,
+                    lag=lag,
+                    lag_items=lag * scale if lag is not None else None,
+                    committed_below_log_start=below_log_start(committed, log_start),
+                    time_lag=timelag.estimate(histories.get(tp, ()), committed, log_end, now),
+                    produced=produced_by_tp.get(tp, Counter.none()),
+                    consumed=offset_delta(
+                        before.committed.get(tp) if before else None,
+                        committed,
+                        elapsed,
+                        same_incarnation=same_topic(topic),
+                    ),
+                    member=members.get(tp),
+                    error=error,
+                )
+            )
+
+    by_group_topic: dict[tuple[str, str], list[PartitionLag]] = defaultdict(list)
+    for row in partition_rows:
+        by_group_topic[(row.group, row.topic)].append(row)
+    group_topic_rows = [
+        _group_topic(snapshot, group, topic, rows) for (group, topic), rows in by_group_topic.items()
+    ]
+
+    by_group: dict[str, list[GroupTopicLag]] = defaultdict(list)
+    for row in group_topic_rows:
+        by_group[row.group].append(row)
+    group_rows = [_group(snapshot.cluster, g, by_group.get(g.group, [])) for g in snapshot.groups]
+    return LagReport(snapshot, tuple(partition_rows), tuple(group_topic_rows), tuple(group_rows))
+
+
+def _group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: list[PartitionLag]) -> GroupTopicLag:
+    lags = [r.lag for r in rows if r.lag is not None]
+    seconds, quality = worst_time_lag(r.time_lag for r in rows)
+    info = snapshot.topics.get(topic)
+    retention_ms = info.retention_ms if info else None
+    return GroupTopicLag(
+        cluster=snapshot.cluster,
+        group=group,
+        topic=topic,
+        partitions=len(rows),
+        partitions_without_commit=sum(1 for r in rows if r.committed_offset is None),
+        partitions_below_log_start=sum(1 for r in rows if r.committed_below_log_start),
+        lag_sum=sum(lags),
+        lag_max=max(lags, default=0),
+        lag_items_sum=sum(r.lag_items for r in rows if r.lag_items is not None),
+        lag_seconds_max=seconds,
+        time_lag_quality=quality,
+        produced=sum_counters(r.produced for r in rows),
+        consumed=sum_counters(r.consumed for r in rows if r.committed_offset is not None),
+        retention_ms=retention_ms,
+        retention_used=retention_used(seconds, retention_ms),
+    )
+
+
+def _group(cluster: str, group: GroupObservation, topics: list[GroupTopicLag]) -> GroupLag:
+    lag_sum = sum(t.lag_sum for t in topics)
+    consumed = sum_counters(t.consumed for t in topics)
+    produced = sum_counters(t.produced for t in topics)
+    seconds, quality = worst_time_lag(
+        TimeLag(t.lag_seconds_max, t.time_lag_quality) for t in topics
+    ) if topics else (None, TimeLagQuality.UNKNOWN)
+    state, eta = catch_up(lag_sum, consumed, produced) if topics else (CatchUp.UNKNOWN, None)
+    used = [t.retention_used for t in topics if t.retention_used is not None]
+    return GroupLag(
+        cluster=cluster,
+        group=group.group,
+        state=group.state,
+        group_type=group.group_type,
+        members=len(group.members),
+        topics=len(topics),
+        partitions=sum(t.partitions for t in topics),
+        partitions_without_commit=sum(t.partitions_without_commit for t in topics),
+        lag_sum=lag_sum,
+        lag_max=max((t.lag_max for t in topics), default=0),
+        lag_items_sum=sum(t.lag_items_sum for t in topics),
+        lag_seconds_max=seconds,
+        time_lag_quality=quality,
+        produced=produced,
+        consumed=consumed,
+        catch_up=state,
+        catch_up_seconds=eta,
+        retention_used_max=max(used) if used else None,
+        error=group.error,
+    )
+
+
+def update_histories(
+    histories: Mapping[TopicPartition, timelag.History],
+    snapshot: ClusterSnapshot,
+    previous: ClusterSnapshot | None,
+    max_points: int = timelag.MAX_POINTS,
+) -> dict[TopicPartition, timelag.History]:
+    """Add this scrape's log-end offsets and broker time probes to each partition's history.
+
+    A partition whose log-end went backwards, or whose topic was recreated, starts a fresh history.
+    Partitions no longer in the snapshot are forgotten.
+    """
+    updated: dict[TopicPartition, timelag.History] = {}
+    for tp, offsets in snapshot.partitions.items():
+        if offsets.log_end_offset is None:
+            if tp in histories:
+                updated[tp] = histories[tp]
+            continue
+        history = histories.get(tp, ())
+        if previous is not None:
+            old_topic, new_topic = previous.topics.get(tp[0]), snapshot.topics.get(tp[0])
+            if old_topic and new_topic and old_topic.topic_id != new_topic.topic_id:
+                history = ()
+        if history and history[-1][1] > offsets.log_end_offset:
+            history = ()
+        points = [(snapshot.taken_at, offsets.log_end_offset), *snapshot.time_probes.get(tp, ())]
+        updated[tp] = timelag.add_points(history, points, max_points)
+    return updated

@@ -1,0 +1,74 @@
+"""structlog set-up: one JSON (or console) line per event, stable snake_case event names.
+
+Secrets are redacted twice: config values are SecretStr (printing shows '**********'), and a final
+processor masks every registered secret value wherever it appears in an event, including exception text.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+
+import structlog
+
+_secrets: set[str] = set()
+_lock = threading.Lock()
+MASK = "**********"
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so it is masked in every log line, whatever code path tries to log it."""
+    if value and len(value) >= 3:
+        with _lock:
+            _secrets.add(value)
+
+
+def _mask(text: str) -> str:
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def _redact(_, __, event_dict):
+    if not _secrets:
+        return event_dict
+    return {key: _mask(value) if isinstance(value, str) else value for key, value in event_dict.items()}
+
+
+def configure(level: str = "info", fmt: str = "json", stream=None) -> None:
+    stream = stream or sys.stderr
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            _redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )
+    # Library loggers (kafka-python, elasticsearch) only speak up for warnings, through the same masking.
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+
+
+class _MaskingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return _mask(super().format(record))
+
+
+def get(name: str = "lagwatch"):
+    return structlog.get_logger(name)

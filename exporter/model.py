@@ -1,0 +1,197 @@
+"""Frozen types: what a scrape observes (a ClusterSnapshot) and what lagwatch reports (a LagReport)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+TopicPartition = tuple[str, int]  # (topic, partition): Kafka's own key for a partition
+
+
+# --- What the collector observed ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartitionOffsets:
+    """A partition's log as its leader reported it during one scrape."""
+
+    topic: str
+    partition: int
+    log_end_offset: int | None
+    log_start_offset: int | None = None
+    leader: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """An active member of a group and the partitions assigned to it."""
+
+    member_id: str
+    client_id: str
+    client_host: str
+    assignment: tuple[TopicPartition, ...] = ()
+
+
+@dataclass(frozen=True)
+class GroupObservation:
+    """A consumer group: its state, members and committed offsets (absent key: never committed)."""
+
+    group: str
+    state: str
+    protocol_type: str = "consumer"
+    group_type: str | None = None
+    coordinator: int | None = None
+    members: tuple[Member, ...] = ()
+    committed: Mapping[TopicPartition, int] = field(default_factory=dict)
+    error: str | None = None
+
+    def member_of(self) -> dict[TopicPartition, Member]:
+        return {tp: m for m in self.members for tp in m.assignment}
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    name: str
+    partitions: int
+    topic_id: str | None = None
+    retention_ms: int | None = None  # None: unknown; -1: unlimited
+
+
+@dataclass(frozen=True)
+class ScrapeError:
+    """Something that failed during a scrape; the rest of the snapshot still goes out."""
+
+    scope: str  # "cluster", "group", "topic", "partition", "broker"
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """Everything one scrape of one cluster read. Times are epoch seconds."""
+
+    cluster: str
+    taken_at: float
+    topics: Mapping[str, TopicInfo]
+    partitions: Mapping[TopicPartition, PartitionOffsets]
+    groups: tuple[GroupObservation, ...]
+    errors: tuple[ScrapeError, ...] = ()
+    requests: Mapping[str, int] = field(default_factory=dict)
+    duration_s: float = 0.0
+    # (timestamp, offset) points from ListOffsets-by-timestamp: "the log ended at `offset` at `timestamp`".
+    time_probes: Mapping[TopicPartition, tuple[tuple[float, int], ...]] = field(default_factory=dict)
+    up: bool = True
+
+
+# --- What lagwatch reports ------------------------------------------------------------------
+
+
+class TimeLagQuality(str, Enum):
+    """How much to trust a lag in seconds."""
+
+    EXACT = "exact"  # caught up: zero by definition
+    INTERPOLATED = "interpolated"  # between two known (time, log-end) points
+    AT_LEAST = "at_least"  # older than anything known: a lower bound
+    UNKNOWN = "unknown"  # no committed offset or no history: no number at all
+
+
+@dataclass(frozen=True)
+class TimeLag:
+    seconds: float | None
+    quality: TimeLagQuality
+
+    @classmethod
+    def unknown(cls) -> TimeLag:
+        return cls(None, TimeLagQuality.UNKNOWN)
+
+
+class CatchUp(str, Enum):
+    CAUGHT_UP = "caught_up"
+    CATCHING_UP = "catching_up"
+    FALLING_BEHIND = "falling_behind"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A count since the previous scrape and its rate per second; None across resets or without history."""
+
+    count: int | None
+    rate: float | None
+
+    @classmethod
+    def none(cls) -> Counter:
+        return cls(None, None)
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    cluster: str
+    group: str
+    topic: str
+    partition: int
+    committed_offset: int | None
+    log_end_offset: int | None
+    log_start_offset: int | None
+    lag: int | None
+    lag_items: int | None
+    committed_below_log_start: bool
+    time_lag: TimeLag
+    produced: Counter
+    consumed: Counter
+    member: Member | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupTopicLag:
+    cluster: str
+    group: str
+    topic: str
+    partitions: int
+    partitions_without_commit: int
+    partitions_below_log_start: int
+    lag_sum: int
+    lag_max: int
+    lag_items_sum: int
+    lag_seconds_max: float | None
+    time_lag_quality: TimeLagQuality
+    produced: Counter
+    consumed: Counter
+    retention_ms: int | None
+    retention_used: float | None  # time lag as a share of retention.ms: 1.0 means unread data is due for deletion
+
+
+@dataclass(frozen=True)
+class GroupLag:
+    cluster: str
+    group: str
+    state: str
+    group_type: str | None
+    members: int
+    topics: int
+    partitions: int
+    partitions_without_commit: int
+    lag_sum: int
+    lag_max: int
+    lag_items_sum: int
+    lag_seconds_max: float | None
+    time_lag_quality: TimeLagQuality
+    produced: Counter
+    consumed: Counter
+    catch_up: CatchUp
+    catch_up_seconds: float | None
+    retention_used_max: float | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LagReport:
+    """One cluster's scrape, turned into lag at every granularity."""
+
+    snapshot: ClusterSnapshot
+    partitions: tuple[PartitionLag, ...]
+    group_topics: tuple[GroupTopicLag, ...]
+    groups: tuple[GroupLag, ...]

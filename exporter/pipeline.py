@@ -1,0 +1,150 @@
+"""One scrape cycle of one cluster: collect -> lag model (+ time lag) -> documents -> sink.
+
+Holds what must survive between scrapes (the previous snapshot, time-lag histories); the scheduler calls
+`run_once` every interval. Failures of Kafka or the sink are logged and reported, never raised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from exporter import documents, lag, logs, timelag
+from exporter.model import ClusterSnapshot, LagReport, ScrapeError, TopicPartition
+
+
+@dataclass
+class CycleResult:
+    report: LagReport
+    documents: list[dict]
+    delivered: int
+    sink_error: str | None
+
+
+class ClusterPipeline:
+    def __init__(
+        self,
+        collector,
+        sink,
+        *,
+        granularity: str = "partition",
+        interval_s: float = 30.0,
+        items_per_record: Callable[[str], int] = lambda topic: 1,
+        history_points: int = timelag.MAX_POINTS,
+        probe_ages_s: tuple[float, ...] = timelag.DEFAULT_PROBE_AGES_S,
+        probe_every_s: float = 600.0,
+        instance: str = "",
+        on_report: Callable[[LagReport], list[dict]] | None = None,
+        clock=time.time,
+    ):
+        self.collector = collector
+        self.sink = sink
+        self.granularity = granularity
+        self.interval_s = interval_s
+        self.items_per_record = items_per_record
+        self.history_points = history_points
+        self.probe_ages_s = probe_ages_s
+        self.probe_every_s = probe_every_s
+        self.instance = instance
+        self.on_report = on_report
+        self.clock = clock
+        self.previous: ClusterSnapshot | None = None
+        self.histories: dict[TopicPartition, timelag.History] = {}
+        self._probed_at: dict[TopicPartition, float] = {}
+        self.log = logs.get().bind(cluster=collector.cluster)
+        self.last_success: float | None = None
+
+    def scrape(self) -> ClusterSnapshot:
+        """Collect, falling back to an `up: false` snapshot when the cluster cannot be read at all."""
+        started = time.monotonic()
+        try:
+            return self.collector.collect()
+        except Exception as exc:  # noqa: BLE001 - the daemon outlives any broker outage
+            self.log.error("scrape_failed", error=f"{type(exc).__name__}: {exc}")
+            return ClusterSnapshot(
+                cluster=self.collector.cluster,
+                taken_at=self.clock(),
+                topics={},
+                partitions={},
+                groups=(),
+                errors=(ScrapeError("cluster", self.collector.cluster, f"{type(exc).__name__}: {exc}"),),
+                duration_s=time.monotonic() - started,
+                up=False,
+            )
+
+    def _probe(self, snapshot: ClusterSnapshot) -> ClusterSnapshot:
+        """Ask the broker where our own history cannot place a committed offset in time."""
+        if not self.probe_ages_s:
+            return snapshot
+        now = snapshot.taken_at
+        wanted = set()
+        for group in snapshot.groups:
+            for tp, committed in group.committed.items():
+                offsets = snapshot.partitions.get(tp)
+                log_end = offsets.log_end_offset if offsets else None
+                if tp in wanted or now - self._probed_at.get(tp, -1e18) < self.probe_every_s:
+                    continue
+                if timelag.needs_probe(self.histories.get(tp, ()), committed, log_end):
+                    wanted.add(tp)
+        if not wanted:
+            return snapshot
+        before = self.collector.wire.reset_counts()
+        points = self.collector.probe_times(snapshot, sorted(wanted), [now - a for a in self.probe_ages_s])
+        probe_requests = self.collector.wire.reset_counts()
+        for tp in wanted:
+            self._probed_at[tp] = now
+        requests = dict(snapshot.requests)
+        for api, count in {**before, **probe_requests}.items():
+            requests[api] = requests.get(api, 0) + count
+        return dataclasses.replace(snapshot, time_probes=points, requests=requests)
+
+    def run_once(self) -> CycleResult:
+        snapshot = self.scrape()
+        if snapshot.up:
+            # History first (today's point), then probes only where it still cannot place an offset.
+            self.histories = lag.update_histories(self.histories, snapshot, self.previous, self.history_points)
+            snapshot = self._probe(snapshot)
+            if snapshot.time_probes:
+                for tp, points in snapshot.time_probes.items():
+                    self.histories[tp] = timelag.add_points(self.histories.get(tp, ()), points, self.history_points)
+        report = lag.build_report(
+            snapshot, self.previous if snapshot.up else None, self.histories, self.items_per_record
+        )
+        docs = documents.build(report, self.granularity, self.interval_s, self.instance)
+        extra = self.on_report(report) if self.on_report else []
+        delivered, sink_error = self._deliver(docs + extra)
+        if snapshot.up:
+            self.previous = snapshot
+            self.last_success = snapshot.taken_at
+        for error in snapshot.errors[:20]:
+            self.log.warning("scrape_error", scope=error.scope, name=error.name, error=error.message)
+        self.log.info(
+            "scrape_done",
+            up=snapshot.up,
+            groups=len(snapshot.groups),
+            partitions=len(report.partitions),
+            lag=sum(g.lag_sum for g in report.groups),
+            documents=len(docs),
+            indexed=delivered,
+            kafka_requests=sum(snapshot.requests.values()),
+            errors=len(snapshot.errors),
+            duration_ms=round(snapshot.duration_s * 1000, 1),
+            sink_error=sink_error,
+        )
+        return CycleResult(report, docs, delivered, sink_error)
+
+    def _deliver(self, docs: list[dict]) -> tuple[int, str | None]:
+        if self.sink is None:
+            return 0, None
+        try:
+            result = self.sink.deliver(docs)
+        except Exception as exc:  # noqa: BLE001 - an unreachable sink must not stop scraping
+            self.log.error("sink_unavailable", error=str(exc), documents=len(docs))
+            return 0, str(exc)
+        for doc_id, reason in result.rejected[:10]:
+            self.log.error("document_rejected", doc_id=doc_id, reason=reason)
+        if result.retry:
+            self.log.warning("documents_not_indexed", documents=len(result.retry))
+        return result.indexed + result.duplicates, None

@@ -1,0 +1,198 @@
+"""Index lag documents into Elasticsearch: index template, daily indices or a data stream, bulk, retention.
+
+The client is built by the CLI and passed in. Storage:
+- daily indices `<prefix>-lag-YYYY.MM.DD` (UTC day of the scrape slot) behind the alias `<prefix>-lag`,
+  old ones deleted after `retention_days`: works on every Elasticsearch, including minimal distributions;
+- a data stream `<prefix>-lag` with a data-stream lifecycle, where the server supports data streams
+  (`storage: auto` detects it; `data_stream` insists on it).
+Every document has a deterministic `_id`, so a retried or duplicated bulk never adds a document.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from importlib import resources
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
+
+MANAGED_BY = "lagwatch"
+TEMPLATE_VERSION = 1
+
+
+class SinkUnavailable(Exception):
+    """Elasticsearch could not be reached or refused the whole request: try again later."""
+
+
+@dataclass
+class DeliveryResult:
+    indexed: int = 0
+    duplicates: int = 0  # already present (data streams answer 409 for a repeated _id)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (_id, reason): permanent, not retried
+    retry: list[dict[str, Any]] = field(default_factory=list)  # documents to send again later
+
+
+def lag_mappings() -> dict[str, Any]:
+    return json.loads(resources.files("exporter.resources").joinpath("lag-mappings.json").read_text())
+
+
+class ElasticsearchSink:
+    def __init__(
+        self,
+        client: Elasticsearch,
+        *,
+        prefix: str = "lagwatch",
+        storage: str = "auto",
+        retention_days: int = 30,
+        chunk_size: int = 1000,
+        clock=time.time,
+    ):
+        self.client = client
+        self.prefix = prefix
+        self.storage = storage
+        self.retention_days = retention_days
+        self.chunk_size = chunk_size
+        self.clock = clock
+        self.mode: str | None = None  # "daily_indices" or "data_stream" once set up
+        self._last_prune_day: str | None = None
+
+    @property
+    def name(self) -> str:
+        """What dashboards and searches read: the alias or the data stream."""
+        return f"{self.prefix}-lag"
+
+    # --- setup --------------------------------------------------------------------------------
+
+    def supports_data_streams(self) -> bool:
+        try:
+            self.client.indices.get_data_stream(name="*")
+            return True
+        except ApiError as exc:
+            if exc.meta.status in (400, 404, 405, 410):
+                return False
+            raise
+
+    def setup(self) -> str:
+        """Install the index template (idempotent). Returns the storage mode in use."""
+        try:
+            mode = self.storage
+            if mode == "auto":
+                mode = "data_stream" if self.supports_data_streams() else "daily_indices"
+            meta = {"managed_by": MANAGED_BY, "version": TEMPLATE_VERSION}
+            settings = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
+            if mode == "data_stream":
+                self.client.indices.put_index_template(
+                    name=self.name,
+                    index_patterns=[self.name],
+                    data_stream={},
+                    priority=200,
+                    template={
+                        "settings": settings,
+                        "mappings": lag_mappings(),
+                        "lifecycle": {"data_retention": f"{self.retention_days}d"},
+                    },
+                    meta=meta,
+                )
+            else:
+                self.client.indices.put_index_template(
+                    name=self.name,
+                    index_patterns=[f"{self.name}-*"],
+                    priority=200,
+                    template={
+                        "settings": settings,
+                        "mappings": lag_mappings(),
+                        "aliases": {self.name: {}},
+                    },
+                    meta=meta,
+                )
+        except (TransportError, ConnectionError) as exc:
+            raise SinkUnavailable(f"Elasticsearch unreachable during setup: {exc}") from exc
+        except ApiError as exc:
+            if exc.meta.status >= 500 or exc.meta.status == 429:
+                raise SinkUnavailable(f"Elasticsearch refused setup: {exc}") from exc
+            raise
+        self.mode = mode
+        return mode
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def index_for(self, doc: dict[str, Any]) -> str:
+        if self.mode == "data_stream":
+            return self.name
+        day = datetime.fromtimestamp(doc["lagwatch.slot"] / 1000, tz=timezone.utc).strftime("%Y.%m.%d")
+        return f"{self.name}-{day}"
+
+    def _actions(self, docs: list[dict[str, Any]]):
+        op = "create" if self.mode == "data_stream" else "index"
+        for doc in docs:
+            source = {k: v for k, v in doc.items() if k != "_id"}
+            yield {"_op_type": op, "_index": self.index_for(doc), "_id": doc["_id"], "_source": source}
+
+    def deliver(self, docs: list[dict[str, Any]]) -> DeliveryResult:
+        """Bulk-index with the client's streaming helper, checking every item's result."""
+        if self.mode is None:
+            self.setup()
+        result = DeliveryResult()
+        by_id = {doc["_id"]: doc for doc in docs}
+        try:
+            for ok, item in helpers.streaming_bulk(
+                self.client,
+                self._actions(docs),
+                chunk_size=self.chunk_size,
+                raise_on_error=False,
+                raise_on_exception=True,
+                max_retries=2,  # 429 "too many requests" items are retried with backoff
+                initial_backoff=1,
+            ):
+                (op, info), = item.items()
+                status = info.get("status", 0)
+                if ok:
+                    result.indexed += 1
+                elif status == 409:
+                    result.duplicates += 1
+                elif status == 429 or status >= 500:
+                    result.retry.append(by_id[info["_id"]])
+                else:
+                    reason = info.get("error", {})
+                    if isinstance(reason, dict):
+                        reason = f"{reason.get('type')}: {reason.get('reason')}"
+                    result.rejected.append((info.get("_id", "?"), str(reason)))
+        except (TransportError, ConnectionError) as exc:
+            raise SinkUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+        except ApiError as exc:
+            if exc.meta.status >= 500 or exc.meta.status == 429:
+                raise SinkUnavailable(f"Elasticsearch refused the bulk request: {exc}") from exc
+            raise
+        return result
+
+    # --- retention ------------------------------------------------------------------------------
+
+    def prune(self) -> list[str]:
+        """Delete daily indices older than the retention (data streams manage their own lifecycle)."""
+        if self.mode != "daily_indices":
+            return []
+        today = datetime.fromtimestamp(self.clock(), tz=timezone.utc).date()
+        if self._last_prune_day == today.isoformat():
+            return []
+        cutoff = today - timedelta(days=self.retention_days)
+        try:
+            existing = self.client.indices.get(index=f"{self.name}-*", expand_wildcards="open,closed")
+        except ApiError as exc:
+            if exc.meta.status == 404:
+                return []
+            raise
+        doomed = []
+        for index in existing:
+            try:
+                day = datetime.strptime(index.rsplit("-", 1)[-1], "%Y.%m.%d").date()
+            except ValueError:
+                continue  # not one of ours
+            if day < cutoff:
+                doomed.append(index)
+        for index in doomed:
+            self.client.indices.delete(index=index)
+        self._last_prune_day = today.isoformat()
+        return doomed

@@ -1,0 +1,100 @@
+"""Lag in seconds: when was the oldest unread record produced?
+
+Each partition keeps a short history of (time, log-end offset) points: "by this time the log ended here".
+They come from lagwatch's own scrapes and, while that history is short, from the broker itself
+(ListOffsets by timestamp returns the first offset at or after a time, which is a point of the same kind).
+The record at the committed offset c was produced between the last point whose offset is <= c and the first
+whose offset is > c; we interpolate linearly between them. Pure functions: `now` is always passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from exporter.model import TimeLag, TimeLagQuality
+
+Point = tuple[float, int]  # (epoch seconds, log-end offset)
+History = tuple[Point, ...]
+
+MAX_POINTS = 64
+# Broker probes reach this far back: minutes for busy topics, days for quiet ones.
+DEFAULT_PROBE_AGES_S: tuple[float, ...] = (60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400)
+
+
+def add_points(history: History, points: Iterable[Point], max_points: int = MAX_POINTS) -> History:
+    """Merge new points into a history, keeping it consistent and small.
+
+    Points that contradict the others (offset going back while time goes forward: clock skew, out-of-order
+    record timestamps) are dropped; a flat run keeps only its first and last point; past `max_points` the
+    point closest in time to its predecessor goes, which keeps coverage spread over the whole span.
+    """
+    merged = sorted(set(history) | set(points))
+    consistent: list[Point] = []
+    for point in merged:
+        while consistent and consistent[-1][1] > point[1]:
+            # A later time must not show a smaller log-end; keep the newer observation.
+            consistent.pop()
+        consistent.append(point)
+    compact: list[Point] = []
+    for point in consistent:
+        if len(compact) >= 2 and compact[-1][1] == point[1] and compact[-2][1] == point[1]:
+            compact[-1] = point  # middle of a flat run carries no information
+        else:
+            compact.append(point)
+    while len(compact) > max_points:
+        gaps = [(compact[i][0] - compact[i - 1][0], i) for i in range(1, len(compact) - 1)]
+        _, drop = min(gaps)
+        del compact[drop]
+    return tuple(compact)
+
+
+def needs_probe(history: History, committed: int | None, log_end: int | None) -> bool:
+    """True when the history cannot place the committed offset in time (it is older than every point)."""
+    if committed is None or log_end is None or committed >= log_end:
+        return False
+    return not history or committed < history[0][1]
+
+
+def estimate(history: Sequence[Point], committed: int | None, log_end: int | None, now: float) -> TimeLag:
+    """Seconds since the record at the committed offset was produced (see the module docstring)."""
+    if committed is None or log_end is None or committed < 0:
+        return TimeLag.unknown()
+    if committed >= log_end:
+        return TimeLag(0.0, TimeLagQuality.EXACT)
+    if not history:
+        return TimeLag.unknown()
+    for index, (t_right, o_right) in enumerate(history):
+        if o_right > committed:
+            break
+    else:
+        # Every known point says the log ended at or before c, yet c < log-end: the record is newer than our
+        # newest point, so it was produced between that point and now.
+        t_left, o_left = history[-1]
+        return _interpolate((t_left, o_left), (now, log_end), committed, now)
+    if index == 0:
+        if t_right >= now:
+            return TimeLag.unknown()  # only today's observation: "at least 0 s" would be a fake zero
+        return TimeLag(now - t_right, TimeLagQuality.AT_LEAST)
+    return _interpolate(history[index - 1], (t_right, o_right), committed, now)
+
+
+def _interpolate(left: Point, right: Point, committed: int, now: float) -> TimeLag:
+    (t_left, o_left), (t_right, o_right) = left, right
+    if o_right <= o_left:  # cannot happen in a consistent history; never divide by zero
+        return TimeLag(max(0.0, now - t_right), TimeLagQuality.AT_LEAST)
+    produced_at = t_left + (committed - o_left) * (t_right - t_left) / (o_right - o_left)
+    return TimeLag(max(0.0, now - produced_at), TimeLagQuality.INTERPOLATED)
+
+
+def probe_points(
+    probe_results: Iterable[tuple[float, int | None]], log_end: int
+) -> tuple[Point, ...]:
+    """Turn ListOffsets-by-timestamp answers into history points.
+
+    The broker answers a timestamp T with the first offset whose record time is >= T, or no offset when
+    every record is older: then the log already ended at today's log-end at time T.
+    """
+    points = []
+    for timestamp, offset in probe_results:
+        points.append((timestamp, log_end if offset is None or offset < 0 else offset))
+    return tuple(points)
