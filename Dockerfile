@@ -20,4 +20,4 @@ ENV PATH=/opt/lagwatch/bin:$PATH \
 USER lagwatch
 EXPOSE 9308
 ENTRYPOINT ["lagwatch"]
-CMD ["--help"]
+CMD ["run"]

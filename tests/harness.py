@@ -137,3 +137,32 @@ class KafkaDriver:
         if self._producer is not None:
             self._producer.close()
         self.admin.close()
+
+
+def consumer_group_command(bootstrap: str) -> dict[tuple[str, str, int], dict[str, int | None]]:
+    """Kafka's own `kafka-consumer-groups --describe --all-groups`, parsed into rows keyed by
+    (group, topic, partition); '-' becomes None. The reference our exactness tests compare with."""
+    from exporter.devstack.kafka import CONSUMER_GROUP_COMMAND, run_kafka_tool
+
+    result = run_kafka_tool(
+        CONSUMER_GROUP_COMMAND, ["--bootstrap-server", bootstrap, "--describe", "--all-groups"]
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"ConsumerGroupCommand failed: {result.stderr[-2000:]}")
+    rows = {}
+    for line in result.stdout.splitlines():
+        cells = line.split()
+        if len(cells) < 6 or cells[0] == "GROUP":
+            continue
+        group, topic, partition, current, log_end, lag = cells[:6]
+
+        def value(cell: str) -> int | None:
+            return None if cell == "-" else int(cell)
+
+        rows[(group, topic, int(partition))] = {
+            "committed": value(current),
+            "log_end": value(log_end),
+            "lag": value(lag),
+            "consumer_id": None if len(cells) < 7 or cells[6] == "-" else cells[6],
+        }
+    return rows

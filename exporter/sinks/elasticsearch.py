@@ -67,13 +67,12 @@ class ElasticsearchSink:
     # --- setup --------------------------------------------------------------------------------
 
     def supports_data_streams(self) -> bool:
-        try:
-            self.client.indices.get_data_stream(name="*")
-            return True
-        except ApiError as exc:
-            if exc.meta.status in (400, 404, 405, 410):
-                return False
-            raise
+        """True when every node has the data-streams module (minimal distributions lack it)."""
+        info = self.client.nodes.info(metric="plugins")
+        nodes = info.get("nodes", {}).values()
+        return bool(nodes) and all(
+            any(m.get("name") == "data-streams" for m in node.get("modules", [])) for node in nodes
+        )
 
     def setup(self) -> str:
         """Install the index template (idempotent). Returns the storage mode in use."""

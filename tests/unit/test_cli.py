@@ -24,3 +24,9 @@ def test_unknown_subcommand_is_one_line_error_without_traceback():
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     assert "frobnicate" in lines[0]
+
+
+def test_the_shipped_example_config_is_valid():
+    result = run_cli("check-config", "-c", "config/lagwatch.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "clusters:" in result.stdout

@@ -1,0 +1,144 @@
+"""The collector against a real broker: Kafka's own numbers, few requests, and no trace left behind."""
+
+from __future__ import annotations
+
+import pytest
+from kafka import KafkaAdminClient, TopicPartition
+
+from exporter import lag
+from exporter.collector import Collector, Selection
+from exporter.kafka_wire import KafkaWire
+from tests.harness import consumer_group_command, unique, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def collector_for(bootstrap):
+    """Build a collector over exactly the given groups (other tests share the broker)."""
+    made = []
+
+    def make(groups: set[str]) -> Collector:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test")
+        collector = Collector("test", KafkaWire(admin, timeout_s=10), Selection(group=groups.__contains__))
+        made.append(collector)
+        return collector
+
+    yield make
+    for collector in made:
+        collector.close()
+
+
+def report_rows(collector: Collector):
+    snapshot = collector.collect()
+    report = lag.build_report(snapshot, None, lag.update_histories({}, snapshot, None))
+    return snapshot, {(r.group, r.topic, r.partition): r for r in report.partitions}
+
+
+def test_lag_equals_kafka_consumer_group_command_row_by_row(kafka, bootstrap, collector_for):
+    a, b, c = unique("exact-a"), unique("exact-b"), unique("exact-c")
+    kafka.create_topic(a, partitions=3)
+    kafka.create_topic(b, partitions=2)
+    kafka.create_topic(c, partitions=1)
+    kafka.produce(a, {0: 10, 1: 5, 2: 7})
+    kafka.produce(b, {0: 4, 1: 6})
+    kafka.produce(c, {0: 3})
+    caught_up, lagging, live = unique("caught-up"), unique("lagging"), unique("live")
+    partial, deleted = unique("partial"), unique("deleted-topic")
+    kafka.consume(caught_up, a, count=22)  # everything, then leaves: Empty and caught up
+    kafka.consume(lagging, a, count=5)  # part, then leaves: Empty and lagging
+    member = kafka.consume(live, b, count=3, keep_open=True)  # still a member: Stable
+    kafka.commit(partial, {TopicPartition(a, 0): 2})  # partitions 1 and 2 never committed
+    kafka.commit(deleted, {TopicPartition(c, 0): 1, TopicPartition(a, 1): 1})
+    kafka.admin.delete_topics([c])
+    wait_for(lambda: c not in kafka.admin.list_topics(), what=f"{c} deleted")
+    groups = {caught_up, lagging, live, partial, deleted}
+    try:
+        snapshot, ours = report_rows(collector_for(groups))
+        theirs = {k: v for k, v in consumer_group_command(bootstrap).items() if k[0] in groups}
+    finally:
+        member.close(autocommit=False)
+
+    assert theirs, "Kafka's tool printed no rows for our groups"
+    table = ["GROUP/TOPIC/PARTITION            kafka(committed,log_end,lag)   lagwatch"]
+    for key in sorted(theirs):
+        row = ours.get(key)
+        mine = (row.committed_offset, row.log_end_offset, row.lag) if row else None
+        expected = (theirs[key]["committed"], theirs[key]["log_end"], theirs[key]["lag"])
+        table.append(f"{'/'.join(map(str, key)):<33}{expected!s:<31}{mine}")
+    print("\n".join(table))
+    for key, expected in theirs.items():
+        row = ours[key]
+        assert (row.committed_offset, row.log_end_offset, row.lag) == (
+            expected["committed"],
+            expected["log_end"],
+            expected["lag"],
+        ), key
+        assert (row.member.member_id if row.member else None) == expected["consumer_id"], key
+    # Rows Kafka's tool leaves out are partitions of a consumed topic with no commit: visible, lag unknown.
+    for key in set(ours) - set(theirs):
+        assert ours[key].committed_offset is None and ours[key].lag is None, key
+    assert {g.group: g.state for g in snapshot.groups} == {
+        caught_up: "Empty", lagging: "Empty", live: "Stable", partial: "Empty", deleted: "Empty"
+    }
+    assert ours[(partial, a, 1)].lag is None and ours[(partial, a, 0)].lag == 8
+
+
+def test_list_offsets_requests_do_not_grow_with_partitions(kafka, collector_for):
+    def scrape_with(partitions: int) -> dict[str, int]:
+        topic = kafka.create_topic(unique(f"batch{partitions}"), partitions=partitions)
+        kafka.produce(topic, {p: 1 for p in range(partitions)})
+        group = unique("batch-group")
+        kafka.commit(group, {TopicPartition(topic, p): 1 for p in range(partitions)})
+        collector = collector_for({group})
+        snapshot = collector.collect()
+        assert len(snapshot.partitions) == partitions
+        assert all(o.log_end_offset == 1 for o in snapshot.partitions.values())
+        leaders = {o.leader for o in snapshot.partitions.values()}
+        # One log-end and one log-start request per leader broker, whatever the partition count.
+        assert snapshot.requests["ListOffsets"] == 2 * len(leaders)
+        return snapshot.requests
+
+    small, large = scrape_with(8), scrape_with(120)
+    print(f"requests per scrape: 8 partitions {small}, 120 partitions {large}")
+    assert small == large
+    assert sum(large.values()) <= 10
+
+
+def test_scrapes_leave_offsets_members_groups_and_topics_untouched(kafka, collector_for):
+    topic = kafka.create_topic(unique("quiet"), partitions=2)
+    kafka.produce(topic, {0: 5, 1: 5})
+    empty, live = unique("untouched-empty"), unique("untouched-live")
+    kafka.consume(empty, topic, count=4)
+    member = kafka.consume(live, topic, count=2, keep_open=True)
+    try:
+
+        def state():
+            groups = sorted(g["group_id"] for g in kafka.admin.list_groups())
+            offsets = kafka.admin.list_group_offsets([empty, live])
+            described = kafka.admin.describe_groups([empty, live])
+            members = {g: sorted(m["member_id"] for m in d["members"]) for g, d in described.items()}
+            return groups, offsets, members, sorted(kafka.admin.list_topics())
+
+        before = state()
+        collector = collector_for({empty, live})
+        for _ in range(10):
+            collector.collect()
+        after = state()
+    finally:
+        member.close(autocommit=False)
+    assert after == before
+    assert not any(g.startswith("lagwatch") for g in after[0])
+
+
+def test_a_group_reading_a_missing_topic_does_not_hide_the_others(kafka, collector_for):
+    topic = kafka.create_topic(unique("survivor"), partitions=1)
+    kafka.produce(topic, {0: 3})
+    good, orphan = unique("good"), unique("orphan")
+    kafka.commit(good, {TopicPartition(topic, 0): 1})
+    ghost = unique("ghost")  # never created: the group's commit points at nothing
+    kafka.commit(orphan, {TopicPartition(topic, 0): 3})
+    snapshot, ours = report_rows(collector_for({good, orphan, ghost}))
+    assert ours[(good, topic, 0)].lag == 2
+    assert ours[(orphan, topic, 0)].lag == 0
+    assert {g.group for g in snapshot.groups} == {good, orphan}
