@@ -39,7 +39,9 @@ commands in the order you usually need them:
 environment:
   LAGWATCH_CONFIG            config file used when -c is not given
   LAGWATCH_<SECTION>__<KEY>  overrides one option, e.g. LAGWATCH_SCRAPE__INTERVAL_S=10,
-                             LAGWATCH_ELASTICSEARCH__PASSWORD=...; lists are comma-separated
+                             LAGWATCH_ELASTICSEARCH__PASSWORD=...; list items by index
+                             (LAGWATCH_GROUPS__DENY__0=test-.*); bootstrap_servers, hosts and
+                             probe_ages_s also take one comma-separated value
   LAGWATCH_CACHE             where the local stack keeps downloaded jars (default ~/.cache/lagwatch)
 
 exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid config

@@ -27,8 +27,8 @@ from pydantic import (
 
 ENV_PREFIX = "LAGWATCH_"
 ENV_NESTING = "__"
-# Environment variables that are not config overrides.
-_NOT_OVERRIDES = {"LAGWATCH_CONFIG", "LAGWATCH_CACHE", "LAGWATCH_LOG_LEVEL"}
+# Every option lives in a section, so an override always has a `__`; LAGWATCH_CONFIG, LAGWATCH_CACHE,
+# LAGWATCH_KEEP_DATA and the like are left alone.
 
 
 class ConfigError(Exception):
@@ -169,6 +169,11 @@ class TimeLagConfig(_Strict):
         60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400,
     )
 
+    @field_validator("probe_ages_s", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return tuple(s.strip() for s in value.split(",") if s.strip()) if isinstance(value, str) else value
+
 
 class RecordsPerMessage(_Strict):
     """Producers that batch N items into one record: lag is also reported in items (lag x N)."""
@@ -242,12 +247,20 @@ class Config(_Strict):
 # --- Loading ----------------------------------------------------------------------------------
 
 
-def _set_path(tree: dict, path: list[str], value: str) -> None:
+def _list_index(key: str, variable: str, where: list[str]) -> int:
+    if not key.isdigit():
+        raise ConfigError(
+            [(".".join(where), f"{variable}: {key!r} stands where a list index belongs, e.g. LAGWATCH_CLUSTERS__0__NAME")]
+        )
+    return int(key)
+
+
+def _set_path(tree: dict, path: list[str], value: str, variable: str) -> None:
     node: Any = tree
     for index, key in enumerate(path[:-1]):
         nxt = path[index + 1]
         if isinstance(node, list):
-            pos = int(key)
+            pos = _list_index(key, variable, path[:index])
             while len(node) <= pos:
                 node.append({})
             node = node[pos]
@@ -256,8 +269,10 @@ def _set_path(tree: dict, path: list[str], value: str) -> None:
             node[key] = [] if nxt.isdigit() else {}
         node = node[key]
     last = path[-1]
+    if not isinstance(node, (dict, list)):
+        raise ConfigError([(".".join(path[:-1]), f"{variable}: overrides a single value as if it were a section")])
     if isinstance(node, list):
-        pos = int(last)
+        pos = _list_index(last, variable, path[:-1])
         while len(node) <= pos:
             node.append({})
         node[pos] = value
@@ -269,11 +284,11 @@ def apply_env(tree: dict, environ: Mapping[str, str]) -> dict:
     """LAGWATCH_SCRAPE__INTERVAL_S=10 sets scrape.interval_s; LAGWATCH_CLUSTERS__0__NAME sets clusters[0].name.
     Comma-separated values fill list fields (hosts, bootstrap_servers)."""
     for key in sorted(environ):
-        if not key.startswith(ENV_PREFIX) or key in _NOT_OVERRIDES:
+        if not key.startswith(ENV_PREFIX) or ENV_NESTING not in key:
             continue
         path = [part.lower() for part in key[len(ENV_PREFIX):].split(ENV_NESTING) if part]
         if path:
-            _set_path(tree, path, environ[key])
+            _set_path(tree, path, environ[key], key)
     return tree
 
 
@@ -290,6 +305,7 @@ def _read_secret_files(tree: Any, path: str = "") -> list[tuple[str, str]]:
                 target = key[: -len("_file")]
                 if target in tree:
                     problems.append((here, f"set either {target} or {key}, not both"))
+                    tree.pop(key)
                     continue
                 try:
                     tree[target] = Path(str(tree.pop(key))).read_text().strip()
@@ -362,6 +378,12 @@ def load(path: str | os.PathLike | None, environ: Mapping[str, str] | None = Non
     return parse(raw, environ)
 
 
+def _mask_url_password(url: str) -> str:
+    return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@/]*@", r"\1:**********@", url, flags=re.I)
+
+
 def redacted(config: Config) -> dict[str, Any]:
-    """The effective config as plain data, secrets shown as '**********'."""
-    return config.model_dump(mode="json", exclude_none=False)
+    """The effective config as plain data, secrets shown as '**********' (also inside host URLs)."""
+    data = config.model_dump(mode="json", exclude_none=False)
+    data["elasticsearch"]["hosts"] = [_mask_url_password(h) for h in data["elasticsearch"]["hosts"]]
+    return data

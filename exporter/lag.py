@@ -206,6 +206,7 @@ def _group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: list[P
         topic=topic,
         partitions=len(rows),
         partitions_without_commit=sum(1 for r in rows if r.committed_offset is None),
+        partitions_with_lag=len(lags),
         partitions_below_log_start=sum(1 for r in rows if r.committed_below_log_start),
         lag_sum=sum(lags),
         lag_max=max(lags, default=0),
@@ -226,7 +227,9 @@ def _group(cluster: str, group: GroupObservation, topics: list[GroupTopicLag]) -
     seconds, quality = worst_time_lag(
         TimeLag(t.lag_seconds_max, t.time_lag_quality) for t in topics
     ) if topics else (None, TimeLagQuality.UNKNOWN)
-    state, eta = catch_up(lag_sum, consumed, produced) if topics else (CatchUp.UNKNOWN, None)
+    # No partition with a known lag (never committed, or only a deleted topic): not "caught up".
+    known = any(t.partitions_with_lag for t in topics)
+    state, eta = catch_up(lag_sum, consumed, produced) if known else (CatchUp.UNKNOWN, None)
     used = [t.retention_used for t in topics if t.retention_used is not None]
     return GroupLag(
         cluster=cluster,

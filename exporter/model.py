@@ -152,6 +152,7 @@ class GroupTopicLag:
     topic: str
     partitions: int
     partitions_without_commit: int
+    partitions_with_lag: int  # partitions whose lag is known (committed and log-end both read)
     partitions_below_log_start: int
     lag_sum: int
     lag_max: int

@@ -1,0 +1,245 @@
+"""LagReport -> Elasticsearch documents: required fields, granularity, deterministic ids, the strict mapping."""
+
+import json
+from importlib import resources
+
+import pytest
+
+from exporter import documents, lag
+from exporter.model import (
+    ClusterSnapshot,
+    GroupObservation,
+    Member,
+    PartitionOffsets,
+    ScrapeError,
+    TopicInfo,
+)
+
+T0 = 1_700_000_010.5  # inside the 30 s slot starting at 1_700_000_010.0 (a multiple of 30 s)
+INTERVAL = 30.0
+
+
+def make_report(taken_at=T0, groups=None, requests=None):
+    topics = {"orders": TopicInfo("orders", 2, topic_id="o1", retention_ms=604_800_000)}
+    partitions = {
+        ("orders", 0): PartitionOffsets("orders", 0, 100, log_start_offset=10, leader=1),
+        ("orders", 1): PartitionOffsets("orders", 1, 200, log_start_offset=0, leader=2),
+    }
+    member = Member("m-1", "app", "/10.0.0.1", assignment=(("orders", 0),))
+    if groups is None:
+        groups = (
+            GroupObservation("g1", "Stable", members=(member,), committed={("orders", 0): 5, ("orders", 1): 150}),
+            GroupObservation("g2", "Empty", committed={("gone", 0): 3}, error="COORDINATOR_NOT_AVAILABLE"),
+        )
+    snap = ClusterSnapshot(
+        cluster="prod",
+        taken_at=taken_at,
+        topics=topics,
+        partitions=partitions,
+        groups=tuple(groups),
+        errors=(ScrapeError("topic", "gone", "UNKNOWN_TOPIC_OR_PARTITION"),),
+        requests=requests if requests is not None else {"ListOffsets": 2, "OffsetFetch": 1},
+        duration_s=0.25,
+        time_probes={("orders", 0): ((taken_at - 600, 0),)},
+    )
+    histories = lag.update_histories({}, snap, None)
+    return lag.build_report(snap, None, histories, records_per_message=lambda t: 3)
+
+
+def by_type(docs):
+    out = {}
+    for doc in docs:
+        out.setdefault(doc["lagwatch.doc_type"], []).append(doc)
+    return out
+
+
+# --- required fields and granularity ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("granularity", ["partition", "topic", "group"])
+def test_every_document_has_the_common_fields(granularity):
+    docs = documents.build(make_report(), granularity, INTERVAL)
+    for doc in docs:
+        assert doc["@timestamp"] == "2023-11-14T22:13:30.500Z"
+        assert doc["lagwatch.cluster"] == "prod"
+        assert doc["lagwatch.doc_type"] in {"partition", "topic", "group", "self"}
+        assert doc["_id"]
+        if doc["lagwatch.doc_type"] != "self":
+            assert "lagwatch.lag.messages" in doc
+
+
+@pytest.mark.parametrize(
+    "granularity, expected",
+    [
+        ("partition", {"partition": 3, "topic": 2, "group": 2, "self": 1}),
+        ("topic", {"topic": 2, "group": 2, "self": 1}),
+        ("group", {"group": 2, "self": 1}),
+    ],
+    ids=["partition", "topic", "group"],
+)
+def test_granularity_selects_document_types(granularity, expected):
+    docs = documents.build(make_report(), granularity, INTERVAL)
+    assert {t: len(d) for t, d in by_type(docs).items()} == expected
+    assert docs[-1]["lagwatch.doc_type"] == "self"
+    assert docs[-1]["lagwatch.self.documents"] == len(docs)
+
+
+def test_lag_messages_is_the_lag_summed_over_each_scope():
+    docs = by_type(documents.build(make_report(), "partition", INTERVAL))
+    partitions = {(d["kafka.consumergroup.id"], d["kafka.topic.name"], d["kafka.partition.id"]): d for d in docs["partition"]}
+    assert partitions[("g1", "orders", 0)]["lagwatch.lag.messages"] == 95
+    assert partitions[("g1", "orders", 0)]["lagwatch.lag.items"] == 285
+    assert partitions[("g1", "orders", 0)]["kafka.consumergroup.client.id"] == "app"
+    assert partitions[("g1", "orders", 1)]["kafka.consumergroup.client.id"] is None
+    assert partitions[("g2", "gone", 0)]["lagwatch.lag.messages"] is None
+    assert partitions[("g2", "gone", 0)]["lagwatch.error"]
+    topics = {(d["kafka.consumergroup.id"], d["kafka.topic.name"]): d for d in docs["topic"]}
+    assert topics[("g1", "orders")]["lagwatch.lag.messages"] == 145
+    groups = {d["kafka.consumergroup.id"]: d for d in docs["group"]}
+    assert groups["g1"]["lagwatch.lag.messages"] == 145
+    assert groups["g2"]["lagwatch.error"] == "COORDINATOR_NOT_AVAILABLE"
+
+
+def test_self_document_describes_the_scrape():
+    (self_doc,) = by_type(documents.build(make_report(), "group", INTERVAL, instance="pod-1"))["self"]
+    assert self_doc["lagwatch.self.up"] is True
+    assert self_doc["lagwatch.self.duration_ms"] == 250.0
+    assert self_doc["lagwatch.self.kafka_requests"] == 3
+    assert self_doc["lagwatch.self.requests.ListOffsets"] == 2
+    assert self_doc["lagwatch.self.errors"] == 1
+    assert self_doc["lagwatch.self.error_messages"] == ["topic gone: UNKNOWN_TOPIC_OR_PARTITION"]
+    assert self_doc["lagwatch.self.instance"] == "pod-1"
+
+
+# --- ids and slots ----------------------------------------------------------------------------
+
+
+def test_ids_are_deterministic_across_two_builds():
+    first = documents.build(make_report(), "partition", INTERVAL, instance="a")
+    second = documents.build(make_report(), "partition", INTERVAL, instance="a")
+    assert [d["_id"] for d in first] == [d["_id"] for d in second]
+
+
+def test_ids_are_unique_within_a_build():
+    ids = [d["_id"] for d in documents.build(make_report(), "partition", INTERVAL)]
+    assert len(ids) == len(set(ids))
+
+
+def test_same_slot_gives_same_ids_so_replicas_overwrite():
+    early = documents.build(make_report(taken_at=1_700_000_010.0), "partition", INTERVAL)
+    late = documents.build(make_report(taken_at=1_700_000_039.9), "partition", INTERVAL)
+    assert [d["_id"] for d in early] == [d["_id"] for d in late]
+
+
+def test_next_slot_gives_new_ids():
+    now = documents.build(make_report(taken_at=T0), "partition", INTERVAL)
+    later = documents.build(make_report(taken_at=T0 + INTERVAL), "partition", INTERVAL)
+    assert not {d["_id"] for d in now} & {d["_id"] for d in later}
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (("prod", "partition", "g1", "orders", 0, 0), ("prod", "partition", "g2", "orders", 0, 0)),
+        (("prod", "partition", "g1", "orders", 0, 0), ("prod", "partition", "g1", "orders", 1, 0)),
+        (("prod", "partition", "g1", "orders", 0, 0), ("prod", "partition", "g1", "orders", 0, 30000)),
+        (("prod", "partition", "g1", "orders", 0, 0), ("test", "partition", "g1", "orders", 0, 0)),
+        (("prod", "group", "g1", 0), ("prod", "topic", "g1", 0)),
+    ],
+    ids=["group", "partition", "slot", "cluster", "doc-type"],
+)
+def test_document_id_differs_when_any_part_differs(a, b):
+    assert documents.document_id(*a) != documents.document_id(*b)
+
+
+def test_self_document_id_differs_per_instance():
+    a = by_type(documents.build(make_report(), "group", INTERVAL, instance="pod-1"))["self"][0]
+    b = by_type(documents.build(make_report(), "group", INTERVAL, instance="pod-2"))["self"][0]
+    assert a["_id"] != b["_id"]
+
+
+@pytest.mark.parametrize(
+    "ts, interval, expected",
+    [
+        (1_700_000_025.0, 30.0, 1_700_000_010_000),
+        (1_700_000_039.999, 30.0, 1_700_000_010_000),
+        (1_700_000_040.0, 30.0, 1_700_000_040_000),
+        (1_700_000_040.0, 60.0, 1_700_000_040_000),
+        (1_700_000_099.5, 60.0, 1_700_000_040_000),
+        (1_700_000_000.75, 1.0, 1_700_000_000_000),
+        (1_700_000_000.75, 0.5, 1_700_000_000_500),
+    ],
+    ids=["floor-30", "end-of-slot", "on-boundary", "boundary-60", "floor-60", "floor-1s", "sub-second"],
+)
+def test_slot_floors_to_the_interval(ts, interval, expected):
+    assert documents.slot(ts, interval) == expected
+
+
+# --- the strict mapping -----------------------------------------------------------------------
+
+
+def mapping():
+    text = resources.files("exporter").joinpath("resources/lag-mappings.json").read_text()
+    return json.loads(text)
+
+
+def mapped_field(props, dotted):
+    """The mapping of a dotted field name, walking nested `properties`; None when not mapped."""
+    node = {"properties": props}
+    for part in dotted.split("."):
+        node = node.get("properties", {}).get(part)
+        if node is None:
+            return None
+    return node
+
+
+def all_documents():
+    report = make_report()
+    docs = [doc for g in ("partition", "topic", "group") for doc in documents.build(report, g, INTERVAL, "pod")]
+    return docs
+
+
+def test_mapping_is_strict():
+    assert mapping()["dynamic"] == "strict"
+
+
+def test_every_document_field_exists_in_the_mapping():
+    props = mapping()["properties"]
+    missing = set()
+    for doc in all_documents():
+        for key in doc:
+            if key == "_id" or key.startswith("lagwatch.self.requests."):
+                continue  # _id is metadata, not source; request counts are mapped dynamically
+            if mapped_field(props, key) is None or "type" not in mapped_field(props, key):
+                missing.add(key)
+    assert not missing, f"fields not in lag-mappings.json: {sorted(missing)}"
+
+
+def test_request_counts_are_dynamic_under_lagwatch_self_requests():
+    m = mapping()
+    assert mapped_field(m["properties"], "lagwatch.self.requests")["dynamic"] is True
+    templates = [next(iter(t.values())) for t in m["dynamic_templates"]]
+    assert any(t["path_match"] == "lagwatch.self.requests.*" for t in templates)
+
+
+TYPE_CHECKS = {
+    "keyword": lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v)),
+    "long": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool) and -(2**31) <= v < 2**31,
+    "double": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "date": lambda v: isinstance(v, str) and v.endswith("Z"),
+}
+
+
+def test_every_value_fits_its_mapped_type():
+    props = mapping()["properties"]
+    wrong = set()
+    for doc in all_documents():
+        for key, value in doc.items():
+            if key == "_id" or key.startswith("lagwatch.self.requests.") or value is None:
+                continue
+            field_type = mapped_field(props, key)["type"]
+            if not TYPE_CHECKS[field_type](value):
+                wrong.add((key, field_type, repr(value)))
+    assert not wrong, sorted(wrong)
