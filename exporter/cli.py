@@ -32,6 +32,7 @@ EPILOG = """\
 commands in the order you usually need them:
   lagwatch check-config -c lagwatch.yaml   validate a config; print it with secrets redacted
   lagwatch once -c lagwatch.yaml           one scrape, printed like kafka-consumer-groups --describe
+  lagwatch setup -c lagwatch.yaml          index template + Kibana dashboards and rule (idempotent)
   lagwatch run -c lagwatch.yaml            the daemon: scrape every interval, index into Elasticsearch
   lagwatch demo                            local Kafka + Elasticsearch + demo traffic + the daemon
   lagwatch devstack                        only the local Kafka + Elasticsearch (needs a JDK and Maven)
@@ -102,6 +103,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(run)
     run.set_defaults(handler=_cmd_run)
+
+    setup = commands.add_parser(
+        "setup",
+        help="install the index template; import the Kibana dashboards and create the rule",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Prepare Elasticsearch and Kibana for lagwatch, then print what was done. Safe to run
+again at any time (after an upgrade, say): every step converges to the same state.
+
+  1. Elasticsearch: installs the index template <index_prefix>-lag (mapping, shards, and
+     the alias for daily indices or the data-stream lifecycle; see elasticsearch.storage).
+  2. Kibana, when kibana.url is set: imports the data views, Lens panels and the Overview,
+     Group detail and Alerts dashboards (kibana/lagwatch-saved-objects.ndjson, data views
+     renamed for your index_prefix) through the saved-objects import API, overwriting
+     earlier copies, into kibana.space.
+  3. Kibana, unless kibana.rule is false: creates the Elasticsearch query rule
+     lagwatch-time-lag (kibana/lagwatch-rule.json; one alert per group whose time lag
+     reaches kibana.rule_time_lag_s), or updates it, keeping connectors added in Kibana.
+
+Kibana credentials: kibana.username + kibana.password(_file), or kibana.api_key(_file);
+the user needs the saved-objects and rules privileges of the target space.
+Without Kibana: Stack Management > Saved objects > Import, and pick the .ndjson file.""",
+        epilog="exit codes: 0 done, 1 Elasticsearch or Kibana failed (nothing after the failing step ran), "
+        "2 invalid config",
+    )
+    _add_config(setup)
+    setup.set_defaults(handler=_cmd_setup)
 
     demo = commands.add_parser(
         "demo",
@@ -193,17 +221,70 @@ def _cmd_once(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from exporter import app
+    from exporter import app, config as config_module, logs
 
     config = _load_config(args)
     if config is None:
         return EXIT_USAGE
     _configure_logging(config)
+    log = logs.get()
     stop = _wait_for_signal()
+    reload_requested = threading.Event()
+
+    def on_hup(*_):
+        reload_requested.set()
+        stop.set()  # wake the loop below
+
+    signal.signal(signal.SIGHUP, on_hup)
     daemon = app.Daemon(config)
     daemon.start()
-    stop.wait()
-    daemon.stop()
+    while True:
+        stop.wait()
+        if not reload_requested.is_set():
+            break
+        reload_requested.clear()
+        stop.clear()
+        try:
+            new_config = config_module.load(args.config)
+        except config_module.ConfigError as exc:
+            log.error(
+                "config_reload_rejected",
+                file=args.config,
+                problems=[f"{path}: {message}" for path, message in exc.problems],
+                detail="keeping the running config",
+            )
+            continue
+        app.register_secrets(new_config)
+        daemon.reload(new_config)
+    log.info("shutdown_requested")
+    if not daemon.stop(timeout_s=8.0):
+        # A scrape stuck on the network would keep the interpreter alive at exit; everything measured
+        # before it is delivered or spooled, so leave now rather than miss the orchestrator's deadline.
+        sys.stderr.flush()
+        os._exit(EXIT_OK)
+    return EXIT_OK
+
+
+def _cmd_setup(args: argparse.Namespace) -> int:
+    from exporter import app, kibana
+    from exporter.sinks.elasticsearch import SinkUnavailable
+
+    config = _load_config(args)
+    if config is None:
+        return EXIT_USAGE
+    _configure_logging(config)
+    client = app.elasticsearch_client(config.elasticsearch)
+    try:
+        for line in kibana.setup(config, app.elasticsearch_sink(config, client)):
+            print(line)
+    except (kibana.KibanaError, SinkUnavailable) as exc:
+        print(f"lagwatch: setup failed: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as exc:  # noqa: BLE001 - e.g. Elasticsearch refused the template: say why, no traceback
+        print(f"lagwatch: setup failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        client.close()
     return EXIT_OK
 
 

@@ -7,12 +7,42 @@ Holds what must survive between scrapes (the previous snapshot, time-lag histori
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from exporter import documents, lag, logs, timelag
 from exporter.model import ClusterSnapshot, LagReport, ScrapeError, TopicPartition
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    """What the health and metrics endpoints read about one cluster: replaced whole after every scrape."""
+
+    cluster: str
+    interval_s: float
+    last_report: LagReport | None = None
+    last_success: float | None = None  # wall-clock time of the last scrape that reached the cluster
+    scrapes_ok: int = 0
+    scrapes_failed: int = 0
+    errors_total: int = 0  # per-item scrape errors (groups, partitions, brokers) summed over all scrapes
+    requests_total: tuple[tuple[str, int], ...] = ()  # (api, count) summed over all scrapes
+
+    def after(self, report: LagReport, last_success: float | None) -> PipelineStatus:
+        snapshot = report.snapshot
+        totals = dict(self.requests_total)
+        for api, count in snapshot.requests.items():
+            totals[api] = totals.get(api, 0) + count
+        return dataclasses.replace(
+            self,
+            last_report=report,
+            last_success=last_success,
+            scrapes_ok=self.scrapes_ok + (1 if snapshot.up else 0),
+            scrapes_failed=self.scrapes_failed + (0 if snapshot.up else 1),
+            errors_total=self.errors_total + len(snapshot.errors),
+            requests_total=tuple(sorted(totals.items())),
+        )
 
 
 @dataclass
@@ -37,6 +67,8 @@ class ClusterPipeline:
         probe_every_s: float = 600.0,
         instance: str = "",
         on_report: Callable[[LagReport], list[dict]] | None = None,
+        # Statuses for the documents (exporter.alerts.engine.Alerting.evaluate), before they are built.
+        evaluate: Callable[[LagReport], object] | None = None,
         clock=time.time,
     ):
         self.collector = collector
@@ -49,12 +81,15 @@ class ClusterPipeline:
         self.probe_every_s = probe_every_s
         self.instance = instance
         self.on_report = on_report
+        self.evaluate = evaluate
         self.clock = clock
         self.previous: ClusterSnapshot | None = None
         self.histories: dict[TopicPartition, timelag.History] = {}
         self._probed_at: dict[TopicPartition, float] = {}
         self.log = logs.get().bind(cluster=collector.cluster)
         self.last_success: float | None = None
+        self._busy = threading.Lock()
+        self._status = PipelineStatus(collector.cluster, interval_s)
 
     def scrape(self) -> ClusterSnapshot:
         """Collect, falling back to an `up: false` snapshot when the cluster cannot be read at all."""
@@ -100,7 +135,22 @@ class ClusterPipeline:
             requests[api] = requests.get(api, 0) + count
         return dataclasses.replace(snapshot, time_probes=points, requests=requests)
 
+    def status(self) -> PipelineStatus:
+        """The latest report and counters; safe to call from another thread (an immutable snapshot)."""
+        return self._status
+
     def run_once(self) -> CycleResult:
+        with self._busy:
+            return self._cycle()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no cycle is running (for shutdown); False if one is still running after `timeout`."""
+        if self._busy.acquire(timeout=max(0.0, timeout)):
+            self._busy.release()
+            return True
+        return False
+
+    def _cycle(self) -> CycleResult:
         snapshot = self.scrape()
         if snapshot.up:
             # History first (today's point), then probes only where it still cannot place an offset.
@@ -112,12 +162,14 @@ class ClusterPipeline:
         report = lag.build_report(
             snapshot, self.previous if snapshot.up else None, self.histories, self.items_per_record
         )
-        docs = documents.build(report, self.granularity, self.interval_s, self.instance)
+        statuses = self._statuses(report)
+        docs = documents.build(report, self.granularity, self.interval_s, self.instance, statuses)
         extra = self.on_report(report) if self.on_report else []
         delivered, sink_error = self._deliver(docs + extra)
         if snapshot.up:
             self.previous = snapshot
             self.last_success = snapshot.taken_at
+        self._status = self._status.after(report, self.last_success)
         for error in snapshot.errors[:20]:
             self.log.warning("scrape_error", scope=error.scope, name=error.name, error=error.message)
         self.log.info(
@@ -135,6 +187,15 @@ class ClusterPipeline:
         )
         return CycleResult(report, docs, delivered, sink_error)
 
+    def _statuses(self, report: LagReport):
+        if self.evaluate is None:
+            return None
+        try:
+            return self.evaluate(report)
+        except Exception as exc:  # noqa: BLE001 - a bug in evaluation must not stop lag from being indexed
+            self.log.error("status_evaluation_failed", error=f"{type(exc).__name__}: {exc}")
+            return None
+
     def _deliver(self, docs: list[dict]) -> tuple[int, str | None]:
         if self.sink is None:
             return 0, None
@@ -147,4 +208,4 @@ class ClusterPipeline:
             self.log.error("document_rejected", doc_id=doc_id, reason=reason)
         if result.retry:
             self.log.warning("documents_not_indexed", documents=len(result.retry))
-        return result.indexed + result.duplicates, None
+        return result.indexed + result.duplicates, result.error

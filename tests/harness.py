@@ -166,3 +166,56 @@ def consumer_group_command(bootstrap: str) -> dict[tuple[str, str, int], dict[st
             "consumer_id": None if len(cells) < 7 or cells[6] == "-" else cells[6],
         }
     return rows
+
+
+class RunningDaemon:
+    """`lagwatch run -c CONFIG` as a real subprocess, its JSON log lines collected as they come."""
+
+    def __init__(self, config_path: str, env: dict | None = None):
+        import json
+        import subprocess
+        import sys
+
+        self._json = json
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "exporter.cli", "run", "-c", config_path],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def events(self, name: str | None = None) -> list[dict]:
+        found = []
+        for line in list(self.lines):
+            if line.startswith("{"):
+                try:
+                    event = self._json.loads(line)
+                except ValueError:
+                    continue
+                if name is None or event.get("event") == name:
+                    found.append(event)
+        return found
+
+    def wait_event(self, name: str, count: int = 1, timeout: float = 30) -> list[dict]:
+        return wait_for(lambda: len(self.events(name)) >= count and self.events(name), timeout, what=f"{count} x {name}")
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def wait_exit(self, timeout: float = 20) -> int:
+        code = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)

@@ -94,10 +94,16 @@ class KafkaBroker:
     controller_port: int = 0
     workdir: Path | None = None
     _process: subprocess.Popen | None = None
+    _command: list[str] | None = None  # what start() ran, for restart()
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The broker JVM's process id (tests freeze it with SIGSTOP to simulate a hung broker)."""
+        return self._process.pid if self._process is not None else None
 
     @property
     def log_path(self) -> Path:
@@ -159,6 +165,7 @@ class KafkaBroker:
         if fmt.returncode != 0:
             raise StackError(f"kafka storage format failed:\n{fmt.stdout}\n{fmt.stderr}")
         self.progress(f"starting Kafka {self.version} on {self.bootstrap} (log: {self.log_path}) ...")
+        self._command = [*base, "kafka.Kafka", str(config)]
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
                 [*base, "kafka.Kafka", str(config)],
@@ -201,3 +208,26 @@ class KafkaBroker:
         self._process = None
         if self.workdir and not keep_files and not os.environ.get("LAGWATCH_KEEP_DATA"):
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def restart(self, timeout: float = 120) -> KafkaBroker:
+        """Start again after `stop(keep_files=True)`: same ports, same log dirs, no reformat (outage tests)."""
+        assert self._command is not None and self.workdir is not None, "restart() needs an earlier start()"
+        if self._process is not None and self._process.poll() is None:
+            return self
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                self._command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        wait_until(
+            self._answers_metadata,
+            timeout=timeout,
+            what=f"Kafka broker on {self.bootstrap} (restart)",
+            process=self._process,
+            log=self.log_path,
+        )
+        self.progress(f"Kafka {self.version} restarted on {self.bootstrap}")
+        return self

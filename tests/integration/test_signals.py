@@ -1,0 +1,74 @@
+"""Signals on the real daemon process: SIGTERM exits 0 in time, SIGHUP reloads or rejects a config."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+import yaml
+
+from exporter.devstack import KafkaBroker
+from tests.harness import RunningDaemon, unique
+
+pytestmark = pytest.mark.integration
+
+
+def write_config(path, bootstrap: str, es_url: str, prefix: str, **scrape) -> None:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": [{"name": "sig", "bootstrap_servers": [bootstrap], "request_timeout_s": 30}],
+                "scrape": {"interval_s": 2, **scrape},
+                "elasticsearch": {"hosts": [es_url], "index_prefix": prefix},
+            }
+        )
+    )
+
+
+def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(tmp_path, bootstrap, es_url):
+    path = tmp_path / "lagwatch.yaml"
+    write_config(path, bootstrap, es_url, unique("sig"))
+    daemon = RunningDaemon(str(path))
+    try:
+        daemon.wait_event("scrape_done")
+        path.write_text("clusters: []\nscrape: {interval_s: -1}\n")
+        daemon.signal(signal.SIGHUP)
+        (rejected,) = daemon.wait_event("config_reload_rejected")
+        assert any(p.startswith("clusters") for p in rejected["problems"])
+        scrapes = len(daemon.events("scrape_done"))
+        daemon.wait_event("scrape_done", count=scrapes + 1)  # still scraping with the old config
+
+        write_config(path, bootstrap, es_url, unique("sig"), granularity="group")
+        daemon.signal(signal.SIGHUP)
+        (reloaded,) = daemon.wait_event("config_reloaded")
+        assert reloaded["started"] == ["sig"]  # granularity changed: the cluster's pipeline was rebuilt
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait_exit() == 0
+    finally:
+        daemon.kill()
+
+
+def test_sigterm_exits_zero_within_ten_seconds_even_while_a_scrape_hangs(tmp_path, es_url):
+    broker = KafkaBroker().start()
+    os.kill(broker.pid, signal.SIGSTOP)  # accepts connections, answers nothing: the first scrape hangs
+    path = tmp_path / "lagwatch.yaml"
+    write_config(path, broker.bootstrap, es_url, unique("sig"), interval_s=30)
+    daemon = RunningDaemon(str(path))
+    try:
+        daemon.wait_event("daemon_started")
+        time.sleep(1)
+        started = time.monotonic()
+        daemon.signal(signal.SIGTERM)
+        code = daemon.wait_exit(timeout=15)
+        elapsed = time.monotonic() - started
+    finally:
+        daemon.kill()
+        os.kill(broker.pid, signal.SIGCONT)
+        broker.stop()
+    assert code == 0
+    assert elapsed < 10, f"took {elapsed:.1f}s to exit"
+    names = [e["event"] for e in daemon.events()]
+    assert "scrape_done" not in names  # the scrape really was stuck when the signal came
+    assert names[-2:] == ["scrape_abandoned", "daemon_stopped"]
