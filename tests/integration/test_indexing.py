@@ -125,3 +125,23 @@ def test_granularity_chooses_the_documents_indexed(kafka, es, pipeline_for, gran
     prefix = unique("lw")
     pipeline_for({group}, prefix, granularity).run_once()
     assert {d["lagwatch.doc_type"] for d in search(es, f"{prefix}-lag")} == doc_types
+
+
+def test_odd_group_and_topic_names_round_trip_unchanged(kafka, es, pipeline_for):
+    from kafka import TopicPartition
+
+    topic = kafka.create_topic(unique("odd.topic_name-v2"), partitions=1)
+    kafka.produce(topic, {0: 5})
+    suffix = unique("")
+    groups = {f"주문 처리.그룹{suffix}", f"ünïcödé ✓ group{suffix}", f"dots.and spaces  {suffix}", f"tab\tand/slash{suffix}"}
+    for group in groups:
+        kafka.commit(group, {TopicPartition(topic, 0): 2})
+    prefix = unique("lw")
+    pipeline_for(groups, prefix).run_once()
+
+    docs = search(es, f"{prefix}-lag", term={"lagwatch.doc_type": "partition"})
+    assert {d["kafka.consumergroup.id"] for d in docs} == groups
+    for group in groups:
+        (hit,) = search(es, f"{prefix}-lag", bool={"filter": [
+            {"term": {"kafka.consumergroup.id": group}}, {"term": {"lagwatch.doc_type": "partition"}}]})
+        assert hit["kafka.topic.name"] == topic and hit["kafka.consumergroup.consumer_lag"] == 3
