@@ -1,23 +1,33 @@
 # syntax=docker/dockerfile:1
-# Build stage: compilers and build tools stay here.
-FROM python:3.11-slim AS build
+# lagwatch: Kafka consumer-lag exporter. Build: docker build -t lagwatch .
+# Run:   docker run -v $PWD/lagwatch.yaml:/etc/lagwatch/lagwatch.yaml -p 9308:9308 lagwatch
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# Build stage: pip and wheels stay here; the final image gets only the finished virtual environment.
+FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY exporter ./exporter
 RUN python -m venv /opt/lagwatch \
- && /opt/lagwatch/bin/pip install --no-cache-dir --upgrade pip==25.3 \
+ && /opt/lagwatch/bin/pip install --no-cache-dir --upgrade "pip==26.3" \
  && /opt/lagwatch/bin/pip install --no-cache-dir .
 
-# Final stage: the virtual environment and nothing else; runs as an unprivileged user.
-FROM python:3.11-slim
-RUN groupadd --system lagwatch && useradd --system --gid lagwatch --no-create-home lagwatch \
- && mkdir -p /etc/lagwatch /var/lib/lagwatch && chown lagwatch:lagwatch /var/lib/lagwatch
+FROM ${PYTHON_IMAGE}
+# An unprivileged user owns only the state directory (spool, alert state).
+RUN groupadd --system --gid 10001 lagwatch \
+ && useradd --system --uid 10001 --gid lagwatch --no-create-home --shell /usr/sbin/nologin lagwatch \
+ && mkdir -p /etc/lagwatch /var/lib/lagwatch \
+ && chown lagwatch:lagwatch /var/lib/lagwatch
 COPY --from=build /opt/lagwatch /opt/lagwatch
 COPY config/lagwatch.yaml /etc/lagwatch/lagwatch.yaml
 ENV PATH=/opt/lagwatch/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    LAGWATCH_CONFIG=/etc/lagwatch/lagwatch.yaml
-USER lagwatch
+    LAGWATCH_CONFIG=/etc/lagwatch/lagwatch.yaml \
+    LAGWATCH_STATE_DIR=/var/lib/lagwatch
+USER 10001:10001
+VOLUME ["/var/lib/lagwatch"]
 EXPOSE 9308
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9308/healthz', timeout=4)"]
 ENTRYPOINT ["lagwatch"]
 CMD ["run"]
