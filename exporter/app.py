@@ -9,11 +9,12 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient
 
-from exporter import logs
+from exporter import kafka_connect, logs, sharding
 from exporter.collector import Collector, Selection
 from exporter.config import Cluster, Config, ElasticsearchConfig
 from exporter.kafka_wire import KafkaWire
@@ -21,6 +22,10 @@ from exporter.pipeline import ClusterPipeline
 from exporter.scheduler import Scheduler
 from exporter.sinks.elasticsearch import ElasticsearchSink
 from exporter.sinks.spool import Spool, SpoolingSink
+from exporter.alerts.engine import Alerting
+from exporter.alerts.notifiers import WebhookNotifier, generic_payload, slack_payload
+from exporter.alerts.state import StateStore
+from exporter.evaluator.status import StatusConfig
 
 # Enough in-flight requests per broker for one scrape's batched requests.
 _MAX_IN_FLIGHT = 16
@@ -39,16 +44,26 @@ def register_secrets(config: Config) -> None:
     ):
         if secret is not None:
             logs.register_secret(secret.get_secret_value())
+    for notifier in config.alerts.notifiers:
+        register_webhook_url(notifier.url.get_secret_value())
+
+
+def register_webhook_url(url: str) -> None:
+    """Webhook URLs carry their token in the path or query (Slack: /services/T../B../<token>)."""
+    logs.register_secret(url)
+    _, _, rest = url.partition("://")
+    _, slash, path = rest.partition("/")
+    if slash and len(path) >= 3:
+        logs.register_secret("/" + path)
 
 
 def kafka_admin(cluster: Cluster) -> KafkaAdminClient:
     """An admin client for reading only: it never joins a group, commits, or auto-creates topics."""
-    return KafkaAdminClient(
-        bootstrap_servers=list(cluster.bootstrap_servers),
-        client_id=cluster.client_id,
+    # kafka_connect bounds the bootstrap by request_timeout_s and says why it failed (TLS, SASL, refused).
+    return kafka_connect.admin_client(
+        cluster,
         request_timeout_ms=int(cluster.request_timeout_s * 1000) + 5000,
         max_in_flight_requests_per_connection=_MAX_IN_FLIGHT,
-        **cluster.security.client_kwargs(),
     )
 
 
@@ -68,9 +83,10 @@ def elasticsearch_client(config: ElasticsearchConfig) -> Elasticsearch:
 def selection(config: Config, cluster: Cluster) -> Selection:
     groups, topics = config.groups, config.topics
     own_client = re.compile(re.escape(cluster.client_id) + r"($|[-_.].*)")
+    shard = config.scrape.shard_index_count
 
     def group_selected(name: str) -> bool:
-        return groups.matches(name) and not own_client.fullmatch(name)
+        return groups.matches(name) and not own_client.fullmatch(name) and sharding.owns(cluster.name, name, shard)
 
     return Selection(
         group=group_selected,
@@ -88,8 +104,50 @@ def collector(config: Config, cluster: Cluster) -> Collector:
     )
 
 
-def pipelines(config: Config, sink) -> list[ClusterPipeline]:
-    instance = socket.gethostname()
+def notifiers(config: Config) -> list[WebhookNotifier]:
+    made = []
+    for n in config.alerts.notifiers:
+        url = n.url.get_secret_value()
+        register_webhook_url(url)
+        made.append(
+            WebhookNotifier(
+                n.name, url, payload=slack_payload if n.type == "slack" else generic_payload,
+                timeout_s=n.timeout_s, retries=n.retries, backoff_s=n.backoff_s,
+            )
+        )
+    return made
+
+
+def alert_sink(config: Config, client: Elasticsearch | None) -> ElasticsearchSink | None:
+    """Alert transitions: <index_prefix>-alerts, stored like the lag documents, with their own mapping."""
+    if client is None or not config.alerts.index:
+        return None
+    es = config.elasticsearch
+    return ElasticsearchSink(
+        client, prefix=es.index_prefix, storage=es.storage, retention_days=es.retention_days,
+        chunk_size=es.bulk_chunk, kind="alerts", mappings_file="alert-mappings.json",
+    )
+
+
+def alerting(config: Config, cluster: str, *, store: StateStore, sink=None, notifier_list=(), clock=None) -> Alerting:
+    alerts = config.alerts
+    return Alerting(
+        cluster,
+        status_config=StatusConfig(alerts.window, alerts.stop_after_s) if alerts.status else None,
+        threshold_rules=[r.rule() for r in alerts.rules],
+        status_rules=[r.rule() for r in alerts.status_rules],
+        store=store,
+        sink=sink,
+        notifiers=notifier_list,
+        repeat_s=alerts.repeat_s,
+        clock=clock,
+    )
+
+
+def pipelines(config: Config, sink, alerts: Callable[[str], Alerting] | None = None) -> list[ClusterPipeline]:
+    """One pipeline per cluster; `alerts(cluster)` (the daemon) adds statuses, rules and notifications."""
+    instance = config.scrape.instance or socket.gethostname()
+    hooks = {c.name: alerts(c.name) for c in config.clusters} if alerts is not None else {}
     return [
         ClusterPipeline(
             collector(config, cluster),
@@ -100,6 +158,8 @@ def pipelines(config: Config, sink) -> list[ClusterPipeline]:
             history_points=config.time_lag.history_points,
             probe_ages_s=tuple(config.time_lag.probe_ages_s) if config.time_lag.broker_probes else (),
             instance=instance,
+            evaluate=hooks[cluster.name].evaluate if cluster.name in hooks else None,
+            on_report=hooks[cluster.name].on_report if cluster.name in hooks else None,
         )
         for cluster in config.clusters
     ]
@@ -132,7 +192,8 @@ class Daemon:
             config.elasticsearch
         )
         self.sink = sink if sink is not None else spooling_sink(config, elasticsearch_sink(config, self.es_client))
-        self.pipelines = pipelines(config, self.sink)
+        self.alert_sink = alert_sink(config, self.es_client)
+        self.pipelines = pipelines(config, self.sink, self._alerts_for(config))
         self.http = None  # exporter.http.HttpServer while running, when http.enabled
         self.scheduler = Scheduler(max_workers=max(2, len(self.pipelines)))
         self.stopped = threading.Event()
@@ -164,8 +225,20 @@ class Daemon:
         except Exception as exc:  # noqa: BLE001 - retried on the first delivery
             self.log.error("sink_setup_failed", error=str(exc))
 
+    def _alerts_for(self, config: Config) -> Callable[[str], Alerting]:
+        """Per-cluster alerting sharing one state file (and its lock), alert sink and notifiers."""
+        # One store per file: its lock serialises the clusters' read-modify-write, across reloads too.
+        stores = self.__dict__.setdefault("_alert_stores", {})
+        store = stores.setdefault(config.alerts.state_location, StateStore(config.alerts.state_location))
+        notifier_list = notifiers(config)
+        return lambda cluster: alerting(
+            config, cluster, store=store, sink=self.alert_sink, notifier_list=notifier_list
+        )
+
     def _maintenance(self) -> None:
         try:
+            if self.alert_sink is not None:
+                self.alert_sink.prune()
             deleted = self.sink.prune()
             if deleted:
                 self.log.info("indices_pruned", indices=deleted)
@@ -208,7 +281,9 @@ class Daemon:
             self.es_client = elasticsearch_client(config.elasticsearch)
             self.sink = elasticsearch_sink(config, self.es_client)
             self._setup_sink()
-        fresh = pipelines(config, self.sink)
+            self.alert_sink = alert_sink(config, self.es_client)
+        fresh = pipelines(config, self.sink, self._alerts_for(config))
+        new_alerting = (config.alerts, config.elasticsearch) != (self.config.alerts, self.config.elasticsearch)
         kept, started = [], []
         previous_clusters = {c.name: c for c in self.config.clusters}
         for index, pipeline in enumerate(fresh):
@@ -217,6 +292,8 @@ class Daemon:
             if same_selection and previous_clusters.get(name) == cluster and name in old:
                 old_pipeline = old.pop(name)
                 old_pipeline.sink = self.sink
+                if new_alerting:  # new rules/notifiers; alert state comes back from the state file
+                    old_pipeline.evaluate, old_pipeline.on_report = pipeline.evaluate, pipeline.on_report
                 fresh[index] = old_pipeline
                 kept.append(name)
             else:

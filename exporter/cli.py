@@ -64,6 +64,16 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_shard(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="report only shard I of N (0 <= I < N) of the consumer groups, split by a stable hash of "
+        "the group name; run N processes (0/N ... N-1/N) for large estates, two per shard for HA "
+        "(replicas write identical document ids: no duplicates). Overrides scrape.shard",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lagwatch",
@@ -93,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(once)
     once.add_argument("--output", choices=("table", "json"), default="table", help="output format (default: table)")
     once.add_argument("--index", action="store_true", help="also bulk-index the documents into Elasticsearch")
+    _add_shard(once)
     once.set_defaults(handler=_cmd_once)
 
     run = commands.add_parser(
@@ -102,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Elasticsearch, one summary log line per scrape, until SIGTERM or SIGINT.",
     )
     _add_config(run)
+    _add_shard(run)
     run.set_defaults(handler=_cmd_run)
 
     setup = commands.add_parser(
@@ -112,8 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
 Prepare Elasticsearch and Kibana for lagwatch, then print what was done. Safe to run
 again at any time (after an upgrade, say): every step converges to the same state.
 
-  1. Elasticsearch: installs the index template <index_prefix>-lag (mapping, shards, and
-     the alias for daily indices or the data-stream lifecycle; see elasticsearch.storage).
+  1. Elasticsearch: installs the index templates <index_prefix>-lag and, with alerts.index,
+     <index_prefix>-alerts (mapping, shards, and the alias for daily indices or the
+     data-stream lifecycle; see elasticsearch.storage).
   2. Kibana, when kibana.url is set: imports the data views, Lens panels and the Overview,
      Group detail and Alerts dashboards (kibana/lagwatch-saved-objects.ndjson, data views
      renamed for your index_prefix) through the saved-objects import API, overwriting
@@ -158,8 +171,11 @@ def _load_config(args: argparse.Namespace):
     """The validated config, or None after printing every problem (the caller exits 2)."""
     from exporter import config as config_module
 
+    environ = dict(os.environ)
+    if getattr(args, "shard", None):
+        environ["LAGWATCH_SCRAPE__SHARD"] = args.shard  # validated with the rest of the config
     try:
-        return config_module.load(args.config)
+        return config_module.load(args.config, environ)
     except config_module.ConfigError as exc:
         source = args.config or "environment (no -c FILE and no LAGWATCH_CONFIG)"
         print(f"lagwatch: invalid config from {source}:", file=sys.stderr)
@@ -245,7 +261,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         reload_requested.clear()
         stop.clear()
         try:
-            new_config = config_module.load(args.config)
+            environ = dict(os.environ)
+            if args.shard:
+                environ["LAGWATCH_SCRAPE__SHARD"] = args.shard
+            new_config = config_module.load(args.config, environ)
         except config_module.ConfigError as exc:
             log.error(
                 "config_reload_rejected",
@@ -274,8 +293,9 @@ def _cmd_setup(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     _configure_logging(config)
     client = app.elasticsearch_client(config.elasticsearch)
+    sinks = [app.elasticsearch_sink(config, client), app.alert_sink(config, client)]
     try:
-        for line in kibana.setup(config, app.elasticsearch_sink(config, client)):
+        for line in kibana.setup(config, [s for s in sinks if s is not None]):
             print(line)
     except (kibana.KibanaError, SinkUnavailable) as exc:
         print(f"lagwatch: setup failed: {exc}", file=sys.stderr)

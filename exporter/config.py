@@ -149,6 +149,26 @@ class Scrape(_Strict):
     granularity: Granularity = Granularity.PARTITION
     # Groups per OffsetFetch / DescribeGroups request: one request per coordinator per this many groups.
     groups_per_request: Annotated[int, Field(ge=1, le=100_000)] = 2000
+    # "I/N": this process reports only the groups whose stable hash falls in shard I of N (0 <= I < N).
+    # Replicas of one shard write identical document ids, so running two for HA makes no duplicates.
+    shard: str | None = None
+    # Names this process in its self documents; unset: the host name.
+    instance: str | None = None
+
+    @field_validator("shard")
+    @classmethod
+    def _valid_shard(cls, value: str | None) -> str | None:
+        if value is not None:
+            from exporter.sharding import parse_shard
+
+            parse_shard(value)
+        return value
+
+    @property
+    def shard_index_count(self) -> tuple[int, int] | None:
+        from exporter.sharding import parse_shard
+
+        return parse_shard(self.shard) if self.shard is not None else None
 
     @model_validator(mode="after")
     def _timeout_within_interval(self) -> Scrape:
@@ -213,9 +233,186 @@ class ElasticsearchConfig(_Strict):
         return self
 
 
+class KibanaConfig(_Strict):
+    """Where `lagwatch setup` imports the dashboards and creates the alerting rule; unset url: skipped."""
+
+    url: AnyHttpUrl | None = None
+    # Kibana space to import into; "default" is the default space (no /s/<space> in the API path).
+    space: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")] = "default"
+    username: str | None = None
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    ca_certs: Path | None = None
+    verify_certs: bool = True
+    request_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    # The Elasticsearch query rule (kibana/lagwatch-rule.json): one alert per group above the time lag.
+    rule: bool = True
+    rule_time_lag_s: Annotated[float, Field(gt=0)] = 300.0
+    rule_interval: Annotated[str, Field(pattern=r"^[1-9][0-9]*[smhd]$")] = "1m"
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> KibanaConfig:
+        if self.api_key is not None and (self.username or self.password is not None):
+            raise ValueError("use either api_key or username/password, not both")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together")
+        return self
+
+
 class LogConfig(_Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
+
+
+class SpoolConfig(_Strict):
+    """Documents Elasticsearch cannot take wait on disk and are replayed, oldest first (README "Operations")."""
+
+    # Unset: $LAGWATCH_STATE_DIR/spool, else $XDG_STATE_HOME (~/.local/state)/lagwatch/spool.
+    dir: Path | None = None
+    # Oldest documents are dropped (and counted) only when the spool would grow past this.
+    max_bytes: Annotated[int, Field(ge=1024)] = 512 * 1024 * 1024
+    # Spooled documents re-sent per successful delivery, so a long backlog never stalls scraping.
+    replay_documents: Annotated[int, Field(ge=1)] = 20_000
+
+    @property
+    def path(self) -> Path:
+        from exporter.sinks.spool import default_dir
+
+        return self.dir.expanduser() if self.dir is not None else default_dir()
+
+
+class HttpConfig(_Strict):
+    """/healthz, /readyz and /metrics (Prometheus text format)."""
+
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    # 0 picks a free port (logged in `http_started`): for tests and ad-hoc runs.
+    port: Annotated[int, Field(ge=0, le=65535)] = 9308
+
+
+class AlertMatchFields(_Strict):
+    """Which groups (and topics) a rule covers: exact names and/or a regex on the whole name; none: all.
+    With `topics`/`topic_regex` the rule is evaluated per group+topic, otherwise per group."""
+
+    clusters: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    group_regex: str | None = None
+    topics: tuple[str, ...] = ()
+    topic_regex: str | None = None
+
+    _check_regex = field_validator("group_regex", "topic_regex")(
+        classmethod(lambda cls, v: v if v is None else _compile_all((v,))[0])
+    )
+
+    def matcher(self):
+        from exporter.evaluator.rules import Match
+
+        return Match(self.clusters, self.groups, self.group_regex, self.topics, self.topic_regex)
+
+
+_RULE_NAME = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class ThresholdRuleConfig(AlertMatchFields):
+    name: _RULE_NAME
+    metric: Literal["lag", "lag_seconds"] = "lag"  # messages, or seconds (time lag)
+    warn: Annotated[float, Field(ge=0)] | None = None
+    critical: Annotated[float, Field(ge=0)] | None = None
+    for_s: Annotated[float, Field(ge=0)] = 0.0  # the breach must hold this long before the alert fires
+    resolve_below: Annotated[float, Field(ge=0)] | None = None  # unset: the lowest of warn/critical
+    resolve_for_s: Annotated[float, Field(ge=0)] = 0.0  # ...and stay below it this long to resolve
+
+    @model_validator(mode="after")
+    def _levels(self) -> ThresholdRuleConfig:
+        if self.warn is None and self.critical is None:
+            raise ValueError("set warn, critical or both")
+        if self.warn is not None and self.critical is not None and self.warn > self.critical:
+            raise ValueError("warn must not exceed critical")
+        lowest = min(v for v in (self.warn, self.critical) if v is not None)
+        if self.resolve_below is not None and self.resolve_below > lowest:
+            raise ValueError("resolve_below must not exceed the lowest level (it would resolve while breaching)")
+        return self
+
+    def rule(self):
+        from exporter.evaluator.rules import ThresholdRule
+
+        return ThresholdRule(
+            self.name, self.matcher(), self.metric, self.warn, self.critical, self.for_s,
+            self.resolve_below, self.resolve_for_s,
+        )
+
+
+class StatusRuleConfig(AlertMatchFields):
+    name: _RULE_NAME
+    statuses: Annotated[
+        tuple[Literal["WARN", "STALL", "STOP", "REWIND", "ERR"], ...], Field(min_length=1)
+    ] = ("STALL", "STOP")
+    for_s: Annotated[float, Field(ge=0)] = 300.0
+    severity: Literal["warn", "critical"] = "critical"
+    resolve_for_s: Annotated[float, Field(ge=0)] = 0.0
+
+    def rule(self):
+        from exporter.evaluator.rules import StatusRule
+
+        return StatusRule(self.name, self.matcher(), tuple(self.statuses), self.for_s, self.severity, self.resolve_for_s)
+
+
+class NotifierConfig(_Strict):
+    name: _RULE_NAME
+    type: Literal["webhook", "slack"] = "webhook"  # webhook: lagwatch's JSON; slack: Slack incoming webhook
+    url: SecretStr  # a secret: webhook URLs usually carry a token (or url_file: /run/secrets/...)
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    backoff_s: Annotated[float, Field(ge=0, le=60)] = 1.0
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: SecretStr) -> SecretStr:
+        if not re.match(r"^https?://[^/\s]+", value.get_secret_value()):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class AlertsConfig(_Strict):
+    """Status evaluation, alert rules and notifiers (README "Alerting"). Default: statuses on, no rules."""
+
+    status: bool = True  # lagwatch.status.* in the documents
+    window: Annotated[int, Field(ge=2, le=100)] = 10  # scrapes per partition the status rules look at
+    stop_after_s: Annotated[float, Field(gt=0)] = 600.0  # lag at an unmoved offset, no consumer: STOP
+    rules: tuple[ThresholdRuleConfig, ...] = ()
+    status_rules: tuple[StatusRuleConfig, ...] = ()
+    notifiers: tuple[NotifierConfig, ...] = ()
+    repeat_s: Annotated[float, Field(ge=0)] = 3600.0  # re-notify a firing alert this often; 0: never
+    # The alert state file. Not `state_file`: `<name>_file` options are read as secret files.
+    # Unset: $LAGWATCH_STATE_DIR/alerts.json, else $XDG_STATE_HOME (~/.local/state)/lagwatch/alerts.json.
+    state_path: Path | None = None
+    index: bool = True  # transitions into <index_prefix>-alerts
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AlertsConfig:
+        names = [r.name for r in self.rules] + [r.name for r in self.status_rules]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"rule names must be unique; repeated: {', '.join(repeated)}")
+        notifier_names = [n.name for n in self.notifiers]
+        if len(set(notifier_names)) != len(notifier_names) or "index" in notifier_names:
+            raise ValueError("notifier names must be unique and not 'index'")
+        if self.status_rules and not self.status:
+            raise ValueError("status_rules need status: true")
+        return self
+
+    @property
+    def state_location(self) -> Path:
+        if self.state_path is not None:
+            return self.state_path.expanduser()
+        base = os.environ.get("LAGWATCH_STATE_DIR")
+        if base:
+            return Path(base) / "alerts.json"
+        return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "lagwatch" / "alerts.json"
+
+    @property
+    def enabled(self) -> bool:
+        return self.status or bool(self.rules)
 
 
 class Config(_Strict):
@@ -226,7 +423,11 @@ class Config(_Strict):
     time_lag: TimeLagConfig = TimeLagConfig()
     records_per_message: tuple[RecordsPerMessage, ...] = ()
     elasticsearch: ElasticsearchConfig = ElasticsearchConfig()
+    kibana: KibanaConfig = KibanaConfig()
     log: LogConfig = LogConfig()
+    spool: SpoolConfig = SpoolConfig()
+    http: HttpConfig = HttpConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @field_validator("clusters")
     @classmethod
@@ -322,7 +523,8 @@ def _format_loc(loc: tuple) -> str:
         if isinstance(item, int):
             parts.append(f"[{item}]")
         elif isinstance(item, str) and not item.startswith("function-") and item not in {"enum", "literal"}:
-            parts.append(f".{item}" if parts else item)
+            name = item if re.fullmatch(r"[A-Za-z0-9_-]+", item) else repr(item)  # odd keys stay visible
+            parts.append(f".{name}" if parts else name)
     return "".join(parts) or "(top level)"
 
 

@@ -166,17 +166,34 @@ def self_doc(snapshot: ClusterSnapshot, slot_ms: int, documents: int, instance: 
     return doc
 
 
-def build(report: LagReport, granularity: str, interval_s: float, instance: str = "") -> list[dict[str, Any]]:
-    """All documents for one scrape: the granularity's lag documents, then one self document."""
+def with_status(doc: dict[str, Any], status) -> dict[str, Any]:
+    """Add an evaluator Status (exporter.evaluator.status) as lagwatch.status.* fields; None adds nothing."""
+    if status is not None:
+        doc["lagwatch.status.code"] = getattr(status.code, "value", status.code)
+        doc["lagwatch.status.severity"] = status.severity
+        doc["lagwatch.status.reason"] = status.reason
+    return doc
+
+
+def build(
+    report: LagReport, granularity: str, interval_s: float, instance: str = "", statuses=None
+) -> list[dict[str, Any]]:
+    """All documents for one scrape: the granularity's lag documents, then one self document.
+    `statuses` (exporter.evaluator.status.Statuses) adds each partition's and group's status."""
+    part_status = statuses.partitions if statuses is not None else {}
+    group_status = statuses.groups if statuses is not None else {}
     snapshot = report.snapshot
     slot_ms = slot(snapshot.taken_at, interval_s)
     wanted = GRANULARITY_DOC_TYPES[granularity]
     docs: list[dict[str, Any]] = []
     if PARTITION in wanted:
-        docs += [partition_doc(r, snapshot, slot_ms) for r in report.partitions]
+        docs += [
+            with_status(partition_doc(r, snapshot, slot_ms), part_status.get((r.group, r.topic, r.partition)))
+            for r in report.partitions
+        ]
     if TOPIC in wanted:
         docs += [topic_doc(r, snapshot, slot_ms) for r in report.group_topics]
     if GROUP in wanted:
-        docs += [group_doc(r, snapshot, slot_ms) for r in report.groups]
+        docs += [with_status(group_doc(r, snapshot, slot_ms), group_status.get(r.group)) for r in report.groups]
     docs.append(self_doc(snapshot, slot_ms, len(docs) + 1, instance))
     return docs

@@ -84,7 +84,13 @@ class KafkaWire:
 
     def send(self, request: Any, node: Any = None) -> Any:
         """One request; raises what it failed with."""
-        result = self.send_all([(request, node if node is not None else self.least_loaded_node())])[0]
+        node = node if node is not None else self.least_loaded_node()
+        if node is None:
+            # kafka-python would say "NodeNotReadyError: No node_id provided"; say what it means.
+            servers = self._admin.config.get("bootstrap_servers") or ""
+            servers = servers if isinstance(servers, str) else ",".join(servers)
+            raise Errors.KafkaConnectionError(f"no broker reachable (bootstrap {servers})")
+        result = self.send_all([(request, node)])[0]
         if isinstance(result, BaseException):
             raise result
         return result

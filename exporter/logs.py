@@ -63,11 +63,19 @@ def configure(level: str = "info", fmt: str = "json", stream=None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+    # kafka-python logs several lines per failed connection attempt, every retry: a broker outage would
+    # flood the log. lagwatch reports each failure once per scrape (scrape_failed / scrape_error) with the
+    # cluster named; the library's own lines only show at log.level debug.
+    logging.getLogger("kafka").setLevel(logging.WARNING if level == "debug" else logging.CRITICAL)
 
 
 class _MaskingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return _mask(super().format(record))
+
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        # One line, not a traceback: a library's stack trace would split one event into many lines.
+        return f"{ei[0].__name__}: {ei[1]}" if ei and ei[0] else ""
 
 
 def get(name: str = "lagwatch"):

@@ -97,14 +97,15 @@ class ClusterPipeline:
         try:
             return self.collector.collect()
         except Exception as exc:  # noqa: BLE001 - the daemon outlives any broker outage
-            self.log.error("scrape_failed", error=f"{type(exc).__name__}: {exc}")
+            message = str(exc) if str(exc).startswith(type(exc).__name__) else f"{type(exc).__name__}: {exc}"
+            self.log.error("scrape_failed", error=message)
             return ClusterSnapshot(
                 cluster=self.collector.cluster,
                 taken_at=self.clock(),
                 topics={},
                 partitions={},
                 groups=(),
-                errors=(ScrapeError("cluster", self.collector.cluster, f"{type(exc).__name__}: {exc}"),),
+                errors=(ScrapeError("cluster", self.collector.cluster, message),),
                 duration_s=time.monotonic() - started,
                 up=False,
             )

@@ -6,6 +6,8 @@ and coalesces missed runs into one; we log each skip as `scrape_overrun`.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -25,10 +27,14 @@ class Scheduler:
         self.log = logs.get()
 
     def every(self, name: str, interval_s: float, job: Callable[[], object], start_now: bool = True) -> None:
+        """Run `job` now (if start_now) and then at every multiple of the interval since the epoch, so that
+        replicas of one shard scrape in the same slot and write the same document ids."""
+        aligned = datetime.fromtimestamp(math.ceil(time.time() / interval_s) * interval_s, timezone.utc)
         self._scheduler.add_job(
             job,
             "interval",
             seconds=interval_s,
+            start_date=aligned,
             id=name,
             name=name,
             max_instances=1,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from elasticsearch import Elasticsearch
 
@@ -57,6 +59,52 @@ def kafka(bootstrap):
     driver = harness.KafkaDriver(bootstrap)
     yield driver
     driver.close()
+
+
+def _missing_tool(name: str, why: str) -> None:
+    """Skip, with the reason, only where bootstrap could not have installed the tool (not root);
+    as root (CI) or with LAGWATCH_REQUIRE_ALL=1 a missing tool is a failure."""
+    if os.geteuid() != 0 and not os.environ.get("LAGWATCH_REQUIRE_ALL"):
+        pytest.skip(f"{name} not installed ({why}); `apt-get install {name}` or run scripts/bootstrap as root")
+    pytest.fail(f"{name} not installed ({why}): scripts/bootstrap installs it when run as root")
+
+
+@pytest.fixture(scope="session")
+def secure_stack():
+    """A second Kafka broker (SASL_PLAINTEXT, SASL_SSL, SSL, mutual-TLS listeners) and a second
+    Elasticsearch node (security on, HTTPS), started side by side only when a security test asks."""
+    import shutil
+
+    from tests.security_harness import SecureStack
+
+    if not shutil.which("openssl"):
+        _missing_tool("openssl", "the security tests make their CA and certificates with it")
+    stack = SecureStack.create()
+    _services.update(secure_kafka=stack.kafka, secure_elasticsearch=stack.elasticsearch)
+    try:
+        harness.start_all([stack.kafka, stack.elasticsearch])
+        yield stack
+    finally:
+        stack.stop()
+        _services.pop("secure_kafka", None)
+        _services.pop("secure_elasticsearch", None)
+
+
+@pytest.fixture(scope="session")
+def api_key_gateway(secure_stack):
+    """nginx terminating TLS and checking an API key in front of the secure node (the integ-test-zip
+    cannot create API keys itself)."""
+    from tests.security_harness import ApiKeyGateway, nginx_binary
+
+    if nginx_binary() is None:
+        _missing_tool("nginx", "the API-key tests run through it")
+    gateway = ApiKeyGateway(secure_stack.certs, secure_stack.elasticsearch)
+    _services["api_key_gateway"] = gateway
+    try:
+        yield gateway.start()
+    finally:
+        gateway.stop()
+        _services.pop("api_key_gateway", None)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -87,6 +87,7 @@ class ElasticsearchNode:
     port: int = 0
     workdir: Path | None = None
     _process: subprocess.Popen | None = None
+    _launch: tuple | None = None  # (argv, env, user) start() ran, for restart()
 
     @property
     def url(self) -> str:
@@ -108,6 +109,7 @@ class ElasticsearchNode:
         (self.workdir / "data").mkdir()
         (self.workdir / "logs").mkdir()
         self.log_path.touch()
+        self.configure_home(home)
         if user is not None:
             _chown_tree(self.workdir, user)
         self.port = self.port or free_port()
@@ -135,6 +137,7 @@ class ElasticsearchNode:
         for key, value in settings.items():
             argv += ["-E", f"{key}={value}"]
         self.progress(f"starting Elasticsearch {self.version} on {self.url} (log: {self.log_path}) ...")
+        self._launch = (argv, env, user)
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
                 argv,
@@ -161,6 +164,10 @@ class ElasticsearchNode:
         self.progress(f"Elasticsearch {self.version} ready on {self.url}")
         return self
 
+    def configure_home(self, home: Path) -> None:
+        """Hook run on the private copy before the node starts (users, roles, certificates for a
+        security-enabled node); files written here are handed to the service user."""
+
     def _healthy(self) -> bool:
         with urllib.request.urlopen(f"{self.url}/_cluster/health", timeout=3) as response:
             status = json.load(response).get("status")
@@ -174,3 +181,31 @@ class ElasticsearchNode:
         self._process = None
         if self.workdir and not keep_files and not os.environ.get("LAGWATCH_KEEP_DATA"):
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def restart(self, timeout: float = 180) -> ElasticsearchNode:
+        """Start again after `stop(keep_files=True)`: same port, same data directory (outage tests)."""
+        assert self._launch is not None and self.workdir is not None, "restart() needs an earlier start()"
+        if self._process is not None and self._process.poll() is None:
+            return self
+        argv, env, user = self._launch
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=self.workdir,
+                user=user.pw_uid if user else None,
+                group=user.pw_gid if user else None,
+                start_new_session=True,
+            )
+        wait_until(
+            self._healthy,
+            timeout=timeout,
+            what=f"Elasticsearch on {self.url} (restart)",
+            process=self._process,
+            log=self.log_path,
+        )
+        self.progress(f"Elasticsearch {self.version} restarted on {self.url}")
+        return self

@@ -154,10 +154,11 @@ class KafkaBroker:
             "-cp",
             _classpath(libs),
         ]
+        # `--cluster-id=` form: an id starting with "-" (1 in 64) would otherwise be read as an option.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         self.progress(f"formatting KRaft storage for Kafka {self.version} ...")
         fmt = subprocess.run(
-            [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+            [*base, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config)],
             capture_output=True,
             text=True,
             check=False,
@@ -191,8 +192,13 @@ class KafkaBroker:
     def _answers_metadata(self) -> bool:
         from kafka import KafkaAdminClient
 
+        # A short bootstrap timeout: a probe sent before the broker listens would otherwise keep
+        # retrying for kafka-python's default 30 s instead of letting the next poll try again.
         admin = KafkaAdminClient(
-            bootstrap_servers=self.bootstrap, client_id="lagwatch-devstack", request_timeout_ms=5000
+            bootstrap_servers=self.bootstrap,
+            client_id="lagwatch-devstack",
+            request_timeout_ms=5000,
+            bootstrap_timeout_ms=2000,
         )
         try:
             admin.list_topics()

@@ -33,10 +33,16 @@ class DeliveryResult:
     duplicates: int = 0  # already present (data streams answer 409 for a repeated _id)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (_id, reason): permanent, not retried
     retry: list[dict[str, Any]] = field(default_factory=list)  # documents to send again later
+    spooled: int = 0  # kept on disk for a later replay (exporter/sinks/spool.py)
+    error: str | None = None  # why nothing was indexed, when a wrapper absorbed the failure
+
+
+def mappings(file: str) -> dict[str, Any]:
+    return json.loads(resources.files("exporter.resources").joinpath(file).read_text())
 
 
 def lag_mappings() -> dict[str, Any]:
-    return json.loads(resources.files("exporter.resources").joinpath("lag-mappings.json").read_text())
+    return mappings("lag-mappings.json")
 
 
 class ElasticsearchSink:
@@ -49,8 +55,12 @@ class ElasticsearchSink:
         retention_days: int = 30,
         chunk_size: int = 1000,
         clock=time.time,
+        kind: str = "lag",  # <prefix>-<kind>: "lag", or "alerts" (exporter/alerts) with its own mapping
+        mappings_file: str = "lag-mappings.json",
     ):
         self.client = client
+        self.kind = kind
+        self.mappings_file = mappings_file
         self.prefix = prefix
         self.storage = storage
         self.retention_days = retention_days
@@ -62,7 +72,7 @@ class ElasticsearchSink:
     @property
     def name(self) -> str:
         """What dashboards and searches read: the alias or the data stream."""
-        return f"{self.prefix}-lag"
+        return f"{self.prefix}-{self.kind}"
 
     # --- setup --------------------------------------------------------------------------------
 
@@ -90,7 +100,7 @@ class ElasticsearchSink:
                     priority=200,
                     template={
                         "settings": settings,
-                        "mappings": lag_mappings(),
+                        "mappings": mappings(self.mappings_file),
                         "lifecycle": {"data_retention": f"{self.retention_days}d"},
                     },
                     meta=meta,
@@ -102,7 +112,7 @@ class ElasticsearchSink:
                     priority=200,
                     template={
                         "settings": settings,
-                        "mappings": lag_mappings(),
+                        "mappings": mappings(self.mappings_file),
                         "aliases": {self.name: {}},
                     },
                     meta=meta,
@@ -121,7 +131,11 @@ class ElasticsearchSink:
     def index_for(self, doc: dict[str, Any]) -> str:
         if self.mode == "data_stream":
             return self.name
-        day = datetime.fromtimestamp(doc["lagwatch.slot"] / 1000, tz=timezone.utc).strftime("%Y.%m.%d")
+        if "lagwatch.slot" in doc:
+            when = datetime.fromtimestamp(doc["lagwatch.slot"] / 1000, tz=timezone.utc)
+        else:  # documents without a scrape slot (alert transitions): their own time
+            when = datetime.fromisoformat(doc["@timestamp"].replace("Z", "+00:00"))
+        day = when.strftime("%Y.%m.%d")
         return f"{self.name}-{day}"
 
     def _actions(self, docs: list[dict[str, Any]]):

@@ -1,0 +1,254 @@
+"""Per-cluster alerting: statuses every scrape, rules, lifecycle, persisted state, delivery of transitions.
+
+`evaluate(report)` runs before the lag documents are built (they carry the statuses); `on_report(report)`
+then runs the rules, records the transitions in the state file's outbox and delivers them: to the alerts
+index and to every notifier. A transition leaves the outbox only once its target took it, so a webhook or
+Elasticsearch outage delays notifications instead of losing them, and a restart neither repeats nor drops one
+(a crash between sending and saving can repeat it: at-least-once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from exporter import logs
+from exporter.alerts import lifecycle
+from exporter.alerts.lifecycle import AlertState, Evaluation, Transition
+from exporter.alerts.notifiers import NotifyFailed
+from exporter.alerts.state import StateStore
+from exporter.evaluator import rules, status
+from exporter.evaluator.rules import Condition, StatusRule, ThresholdRule
+from exporter.evaluator.status import PartitionWindow, Sample, StatusConfig, Statuses
+from exporter.model import LagReport
+
+INDEX_TARGET = "index"
+OUTBOX_MAX = 1000  # per target; beyond it the oldest undelivered transitions are dropped (and logged)
+_SEP = "\x1f"
+
+
+class Alerting:
+    def __init__(
+        self,
+        cluster: str,
+        *,
+        status_config: StatusConfig | None = StatusConfig(),
+        threshold_rules: Sequence[ThresholdRule] = (),
+        status_rules: Sequence[StatusRule] = (),
+        store: StateStore | None = None,
+        sink=None,
+        notifiers: Sequence = (),
+        repeat_s: float = 0.0,
+        clock: Callable[[], float] | None = None,
+    ):
+        self.cluster = cluster
+        self.status_config = status_config
+        self.threshold_rules = [r for r in threshold_rules if r.match.cluster_matches(cluster)]
+        self.status_rules = [r for r in status_rules if r.match.cluster_matches(cluster)]
+        self.store = store
+        self.sink = sink
+        self.notifiers = list(notifiers)
+        self.repeat_s = repeat_s
+        self.clock = clock  # None: the scrape's own time
+        self.log = logs.get().bind(cluster=cluster)
+        self._last: tuple[LagReport, Statuses | None] | None = None
+        saved = store.load(cluster) if store is not None else {}
+        self.alerts: dict[str, AlertState] = {
+            k: AlertState.from_json(v) for k, v in saved.get("alerts", {}).items()
+        }
+        self.windows: dict[tuple[str, str, int], PartitionWindow] = {}
+        for k, (offset, since) in saved.get("stuck", {}).items():
+            group, topic, partition = k.split(_SEP)
+            self.windows[(group, topic, int(partition))] = PartitionWindow((), since, offset)
+        self.outbox: list[dict[str, Any]] = list(saved.get("outbox", []))
+
+    def _now(self, report: LagReport) -> float:
+        return self.clock() if self.clock is not None else report.snapshot.taken_at
+
+    # --- statuses ---------------------------------------------------------------------------
+
+    def evaluate(self, report: LagReport) -> Statuses | None:
+        """Statuses for this scrape (once per report: windows advance by one sample)."""
+        if self._last is not None and self._last[0] is report:
+            return self._last[1]
+        statuses = self._evaluate(report) if self.status_config is not None else None
+        self._last = (report, statuses)
+        return statuses
+
+    def _evaluate(self, report: LagReport) -> Statuses | None:
+        snapshot = report.snapshot
+        if not snapshot.up:
+            return None
+        config = self.status_config
+        now = self._now(report)
+        observed = {g.group: g for g in snapshot.groups}
+        failed = {g.group for g in snapshot.groups if g.error is not None}
+        windows = {k: w for k, w in self.windows.items() if k[0] in failed}  # unknown this scrape: kept
+        partitions: dict[tuple[str, str, int], status.Status] = {}
+        for row in report.partitions:
+            if row.group in failed:
+                continue
+            group = observed[row.group]
+            if any(m.assignment for m in group.members):
+                owned = row.member is not None
+            else:  # assignments not decoded (not the consumer protocol): any live member counts
+                owned = bool(group.members)
+            key = (row.group, row.topic, row.partition)
+            sample = Sample(now, row.committed_offset, row.log_end_offset, owned, row.error)
+            windows[key] = status.push(self.windows.get(key, PartitionWindow()), sample, config.window)
+            partitions[key] = status.evaluate(windows[key], now, config)
+        self.windows = windows
+        by_group: dict[str, list[status.Status]] = {}
+        for (group, _, _), st in partitions.items():
+            by_group.setdefault(group, []).append(st)
+        groups = {g.group: status.worst(by_group.get(g.group, []), g.error) for g in snapshot.groups}
+        return Statuses(partitions, groups)
+
+    # --- rules and lifecycle ----------------------------------------------------------------
+
+    def _condition(self, alert_id: str) -> Condition:
+        state = self.alerts.get(alert_id)
+        return state.evaluation.condition if state is not None else Condition()
+
+    def _evaluations(self, report: LagReport, statuses: Statuses | None, now: float) -> list[Evaluation]:
+        evaluations: list[Evaluation] = []
+        failed = {g.group for g in report.groups if g.error is not None}
+        for rule in self.threshold_rules:
+            if rule.match.per_topic:
+                rows = [
+                    (r.group, r.topic, r.lag_sum, r.lag_seconds_max)
+                    for r in report.group_topics
+                    if rule.match.group_matches(r.group) and rule.match.topic_matches(r.topic)
+                ]
+            else:
+                rows = [
+                    (r.group, None, r.lag_sum, r.lag_seconds_max)
+                    for r in report.groups
+                    if rule.match.group_matches(r.group) and r.error is None
+                ]
+            for group, topic, lag_sum, lag_seconds in rows:
+                value = lag_sum if rule.metric == rules.LAG else lag_seconds
+                alert_id = lifecycle.key(rule.name, self.cluster, group, topic)
+                cond = rules.step_threshold(rule, value, self._condition(alert_id), now)
+                severity = cond.severity or (rule.level(value) if value is not None else None)
+                threshold = rule.threshold(severity)
+                unit = "messages" if rule.metric == rules.LAG else "s"
+                scope = group + (f" on {topic}" if topic else "")
+                shown = "unknown" if value is None else f"{value:g}"
+                message = f"{rule.metric} of {scope} is {shown} {unit} (threshold {threshold:g} {unit})"
+                evaluations.append(
+                    Evaluation(alert_id, rule.name, self.cluster, group, topic, rule.metric,
+                               value, threshold, None, cond, message)
+                )
+        if statuses is not None:
+            for rule in self.status_rules:
+                for group, st in statuses.groups.items():
+                    if (group in failed and st.code.value not in rule.statuses) or not rule.match.group_matches(group):
+                        continue
+                    alert_id = lifecycle.key(rule.name, self.cluster, group)
+                    cond = rules.step_status(rule, st.code.value, st.settled, self._condition(alert_id), now)
+                    message = f"group {group} is {st.code.value} ({st.reason})"
+                    evaluations.append(
+                        Evaluation(alert_id, rule.name, self.cluster, group, None, "status",
+                                   float(st.severity), None, st.code.value, cond, message)
+                    )
+        # A group lagwatch could not read this scrape keeps its alerts exactly as they were.
+        evaluated = {e.alert_id for e in evaluations}
+        for alert_id, state in self.alerts.items():
+            if state.evaluation.group in failed and alert_id not in evaluated:
+                evaluations.append(state.evaluation)
+        return evaluations
+
+    def on_report(self, report: LagReport) -> list[dict]:
+        """Run the rules, record and deliver transitions. Returns no documents for the lag index: alert
+        documents go to their own index through `sink`."""
+        try:
+            self._on_report(report)
+        except Exception as exc:  # noqa: BLE001 - alerting must never stop lag from being indexed
+            self.log.error("alerting_failed", error=f"{type(exc).__name__}: {exc}")
+        return []
+
+    def _on_report(self, report: LagReport) -> None:
+        statuses = self.evaluate(report)
+        now = self._now(report)
+        up = report.snapshot.up
+        evaluations = self._evaluations(report, statuses, now) if up else []
+        self.alerts, transitions = lifecycle.advance(
+            self.alerts, evaluations, now, repeat_s=self.repeat_s, complete=up
+        )
+        for t in transitions:
+            ev = t.evaluation
+            self.log.warning(
+                f"alert_{t.kind}", alert=ev.alert_id, severity=t.severity, value=ev.value,
+                threshold=ev.threshold, status=ev.status_code,
+            )
+            for target in self._targets():
+                self.outbox.append({"target": target, "transition": t.to_json()})
+        self._trim_outbox()
+        self._save()
+        if self.outbox:
+            before = len(self.outbox)
+            self._deliver()
+            if len(self.outbox) != before:
+                self._save()
+
+    def _targets(self) -> list[str]:
+        return ([INDEX_TARGET] if self.sink is not None else []) + [n.name for n in self.notifiers]
+
+    def _trim_outbox(self) -> None:
+        for target in {e["target"] for e in self.outbox}:
+            entries = [e for e in self.outbox if e["target"] == target]
+            if len(entries) > OUTBOX_MAX:
+                drop = entries[: len(entries) - OUTBOX_MAX]
+                self.log.error("alert_outbox_full", target=target, dropped=len(drop))
+                dropped = {id(e) for e in drop}
+                self.outbox = [e for e in self.outbox if id(e) not in dropped]
+
+    def _save(self) -> None:
+        if self.store is None:
+            return
+        stuck = {
+            _SEP.join((g, t, str(p))): [w.stuck_offset, w.stuck_since]
+            for (g, t, p), w in self.windows.items()
+            if w.stuck_since is not None
+        }
+        section = {
+            "alerts": {k: v.to_json() for k, v in self.alerts.items()},
+            "stuck": stuck,
+            "outbox": self.outbox,
+        }
+        try:
+            self.store.save(self.cluster, section)
+        except (OSError, ValueError) as exc:
+            self.log.error("alert_state_not_saved", path=str(self.store.path), error=str(exc))
+
+    def _deliver(self) -> None:
+        delivered: set[int] = set()
+        index_entries = [e for e in self.outbox if e["target"] == INDEX_TARGET]
+        if index_entries and self.sink is not None:
+            docs = {}
+            for e in index_entries:
+                doc = lifecycle.transition_doc(Transition.from_json(e["transition"]))
+                docs[doc["_id"]] = (e, doc)
+            try:
+                result = self.sink.deliver([doc for _, doc in docs.values()])
+                retry = {d["_id"] for d in result.retry}
+                for doc_id, reason in result.rejected:
+                    self.log.error("alert_document_rejected", doc_id=doc_id, reason=reason)
+                delivered |= {id(e) for doc_id, (e, _) in docs.items() if doc_id not in retry}
+            except Exception as exc:  # noqa: BLE001 - kept in the outbox for the next scrape
+                self.log.warning("alert_documents_not_indexed", error=str(exc), documents=len(docs))
+        for notifier in self.notifiers:
+            for e in [e for e in self.outbox if e["target"] == notifier.name]:
+                t = Transition.from_json(e["transition"])
+                try:
+                    notifier.send(t)
+                except NotifyFailed as exc:
+                    # The rest waits for the next scrape: one unreachable endpoint costs one timeout series.
+                    self.log.error("notification_failed", notifier=notifier.name, alert=t.evaluation.alert_id,
+                                   error=str(exc))
+                    break
+                delivered.add(id(e))
+                self.log.info("notification_sent", notifier=notifier.name, alert=t.evaluation.alert_id,
+                              transition=t.kind)
+        self.outbox = [e for e in self.outbox if id(e) not in delivered]

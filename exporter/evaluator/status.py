@@ -1,0 +1,157 @@
+"""Threshold-free status per partition and per group, in the spirit of Burrow's evaluator (pure, no I/O).
+
+Each partition keeps a window of the last N samples taken at lagwatch's own scrapes (not at the group's
+commits), so a consumer that stops committing is still evaluated every scrape with a fresh log-end offset
+and its lag keeps moving (Burrow #58/#127 froze it). Rules, first match wins:
+
+- ERR     the partition cannot be read (no leader, unknown log-end offset).
+- OK      never committed (no lag to judge), or caught up (lag 0), whatever happened before.
+- STOP    lag > 0 at the same committed offset for `stop_after_s`, and no live member owns the partition.
+          The clock starts when lagwatch first sees lag at that offset, not at the last commit: on a slow
+          topic a consumer that committed hours ago and is caught up is never STOP (Burrow #38/#303).
+- REWIND  the committed offset moved backwards within the window (reset, replay).
+- OK      window not full yet (`settled=False`: rules hold their state instead of resolving).
+- STALL   a live member owns the partition, lag > 0 in every sample and the offset never moved.
+          Kafka does not return commit timestamps, so "committing the same offset" is told apart from
+          "not committing" (STOP) by whether a live member owns the partition.
+- WARN    the offset moves (the group commits) but lag grew at every step of the full window.
+- OK      otherwise: a rebalance that freezes offsets for a few scrapes and then catches up stays OK.
+
+A group's status is its worst partition's (severity below), or ERR when the group itself could not be read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from enum import Enum
+
+
+class Code(str, Enum):
+    OK = "OK"
+    WARN = "WARN"
+    STALL = "STALL"
+    STOP = "STOP"
+    REWIND = "REWIND"
+    ERR = "ERR"
+
+
+# Higher is worse; a group shows its worst partition. REWIND is usually deliberate (a reset), so it ranks
+# below a consumer that is stuck or gone; ERR (cannot read the partition at all) ranks highest.
+SEVERITY = {Code.OK: 0, Code.WARN: 1, Code.REWIND: 2, Code.STALL: 3, Code.STOP: 4, Code.ERR: 5}
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    window: int = 10  # samples (scrapes) per partition
+    stop_after_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One scrape's view of one partition of one group."""
+
+    at: float
+    committed: int | None
+    log_end: int | None
+    owned: bool = True  # a live member of the group has this partition assigned
+    error: str | None = None
+
+    @property
+    def lag(self) -> int | None:
+        if self.committed is None or self.log_end is None or self.committed < 0:
+            return None
+        return max(0, self.log_end - self.committed)
+
+
+@dataclass(frozen=True)
+class Status:
+    code: Code
+    reason: str
+    settled: bool = True  # False: not enough history to judge; alert rules keep their state
+
+    @property
+    def severity(self) -> int:
+        return SEVERITY[self.code]
+
+
+@dataclass(frozen=True)
+class PartitionWindow:
+    samples: tuple[Sample, ...] = ()
+    # Since when (first seen) the partition has had lag at `stuck_offset` without the offset moving.
+    stuck_since: float | None = None
+    stuck_offset: int | None = None
+
+
+def push(window: PartitionWindow, sample: Sample, size: int) -> PartitionWindow:
+    """Add a sample (keeping the last `size`) and carry the stuck clock forward."""
+    samples = (window.samples + (sample,))[-size:]
+    lag = sample.lag
+    if lag is None or lag == 0:
+        return PartitionWindow(samples)
+    if window.stuck_since is not None and window.stuck_offset == sample.committed:
+        return replace(window, samples=samples)
+    return PartitionWindow(samples, sample.at, sample.committed)
+
+
+def _rewound(samples: tuple[Sample, ...]) -> bool:
+    offsets = [s.committed for s in samples if s.committed is not None]
+    return any(b < a for a, b in zip(offsets, offsets[1:]))
+
+
+def evaluate(window: PartitionWindow, now: float, config: StatusConfig) -> Status:
+    samples = window.samples
+    if not samples:
+        return Status(Code.OK, "no_data", settled=False)
+    last = samples[-1]
+    if last.error is not None or last.log_end is None:
+        return Status(Code.ERR, "partition_unavailable")
+    if last.committed is None:
+        return Status(Code.OK, "no_commit")
+    if last.lag == 0:
+        return Status(Code.OK, "caught_up")
+    stuck_for = now - window.stuck_since if window.stuck_since is not None else 0.0
+    if not last.owned and stuck_for >= config.stop_after_s:
+        return Status(Code.STOP, "not_committing")
+    if _rewound(samples):
+        return Status(Code.REWIND, "offset_rewound")
+    if len(samples) < config.window:
+        return Status(Code.OK, "window_filling", settled=False)
+    lags = [s.lag for s in samples]
+    if all(lag is not None and lag > 0 for lag in lags):
+        if len({s.committed for s in samples}) == 1:
+            if last.owned:
+                return Status(Code.STALL, "offset_not_moving")
+            return Status(Code.OK, "no_consumer_within_stop_after")
+        if all(b > a for a, b in zip(lags, lags[1:])):
+            return Status(Code.WARN, "lag_growing")
+    return Status(Code.OK, "consuming")
+
+
+def worst(statuses: Iterable[Status], group_error: str | None = None) -> Status:
+    """A group's status: its worst partition. Settled only if every partition is, or the worst is not OK
+    (a non-OK status is definite; an OK next to partitions still filling their window is not)."""
+    if group_error is not None:
+        return Status(Code.ERR, "group_unavailable")
+    items = list(statuses)
+    if not items:
+        return Status(Code.OK, "no_partitions")
+    top = max(items, key=lambda s: s.severity)  # first of equals: stable
+    if top.code is not Code.OK:
+        return replace(top, settled=True)
+    if all(s.settled for s in items):
+        reasons = {s.reason for s in items}
+        # The most telling OK reason: a partition waiting for STOP says more than one that is caught up.
+        for reason in ("no_consumer_within_stop_after", "consuming", "caught_up", "no_commit"):
+            if reason in reasons:
+                return Status(Code.OK, reason)
+        return Status(Code.OK, top.reason)
+    return Status(Code.OK, "window_filling", settled=False)
+
+
+@dataclass(frozen=True)
+class Statuses:
+    """One scrape's statuses: per (group, topic, partition) and per group."""
+
+    partitions: dict[tuple[str, str, int], Status]
+    groups: dict[str, Status]

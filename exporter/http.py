@@ -1,0 +1,215 @@
+"""The daemon's own HTTP endpoints: /healthz (alive), /readyz (scraping and delivering), /metrics (Prometheus).
+
+A stdlib ThreadingHTTPServer on a daemon thread: a slow client never blocks scraping. /metrics is rendered
+by prometheus_client from a custom collector that reads each pipeline's latest status (the last LagReport and
+cumulative counters) and the sink's health at request time, so nothing is updated twice.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from exporter import logs
+
+# A cluster is ready while its last successful scrape is at most this many intervals old.
+READY_INTERVALS = 3
+
+
+def readiness(pipelines: Sequence, sink, now: float | None = None) -> tuple[bool, dict]:
+    """(ready, explanation): every cluster scraped within READY_INTERVALS intervals, and the sink reachable
+    or spooling below its cap."""
+    now = time.time() if now is None else now
+    clusters, ready = {}, True
+    for pipeline in pipelines:
+        status = pipeline.status()
+        limit = READY_INTERVALS * status.interval_s
+        age = None if status.last_success is None else now - status.last_success
+        ok = age is not None and age <= limit
+        entry: dict = {"ready": ok, "last_success_age_s": None if age is None else round(age, 1), "limit_s": limit}
+        if not ok:
+            report = status.last_report
+            if report is None:
+                entry["reason"] = "no scrape finished yet"
+            else:
+                entry["reason"] = "; ".join(
+                    f"{e.scope} {e.name}: {e.message}" for e in report.snapshot.errors[:3]
+                ) or "no successful scrape within the limit"
+        clusters[status.cluster] = entry
+        ready = ready and ok
+    body: dict = {"clusters": clusters}
+    health = sink.health() if sink is not None and hasattr(sink, "health") else None
+    if health is not None:
+        body["sink"] = {
+            "ready": health.ready,
+            "reachable": health.reachable,
+            "spool_bytes": health.spool_bytes,
+            "spool_max_bytes": health.spool_max_bytes,
+            "spool_documents": health.spool_documents,
+            "dropping": health.dropping,
+            "last_error": health.last_error,
+        }
+        ready = ready and health.ready
+    body["ready"] = ready
+    return ready, body
+
+
+class LagCollector:
+    """prometheus_client custom collector over the pipelines' latest status."""
+
+    def __init__(self, pipelines: Callable[[], Sequence], sink: Callable[[], object]):
+        self._pipelines = pipelines
+        self._sink = sink
+
+    def collect(self):
+        up = GaugeMetricFamily("lagwatch_up", "1 when the last scrape reached the cluster", labels=["cluster"])
+        duration = GaugeMetricFamily(
+            "lagwatch_scrape_duration_seconds", "Duration of the last scrape", labels=["cluster"]
+        )
+        last_success = GaugeMetricFamily(
+            "lagwatch_last_success_timestamp_seconds", "Time of the last scrape that reached the cluster",
+            labels=["cluster"],
+        )
+        scrapes = CounterMetricFamily(
+            "lagwatch_scrapes", "Scrapes by result (failed: the cluster could not be read at all)",
+            labels=["cluster", "result"],
+        )
+        errors = CounterMetricFamily(
+            "lagwatch_scrape_errors", "Per-item scrape errors (group, partition, broker, cluster)",
+            labels=["cluster"],
+        )
+        requests = CounterMetricFamily(
+            "lagwatch_kafka_requests", "Kafka requests sent, by API", labels=["cluster", "api"]
+        )
+        group_lag = GaugeMetricFamily(
+            "lagwatch_group_lag", "Consumer group lag in messages (sum over partitions)", labels=["cluster", "group"]
+        )
+        group_topic_lag = GaugeMetricFamily(
+            "lagwatch_group_topic_lag", "Consumer group lag in messages per topic",
+            labels=["cluster", "group", "topic"],
+        )
+        lag_seconds = GaugeMetricFamily(
+            "lagwatch_group_lag_seconds", "Age of the oldest unread record (max over partitions; absent if unknown)",
+            labels=["cluster", "group"],
+        )
+        topic_lag_seconds = GaugeMetricFamily(
+            "lagwatch_group_topic_lag_seconds", "Age of the oldest unread record per topic (absent if unknown)",
+            labels=["cluster", "group", "topic"],
+        )
+        for pipeline in self._pipelines():
+            status = pipeline.status()
+            cluster = status.cluster
+            scrapes.add_metric([cluster, "ok"], status.scrapes_ok)
+            scrapes.add_metric([cluster, "failed"], status.scrapes_failed)
+            errors.add_metric([cluster], status.errors_total)
+            for api, count in status.requests_total:
+                requests.add_metric([cluster, api], count)
+            if status.last_success is not None:
+                last_success.add_metric([cluster], status.last_success)
+            report = status.last_report
+            if report is None:
+                continue
+            up.add_metric([cluster], 1.0 if report.snapshot.up else 0.0)
+            duration.add_metric([cluster], report.snapshot.duration_s)
+            for group in report.groups:
+                group_lag.add_metric([cluster, group.group], group.lag_sum)
+                if group.lag_seconds_max is not None:
+                    lag_seconds.add_metric([cluster, group.group], group.lag_seconds_max)
+            for row in report.group_topics:
+                group_topic_lag.add_metric([cluster, row.group, row.topic], row.lag_sum)
+                if row.lag_seconds_max is not None:
+                    topic_lag_seconds.add_metric([cluster, row.group, row.topic], row.lag_seconds_max)
+        yield from (up, duration, last_success, scrapes, errors, requests)
+        yield from (group_lag, group_topic_lag, lag_seconds, topic_lag_seconds)
+
+        sink = self._sink()
+        health = sink.health() if sink is not None and hasattr(sink, "health") else None
+        if health is not None:
+            yield GaugeMetricFamily("lagwatch_spool_bytes", "Bytes waiting in the spool", value=health.spool_bytes)
+            yield GaugeMetricFamily(
+                "lagwatch_spool_documents", "Documents waiting in the spool", value=health.spool_documents
+            )
+            yield GaugeMetricFamily(
+                "lagwatch_spool_max_bytes", "Spool size cap (spool.max_bytes)", value=health.spool_max_bytes
+            )
+            yield CounterMetricFamily(
+                "lagwatch_spool_dropped_documents",
+                "Documents dropped unindexed (spool full, or unreadable segment)",
+                value=health.dropped_documents,
+            )
+            yield GaugeMetricFamily(
+                "lagwatch_sink_up", "1 when the last delivery reached Elasticsearch",
+                value=1.0 if health.reachable else 0.0,
+            )
+
+
+class HttpServer:
+    """Serves the endpoints for a Daemon-like object (attributes `pipelines` and `sink`, read per request)."""
+
+    def __init__(self, daemon, host: str, port: int):
+        self.daemon = daemon
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(LagCollector(lambda: daemon.pipelines, lambda: daemon.sink))
+        self.log = logs.get()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                server._handle(self)
+
+            def log_message(self, format, *args):  # noqa: A002 - quiet: Prometheus polls every few seconds
+                return
+
+        self._httpd = ThreadingHTTPServer((host, port), Handler)
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def host(self) -> str:
+        return self._httpd.server_address[0]
+
+    def start(self) -> HttpServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="lagwatch-http", daemon=True)
+        self._thread.start()
+        self.log.info("http_started", host=self.host, port=self.port, paths=["/healthz", "/readyz", "/metrics"])
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        path = request.path.split("?", 1)[0]
+        try:
+            if path == "/healthz":
+                self._send(request, 200, "application/json", b'{"status":"ok"}\n')
+            elif path == "/readyz":
+                ready, body = readiness(self.daemon.pipelines, self.daemon.sink)
+                self._send(request, 200 if ready else 503, "application/json", json.dumps(body).encode() + b"\n")
+            elif path == "/metrics":
+                self._send(request, 200, CONTENT_TYPE_LATEST, generate_latest(self.registry))
+            else:
+                self._send(request, 404, "text/plain", b"not found: try /healthz, /readyz or /metrics\n")
+        except Exception as exc:  # noqa: BLE001 - an endpoint bug must not kill the server thread
+            self.log.error("http_error", path=path, error=repr(exc))
+            self._send(request, 500, "text/plain", b"internal error\n")
+
+    @staticmethod
+    def _send(request: BaseHTTPRequestHandler, status: int, content_type: str, body: bytes) -> None:
+        request.send_response(status)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)

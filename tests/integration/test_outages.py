@@ -1,0 +1,259 @@
+"""Outages on real services: Elasticsearch and Kafka stopped mid-run and started again, topics vanishing.
+
+Each outage test owns the service it stops (the session's broker and node keep serving the other tests).
+The daemon runs in-process with a 1 s interval; structlog events are captured to see what it said.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+
+import pytest
+import structlog
+from elasticsearch import Elasticsearch
+from kafka import KafkaAdminClient
+from kafka.structs import TopicPartition
+from structlog.testing import capture_logs
+
+from exporter import app, config as config_module, logs
+from exporter.collector import Collector, Selection
+from exporter.devstack import ElasticsearchNode, KafkaBroker
+from exporter.kafka_wire import KafkaWire
+from exporter.pipeline import ClusterPipeline
+from tests.harness import KafkaDriver, unique, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def daemon_config(cluster: str, bootstrap: str, es_url: str, group: str, prefix: str, spool_dir, **scrape):
+    return config_module.parse(
+        {
+            "clusters": [{"name": cluster, "bootstrap_servers": bootstrap, "request_timeout_s": 2}],
+            "groups": {"allow": [group]},
+            "scrape": {"interval_s": 1, **scrape},
+            "time_lag": {"broker_probes": False},
+            "elasticsearch": {"hosts": [es_url], "index_prefix": prefix, "request_timeout_s": 3},
+            "spool": {"dir": str(spool_dir)},
+            "http": {"enabled": False},
+        },
+        environ={},
+    )
+
+
+class Recording:
+    """Passes every batch on to the real sink and remembers the ids measured (what must end up indexed)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.ids: list[str] = []
+        self._lock = threading.Lock()
+
+    name = property(lambda self: self.inner.name)
+
+    def setup(self):
+        return self.inner.setup()
+
+    def prune(self):
+        return self.inner.prune()
+
+    def health(self):
+        return self.inner.health()
+
+    def deliver(self, docs):
+        with self._lock:
+            self.ids += [d["_id"] for d in docs]
+        return self.inner.deliver(docs)
+
+
+def events(logged: list[dict], name: str) -> list[dict]:
+    return [e for e in list(logged) if e.get("event") == name]
+
+
+@pytest.fixture(scope="module")
+def own_es():
+    node = ElasticsearchNode().start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="module")
+def own_kafka():
+    broker = KafkaBroker().start()
+    yield broker
+    broker.stop()
+
+
+def indexed_ids(client: Elasticsearch, prefix: str) -> list[str]:
+    client.indices.refresh(index=f"{prefix}-lag-*")
+    hits = client.search(index=f"{prefix}-lag-*", size=10_000, source=False, query={"match_all": {}})["hits"]["hits"]
+    return [h["_id"] for h in hits]
+
+
+def test_an_elasticsearch_outage_is_spooled_and_replayed_with_every_document_once(
+    own_es, kafka, tmp_path
+):
+    topic = kafka.create_topic(unique("es-out"), partitions=2)
+    kafka.produce(topic, {0: 30, 1: 20})
+    group = unique("es-out-group")
+    kafka.consume(group, topic, count=10)
+    prefix = unique("lwout")
+    config = daemon_config("es-outage", kafka.bootstrap, own_es.url, group, prefix, tmp_path / "spool")
+    client = Elasticsearch(own_es.url, request_timeout=10)
+    sink = Recording(app.spooling_sink(config, app.elasticsearch_sink(config, app.elasticsearch_client(config.elasticsearch))))
+    daemon = app.Daemon(config, sink=sink)
+    spool = sink.inner.spool
+    with capture_logs() as logged:
+        daemon.start()
+        try:
+            wait_for(lambda: len(events(logged, "scrape_done")) >= 2, what="two scrapes indexed")
+            own_es.stop(keep_files=True)
+            stopped = time.monotonic()
+            before = len(events(logged, "scrape_done"))
+            # Several scrape intervals without Elasticsearch; traffic goes on meanwhile.
+            wait_for(lambda: len(events(logged, "scrape_done")) >= before + 5, what="5 scrapes during the outage")
+            kafka.produce(topic, {0: 5})
+            assert spool.documents > 0 and events(logged, "documents_spooled")
+            started = time.monotonic()
+            own_es.restart()
+            restarted = time.monotonic()
+            wait_for(lambda: spool.documents == 0 and len(events(logged, "scrape_done")) >= before + 8,
+                     timeout=60, what="spool drained after the restart")
+        finally:
+            daemon.stop()
+        if len(spool):
+            sink.inner.replay()  # a last scrape that raced the stop
+    measured = sink.ids
+    got = indexed_ids(client, prefix)
+    client.close()
+    outage_scrapes = [e for e in events(logged, "scrape_done") if e.get("sink_error", "") and "spooled" in e["sink_error"]]
+    print(
+        f"\nES outage: down {started - stopped:.1f}s, restart took {restarted - started:.1f}s, "
+        f"{len(outage_scrapes)} scrapes spooled, {len(measured)} documents measured, {len(got)} indexed; "
+        f"replays: {[(e['documents'], e['segments']) for e in events(logged, 'spool_replayed')]}"
+    )
+    assert len(outage_scrapes) >= 3
+    assert events(logged, "spool_replayed")
+    assert len(measured) == len(set(measured)), "two scrapes shared a slot: the test itself is broken"
+    assert len(got) == len(set(got)) == len(measured)
+    assert set(got) == set(measured)
+    assert not events(logged, "job_failed") and not events(logged, "spool_dropped")
+
+
+@pytest.fixture
+def configured_logging():
+    """The daemon's real logging set-up (as `lagwatch run` does), into a buffer; restored afterwards."""
+    root, kafka_logger = logging.getLogger(), logging.getLogger("kafka")
+    saved = (root.handlers[:], root.level, kafka_logger.level, structlog.get_config())
+    buffer = io.StringIO()
+    logs.configure("info", "json", stream=buffer)
+    yield buffer
+    root.handlers[:], root.level = saved[0], saved[1]
+    kafka_logger.setLevel(saved[2])
+    structlog.configure(**saved[3])
+
+
+def test_a_kafka_outage_reports_up_false_names_the_cluster_and_recovers(
+    own_kafka, es, es_url, tmp_path, configured_logging
+):
+    driver = KafkaDriver(own_kafka.bootstrap)
+    topic = driver.create_topic(unique("k-out"), partitions=2)
+    driver.produce(topic, {0: 12, 1: 8})
+    group = unique("k-out-group")
+    driver.consume(group, topic, count=5)
+    driver.close()
+    prefix = unique("lwkout")
+    config = daemon_config("kafka-outage", own_kafka.bootstrap, es_url, group, prefix, tmp_path / "spool", timeout_s=1)
+    daemon = app.Daemon(config, es_client=es)
+    with capture_logs() as logged:
+        daemon.start()
+        try:
+            wait_for(lambda: any(e.get("up") for e in events(logged, "scrape_done")), what="a first good scrape")
+            own_kafka.stop(keep_files=True)
+            configured_logging.seek(0)
+            configured_logging.truncate()
+            wait_for(lambda: len(events(logged, "scrape_failed")) >= 4, timeout=30, what="failed scrapes")
+            library_lines = [line for line in configured_logging.getvalue().splitlines() if " kafka." in line]
+            failed_scrapes = len(events(logged, "scrape_failed"))
+            own_kafka.restart()
+            back = len(events(logged, "scrape_done"))
+            wait_for(lambda: any(e.get("up") for e in events(logged, "scrape_done")[back:]),
+                     timeout=60, what="a good scrape after the restart")
+            assert daemon.scheduler._scheduler.running  # the daemon kept going throughout
+        finally:
+            daemon.stop()
+    failed = events(logged, "scrape_failed")
+    print(
+        f"\nKafka outage: {failed_scrapes} failed scrapes, {len(library_lines)} kafka-python log records "
+        f"meanwhile; first: {failed[0]}; durations ms: "
+        f"{[e['duration_ms'] for e in events(logged, 'scrape_done') if not e['up']][:8]}"
+    )
+    assert all(e["cluster"] == "kafka-outage" and e["error"] for e in failed)
+    down = [e for e in events(logged, "scrape_done") if not e["up"]]
+    # A scrape of a dead cluster gives up within its timeout (1 s) plus connection set-up, not a hang.
+    assert down and max(e["duration_ms"] for e in down) < 5000
+    # At most one library warning per failed scrape: the structured scrape_failed line is the message.
+    assert len(library_lines) <= failed_scrapes, library_lines[:10]
+    assert all("no broker reachable" in e["error"] or "Connection" in e["error"] for e in failed), failed[:3]
+    es.indices.refresh(index=f"{prefix}-lag-*")
+    selfs = es.search(
+        index=f"{prefix}-lag-*", size=1000, query={"term": {"lagwatch.doc_type": "self"}}
+    )["hits"]["hits"]
+    ups = [h["_source"]["lagwatch.self.up"] for h in sorted(selfs, key=lambda h: h["_source"]["lagwatch.slot"])]
+    assert False in ups and ups[0] is True and ups[-1] is True
+    down_doc = next(h["_source"] for h in selfs if h["_source"]["lagwatch.self.up"] is False)
+    assert any("kafka-outage" in m for m in down_doc["lagwatch.self.error_messages"])
+    for index in es.indices.get(index=f"{prefix}-lag-*"):
+        es.indices.delete(index=index)
+    es.indices.delete_index_template(name=f"{prefix}-lag")
+
+
+def test_topics_deleted_and_created_while_scraping_never_fail_a_scrape(kafka, bootstrap):
+    stable = kafka.create_topic(unique("stay"), partitions=2)
+    kafka.produce(stable, {0: 10, 1: 10})
+    keeper = unique("keeper")
+    kafka.commit(keeper, {TopicPartition(stable, 0): 4, TopicPartition(stable, 1): 6})
+    churn_group = unique("churner")
+    groups = {keeper, churn_group}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test")
+    pipeline = ClusterPipeline(
+        Collector("local", KafkaWire(admin, timeout_s=5), Selection(group=groups.__contains__)), None, interval_s=1
+    )
+    stop = threading.Event()
+    churned: list[str] = []
+
+    def churn():
+        # Topics appear and vanish between our Metadata and our ListOffsets/OffsetFetch.
+        driver = KafkaDriver(bootstrap)
+        try:
+            while not stop.is_set() and len(churned) < 6:
+                name = driver.create_topic(unique("gone"), partitions=3)
+                driver.produce(name, {0: 3, 1: 3, 2: 3})
+                driver.commit(churn_group, {TopicPartition(name, p): 2 for p in range(3)})
+                driver.admin.delete_topics([name])
+                churned.append(name)
+        finally:
+            driver.close()
+
+    thread = threading.Thread(target=churn)
+    results = []
+    with capture_logs() as logged:
+        thread.start()
+        try:
+            while thread.is_alive() or len(results) < 3:
+                results.append(pipeline.run_once())
+        finally:
+            stop.set()
+            thread.join()
+            pipeline.collector.close()
+    print(f"\ntopic churn: {len(churned)} topics created+deleted over {len(results)} scrapes; "
+          f"errors seen: {sorted({e['error'] for e in events(logged, 'scrape_error')})[:5]}")
+    assert len(churned) == 6
+    assert all(r.report.snapshot.up for r in results)
+    assert not events(logged, "scrape_failed")
+    for result in results:
+        by_group = {g.group: g for g in result.report.groups}
+        assert by_group[keeper].lag_sum == (10 - 4) + (10 - 6)
+        assert by_group[keeper].error is None
