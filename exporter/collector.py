@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kafka.protocol.admin import DescribeConfigsRequest, DescribeGroupsRequest, ListGroupsRequest
@@ -119,30 +119,31 @@ class Collector:
             duration_s=time.monotonic() - started,
         )
 
-    def probe_times(
-        self, snapshot: ClusterSnapshot, partitions: Iterable[TopicPartition], timestamps: Sequence[float]
-    ) -> dict[TopicPartition, tuple[tuple[float, int], ...]]:
-        """Ask partition leaders, per timestamp, for the first offset produced at or after it.
+    def probe(
+        self, snapshot: ClusterSnapshot, timestamps: Mapping[TopicPartition, float]
+    ) -> dict[TopicPartition, tuple[float, int]]:
+        """Ask each partition's leader for the first offset produced at or after that partition's timestamp:
+        one ListOffsets request per leader, each partition with its own timestamp.
 
-        Returns (timestamp, offset) points per partition; -1 (nothing that recent) becomes the log-end.
+        Returns a (timestamp, offset) history point per partition; no such record (-1) means the log
+        already ended at today's log-end then. Failed requests leave partitions out: probes only refine.
         """
         leaders = {tp: o.leader for tp, o in snapshot.partitions.items() if o.leader is not None}
-        wanted = [tp for tp in partitions if tp in leaders]
-        calls, keys = [], []
-        for ts in timestamps:
-            for leader, tps in self._by_leader(wanted, leaders).items():
-                calls.append((self._list_offsets_request(tps, int(ts * 1000)), leader))
-                keys.append(ts)
-        points: dict[TopicPartition, list[tuple[float, int]]] = defaultdict(list)
-        for ts, response in zip(keys, self.wire.send_all(calls)):
+        by_leader: dict[int, dict[TopicPartition, float]] = defaultdict(dict)
+        for tp, ts in timestamps.items():
+            if tp in leaders:
+                by_leader[leaders[tp]][tp] = ts
+        calls = [(self._list_offsets_request(specs.items()), leader) for leader, specs in by_leader.items()]
+        points: dict[TopicPartition, tuple[float, int]] = {}
+        for specs, response in zip(by_leader.values(), self.wire.send_all(calls)):
             if isinstance(response, BaseException):
-                continue  # probes only refine time lag; a failed one leaves it unknown
+                continue
             for tp, code, offset in self._list_offsets_rows(response):
                 log_end = snapshot.partitions[tp].log_end_offset
-                if code or log_end is None:
+                if code or log_end is None or tp not in specs:
                     continue
-                points[tp].append((ts, log_end if offset < 0 else offset))
-        return {tp: tuple(p) for tp, p in points.items()}
+                points[tp] = (specs[tp], log_end if offset < 0 else offset)
+        return points
 
     # --- steps ----------------------------------------------------------------------------------
 
@@ -398,12 +399,19 @@ class Collector:
         return grouped
 
     @staticmethod
-    def _list_offsets_request(tps: Iterable[TopicPartition], timestamp: int):
+    def _list_offsets_request(specs: Iterable, timestamp: int | None = None):
+        """One ListOffsets request: `specs` are partitions (all asked for `timestamp`, e.g. LATEST) or
+        (partition, epoch seconds) pairs, each partition asked for its own time."""
         Topic = ListOffsetsRequest.ListOffsetsTopic
         Partition = Topic.ListOffsetsPartition
-        by_topic: dict[str, set[int]] = defaultdict(set)  # a duplicate partition would fail (error 42)
-        for topic, partition in tps:
-            by_topic[topic].add(partition)
+        by_topic: dict[str, dict[int, int]] = defaultdict(dict)  # a duplicate partition would fail (error 42)
+        for spec in specs:
+            if timestamp is None:
+                (topic, partition), seconds = spec
+                by_topic[topic][partition] = int(seconds * 1000)
+            else:
+                topic, partition = spec
+                by_topic[topic][partition] = timestamp
         return ListOffsetsRequest(
             replica_id=-1,
             # Kafka's own tool reads log-end as the high watermark under READ_UNCOMMITTED too.
@@ -412,8 +420,8 @@ class Collector:
                 Topic(
                     name=topic,
                     partitions=[
-                        Partition(partition_index=p, timestamp=timestamp, current_leader_epoch=-1)
-                        for p in sorted(parts)
+                        Partition(partition_index=p, timestamp=ts, current_leader_epoch=-1)
+                        for p, ts in sorted(parts.items())
                     ],
                 )
                 for topic, parts in sorted(by_topic.items())

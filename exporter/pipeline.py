@@ -7,6 +7,7 @@ Holds what must survive between scrapes (the previous snapshot, time-lag histori
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 import threading
 import time
 from collections.abc import Callable
@@ -65,6 +66,7 @@ class ClusterPipeline:
         history_points: int = timelag.MAX_POINTS,
         probe_ages_s: tuple[float, ...] = timelag.DEFAULT_PROBE_AGES_S,
         probe_every_s: float = 600.0,
+        probe_refine_rounds: int = 12,
         instance: str = "",
         on_report: Callable[[LagReport], list[dict]] | None = None,
         # Statuses for the documents (exporter.alerts.engine.Alerting.evaluate), before they are built.
@@ -79,6 +81,7 @@ class ClusterPipeline:
         self.history_points = history_points
         self.probe_ages_s = probe_ages_s
         self.probe_every_s = probe_every_s
+        self.probe_refine_rounds = probe_refine_rounds
         self.instance = instance
         self.on_report = on_report
         self.evaluate = evaluate
@@ -111,34 +114,55 @@ class ClusterPipeline:
             )
 
     def _probe(self, snapshot: ClusterSnapshot) -> ClusterSnapshot:
-        """Ask the broker where our own history cannot place a committed offset in time."""
+        """Ask the broker where our own history cannot place a committed offset in time.
+
+        First a ladder of ages (1 min ... 7 days: one request per leader and age) brackets each committed
+        offset; then bisection rounds (one request per leader per round, each partition with its own
+        time) narrow the bracket to about a second. Only partitions that need it, at most every
+        `probe_every_s`; the points join the partition's history like our own observations.
+        """
         if not self.probe_ages_s:
             return snapshot
         now = snapshot.taken_at
-        wanted = set()
+        targets: dict[TopicPartition, set[int]] = defaultdict(set)
         for group in snapshot.groups:
             for tp, committed in group.committed.items():
                 offsets = snapshot.partitions.get(tp)
                 log_end = offsets.log_end_offset if offsets else None
-                if tp in wanted or now - self._probed_at.get(tp, -1e18) < self.probe_every_s:
+                if now - self._probed_at.get(tp, -1e18) < self.probe_every_s:
                     continue
                 if timelag.needs_probe(self.histories.get(tp, ()), committed, log_end):
-                    wanted.add(tp)
-        if not wanted:
+                    targets[tp].add(committed)
+        if not targets:
             return snapshot
         before = self.collector.wire.reset_counts()
-        points = self.collector.probe_times(snapshot, sorted(wanted), [now - a for a in self.probe_ages_s])
+        found: dict[TopicPartition, list[tuple[float, int]]] = defaultdict(list)
+
+        def merge(points: dict[TopicPartition, tuple[float, int]]) -> None:
+            for tp, point in points.items():
+                found[tp].append(point)
+                self.histories[tp] = timelag.add_points(self.histories.get(tp, ()), [point], self.history_points)
+
+        for age in self.probe_ages_s:
+            merge(self.collector.probe(snapshot, {tp: now - age for tp in targets}))
+        for _ in range(self.probe_refine_rounds):
+            specs = {}
+            for tp, committed in targets.items():
+                at = timelag.refine_probe(self.histories.get(tp, ()), committed, now)
+                if at is not None:
+                    specs[tp] = at
+            if not specs:
+                break
+            merge(self.collector.probe(snapshot, specs))
         probe_requests = self.collector.wire.reset_counts()
-        for tp in wanted:
+        for tp in targets:
             self._probed_at[tp] = now
         requests = dict(snapshot.requests)
         for api, count in {**before, **probe_requests}.items():
             requests[api] = requests.get(api, 0) + count
-        return dataclasses.replace(snapshot, time_probes=points, requests=requests)
-
-    def status(self) -> PipelineStatus:
-        """The latest report and counters; safe to call from another thread (an immutable snapshot)."""
-        return self._status
+        return dataclasses.replace(
+            snapshot, time_probes={tp: tuple(p) for tp, p in found.items()}, requests=requests
+        )
 
     def run_once(self) -> CycleResult:
         with self._busy:
@@ -156,10 +180,7 @@ class ClusterPipeline:
         if snapshot.up:
             # History first (today's point), then probes only where it still cannot place an offset.
             self.histories = lag.update_histories(self.histories, snapshot, self.previous, self.history_points)
-            snapshot = self._probe(snapshot)
-            if snapshot.time_probes:
-                for tp, points in snapshot.time_probes.items():
-                    self.histories[tp] = timelag.add_points(self.histories.get(tp, ()), points, self.history_points)
+            snapshot = self._probe(snapshot)  # adds the broker's points to self.histories itself
         report = lag.build_report(
             snapshot, self.previous if snapshot.up else None, self.histories, self.items_per_record
         )

@@ -86,6 +86,26 @@ def _interpolate(left: Point, right: Point, committed: int, now: float) -> TimeL
     return TimeLag(max(0.0, now - produced_at), TimeLagQuality.INTERPOLATED)
 
 
+def refine_probe(
+    history: Sequence[Point], committed_offsets: Iterable[int], now: float, min_width_s: float = 1.0
+) -> float | None:
+    """The next time worth asking the broker about: the middle of the widest (time) gap between the two
+    history points around any committed offset, while that gap is wider than the precision wanted
+    (`min_width_s`, or 1% of the record's age). None when every committed offset is placed precisely.
+    Asking about the middle halves the gap each round: a bisection over the broker's record times."""
+    widest: tuple[float, float] | None = None
+    for committed in committed_offsets:
+        right_index = next((i for i, (_, o) in enumerate(history) if o > committed), None)
+        if right_index is None or right_index == 0:
+            continue  # newer than all points (no gap to split) or older than all (the ladder's job)
+        (t_left, _), (t_right, _) = history[right_index - 1], history[right_index]
+        width = t_right - t_left
+        wanted = max(min_width_s, 0.01 * (now - t_right))
+        if width > wanted and (widest is None or width > widest[1] - widest[0]):
+            widest = (t_left, t_right)
+    return None if widest is None else (widest[0] + widest[1]) / 2
+
+
 def probe_points(
     probe_results: Iterable[tuple[float, int | None]], log_end: int
 ) -> tuple[Point, ...]:

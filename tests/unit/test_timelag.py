@@ -185,3 +185,40 @@ def test_needs_probe(history, committed, log_end, expected):
 )
 def test_probe_points(answers, expected):
     assert timelag.probe_points(answers, 500) == expected
+
+
+# --- refine_probe: bisection over the broker's record times ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "history, committed, now, expected",
+    [
+        (((0.0, 0), (100.0, 50), (1000.0, 60)), [55], 1000.0, 550.0),  # middle of the gap around 55
+        (((0.0, 0), (100.0, 50), (1000.0, 60)), [10, 55], 1000.0, 550.0),  # the widest gap first
+        (((0.0, 0), (100.0, 50), (100.5, 60)), [55], 1000.0, None),  # already within a second
+        (((0.0, 0), (400.0, 50), (405.0, 60), (1000.0, 70)), [55], 1000.0, None),  # within 1% of its age
+        (((500.0, 10), (1000.0, 60)), [5], 1000.0, None),  # older than every point: the ladder's job
+        (((500.0, 10), (1000.0, 60)), [60], 1000.0, None),  # caught up: nothing to place
+        ((), [5], 1000.0, None),
+    ],
+    ids=["gap", "widest", "narrow", "relative", "older", "caught-up", "empty"],
+)
+def test_refine_probe_asks_about_the_middle_of_the_widest_gap(history, committed, now, expected):
+    assert timelag.refine_probe(history, committed, now) == expected
+
+
+def test_bisection_converges_on_the_record_time():
+    # Record c=37 was produced at t=730; the broker answers "first offset at or after T" exactly.
+    produced_at = {offset: 700 + offset - 7 if offset >= 7 else offset * 100 for offset in range(60)}
+
+    def broker(t):
+        return next((o for o in range(60) if produced_at[o] >= t), 60)
+
+    history = ((0.0, 0), (1000.0, 60))
+    for _ in range(20):
+        at = timelag.refine_probe(history, [37], 1000.0)
+        if at is None:
+            break
+        history = timelag.add_points(history, [(at, broker(at))])
+    lag = timelag.estimate(history, 37, 60, now=1000.0)
+    assert lag.seconds == pytest.approx(1000.0 - produced_at[37], abs=3)
