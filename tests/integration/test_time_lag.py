@@ -32,18 +32,19 @@ def uneven_history(kafka, bootstrap):
     return topic, group, stamps
 
 
-def first_scrape(bootstrap, group, **options):
+def scrapes(bootstrap, group, count=1, **options):
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test")
     collector = Collector("local", KafkaWire(admin, timeout_s=10), Selection(group={group}.__contains__))
+    pipeline = ClusterPipeline(collector, sink=None, **options)
     try:
-        return ClusterPipeline(collector, sink=None, **options).run_once()
+        return [pipeline.run_once() for _ in range(count)]
     finally:
         collector.close()
 
 
 def test_first_scrape_knows_time_lag_from_record_timestamps(bootstrap, uneven_history):
     _, group, stamps = uneven_history
-    result = first_scrape(bootstrap, group)
+    result, second = scrapes(bootstrap, group, count=2)
     (row,) = result.report.partitions
     expected = result.report.snapshot.taken_at - stamps[20]
     assert row.time_lag.quality is TimeLagQuality.INTERPOLATED
@@ -51,10 +52,14 @@ def test_first_scrape_knows_time_lag_from_record_timestamps(bootstrap, uneven_hi
     # record times narrows it to about 1% of the record's age.
     assert row.time_lag.seconds == pytest.approx(expected, rel=0.015)
     print(f"time lag {row.time_lag.seconds:.1f}s, true {expected:.1f}s, requests {dict(result.report.snapshot.requests)}")
+    # The broker's answers joined the history: the next scrape places the offset without asking again.
+    assert second.report.snapshot.requests["ListOffsets"] == 2
+    assert second.report.partitions[0].time_lag.quality is TimeLagQuality.INTERPOLATED
 
 
 def test_without_broker_probes_the_first_scrape_says_unknown_not_zero(bootstrap, uneven_history):
     _, group, _ = uneven_history
-    (row,) = first_scrape(bootstrap, group, probe_ages_s=()).report.partitions
+    (first,) = scrapes(bootstrap, group, probe_ages_s=())
+    (row,) = first.report.partitions
     assert row.lag == 11
     assert row.time_lag.seconds is None and row.time_lag.quality is TimeLagQuality.UNKNOWN
