@@ -46,6 +46,9 @@ def register_secrets(config: Config) -> None:
             logs.register_secret(secret.get_secret_value())
     for notifier in config.alerts.notifiers:
         register_webhook_url(notifier.url.get_secret_value())
+    for host in config.elasticsearch.hosts:  # https://user:password@host: that password is a secret too
+        if host.password:
+            logs.register_secret(host.password)
 
 
 def register_webhook_url(url: str) -> None:
@@ -202,7 +205,11 @@ class Daemon:
         if self.config.http.enabled:
             from exporter.http import HttpServer
 
-            self.http = HttpServer(self, self.config.http.host, self.config.http.port).start()
+            try:
+                self.http = HttpServer(self, self.config.http.host, self.config.http.port).start()
+            except OSError as exc:
+                # Scraping and indexing (what pages people) go on; /readyz being absent shows the problem.
+                self.log.error("http_unavailable", host=self.config.http.host, port=self.config.http.port, error=str(exc))
         self._setup_sink()
         self._schedule()
         self.scheduler.start()

@@ -9,6 +9,7 @@ document's scope, so one field answers "how far behind" at every granularity.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from datetime import datetime, timezone
 from typing import Any
@@ -31,6 +32,7 @@ GRANULARITY_DOC_TYPES = {
 }
 
 
+@functools.lru_cache(maxsize=256)  # one scrape's documents share a few timestamps: format each once
 def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

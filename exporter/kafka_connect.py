@@ -44,9 +44,13 @@ class _BootstrapCauses(logging.Filter):
                 self._target.server = f"{record.args[1]}:{record.args[2]}"
             elif record.msg == _FAILED and len(record.args) >= 2:
                 server = getattr(self._target, "server", None)
+                cause = str(record.args[1])
                 if server:
                     with self._lock:
-                        self.causes[server] = str(record.args[1])
+                        # The last attempt is often cut short by our own deadline ("Request timed out
+                        # after 2 ms"): an earlier, real cause says more.
+                        if server not in self.causes or "timed out" not in cause.lower():
+                            self.causes[server] = cause
         except Exception:  # noqa: BLE001 - a logging filter must never raise
             pass
         # Pass on only what the parent loggers would have let through (logs.configure sets them).

@@ -143,6 +143,9 @@ def build_report(
             same_incarnation=same_topic(tp[0]),
         )
 
+    # Per topic, not per row: tens of thousands of rows share a few hundred topics.
+    scale_of: dict[str, int] = {}
+    same_of: dict[str, bool] = {}
     partition_rows: list[PartitionLag] = []
     for group in snapshot.groups:
         before = previous_groups.get(group.group)
@@ -154,7 +157,12 @@ def build_report(
             log_end = offsets.log_end_offset if offsets else None
             log_start = offsets.log_start_offset if offsets else None
             lag = partition_lag(committed, log_end)
-            scale = records_per_message(topic)
+            scale = scale_of.get(topic)
+            if scale is None:
+                scale = scale_of[topic] = records_per_message(topic)
+            same = same_of.get(topic)
+            if same is None:
+                same = same_of[topic] = same_topic(topic)
             error = offsets.error if offsets else f"partition {topic}/{partition} not in topic metadata"
             partition_rows.append(
                 PartitionLag(
@@ -174,7 +182,7 @@ def build_report(
                         before.committed.get(tp) if before else None,
                         committed,
                         elapsed,
-                        same_incarnation=same_topic(topic),
+                        same_incarnation=same,
                     ),
                     member=members.get(tp),
                     error=error,

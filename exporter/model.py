@@ -123,7 +123,10 @@ class Counter:
 
     @classmethod
     def none(cls) -> Counter:
-        return cls(None, None)
+        return _UNKNOWN_COUNTER  # frozen, so one shared instance serves every unknown counter
+
+
+_UNKNOWN_COUNTER = Counter(None, None)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,19 @@ from tests import harness
 _services: dict[str, object] = {}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_state_dir(tmp_path_factory):
+    """Daemons started by tests (in-process or as subprocesses) spool under a throw-away state dir, never
+    into the user's ~/.local/state/lagwatch."""
+    previous = os.environ.get("LAGWATCH_STATE_DIR")
+    os.environ["LAGWATCH_STATE_DIR"] = str(tmp_path_factory.mktemp("lagwatch-state"))
+    yield
+    if previous is None:
+        os.environ.pop("LAGWATCH_STATE_DIR", None)
+    else:
+        os.environ["LAGWATCH_STATE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def _stack():
     """Start Kafka and Elasticsearch together the first time any test asks for either."""

@@ -1,8 +1,9 @@
 """A Kafka broker and an Elasticsearch node with authentication and TLS on, for tests/integration/test_security.py.
 
 Everything is made fresh per test session: a CA and certificates (openssl), random passwords, SCRAM
-credentials (Kafka's admin API), file-realm users and an API key (Elasticsearch's own `elasticsearch-users`
-tool and `POST /_security/api_key`). Nothing secret is fixed in the repository.
+credentials (Kafka's admin API), file-realm users and a role (Elasticsearch's own `elasticsearch-users` tool
+and roles.yml). The integ-test-zip cannot create API keys (no analysis-common for the .security index), so
+ApiKeyGateway puts nginx in front of the node to check one. Nothing secret is fixed in the repository.
 
 Kafka listeners (one broker, all on 127.0.0.1):
   PLAINTEXT       no auth: the harness itself (readiness check, producing, committing)

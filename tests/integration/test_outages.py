@@ -116,6 +116,7 @@ def test_an_elasticsearch_outage_is_spooled_and_replayed_with_every_document_onc
             wait_for(lambda: len(events(logged, "scrape_done")) >= before + 5, what="5 scrapes during the outage")
             kafka.produce(topic, {0: 5})
             assert spool.documents > 0 and events(logged, "documents_spooled")
+            per_doc = spool.bytes / spool.documents
             started = time.monotonic()
             own_es.restart()
             restarted = time.monotonic()
@@ -130,8 +131,9 @@ def test_an_elasticsearch_outage_is_spooled_and_replayed_with_every_document_onc
     client.close()
     outage_scrapes = [e for e in events(logged, "scrape_done") if e.get("sink_error", "") and "spooled" in e["sink_error"]]
     print(
-        f"\nES outage: down {started - stopped:.1f}s, restart took {restarted - started:.1f}s, "
-        f"{len(outage_scrapes)} scrapes spooled, {len(measured)} documents measured, {len(got)} indexed; "
+        f"\nES outage: stopped {started - stopped:.1f}s before the restart call, restart took {restarted - started:.1f}s, "
+        f"{len(outage_scrapes)} scrapes spooled, {len(measured)} documents measured, {len(got)} indexed, "
+        f"{per_doc:.0f} spooled bytes per document; "
         f"replays: {[(e['documents'], e['segments']) for e in events(logged, 'spool_replayed')]}"
     )
     assert len(outage_scrapes) >= 3

@@ -25,7 +25,7 @@ from tests.security_harness import USER
 pytestmark = pytest.mark.integration
 
 # A wrong password must fail within the cluster's request timeout, not hang a scrape.
-FAIL_FAST_TIMEOUT_S = 3
+FAIL_FAST_TIMEOUT_S = 2
 
 
 @pytest.fixture(scope="module")

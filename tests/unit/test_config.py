@@ -275,3 +275,16 @@ def test_missing_file_is_a_config_error(tmp_path):
 def test_no_file_means_environment_only():
     config = load(None, {"LAGWATCH_CLUSTERS__0__NAME": "p", "LAGWATCH_CLUSTERS__0__BOOTSTRAP_SERVERS": "k:1"})
     assert config.clusters[0].name == "p"
+
+
+def test_a_password_inside_an_elasticsearch_url_is_masked_in_logs():
+    import io
+
+    from exporter import app, logs
+
+    config = parse(minimal() | {"elasticsearch": {"hosts": ["https://writer:Url-Pa55word@es:9200"]}}, {})
+    app.register_secrets(config)
+    stream = io.StringIO()
+    logs.configure("info", "json", stream)
+    logs.get().error("sink_unavailable", error="cannot reach https://writer:Url-Pa55word@es:9200/_bulk")
+    assert "Url-Pa55word" not in stream.getvalue() and "**********" in stream.getvalue()
