@@ -286,7 +286,8 @@ class Daemon:
         )
         if config.elasticsearch != self.config.elasticsearch:
             self.es_client = elasticsearch_client(config.elasticsearch)
-            self.sink = elasticsearch_sink(config, self.es_client)
+            # The spool directory carries over: what waits there is replayed to the new sink.
+            self.sink = spooling_sink(config, elasticsearch_sink(config, self.es_client))
             self._setup_sink()
             self.alert_sink = alert_sink(config, self.es_client)
         fresh = pipelines(config, self.sink, self._alerts_for(config))

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from exporter import documents, lag, logs, timelag
+from exporter import documents, gcpause, lag, logs, timelag
 from exporter.model import ClusterSnapshot, LagReport, ScrapeError, TopicPartition
 
 
@@ -164,8 +164,12 @@ class ClusterPipeline:
             snapshot, time_probes={tp: tuple(p) for tp, p in found.items()}, requests=requests
         )
 
+    def status(self) -> PipelineStatus:
+        """The latest report and counters; safe to call from another thread (an immutable snapshot)."""
+        return self._status
+
     def run_once(self) -> CycleResult:
-        with self._busy:
+        with self._busy, gcpause.paused():
             return self._cycle()
 
     def wait_idle(self, timeout: float) -> bool:

@@ -33,7 +33,8 @@ def pipeline_for(bootstrap, es):
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test")
         collector = Collector("local", KafkaWire(admin, timeout_s=10), Selection(group=groups.__contains__))
         sink = ElasticsearchSink(es, prefix=prefix)
-        pipeline = ClusterPipeline(collector, sink, granularity=granularity, interval_s=1)
+        # A 1 ms slot: scrapes in quick succession are distinct slots (a real interval is >= 1 s).
+        pipeline = ClusterPipeline(collector, sink, granularity=granularity, interval_s=0.001)
         made.append((pipeline, prefix))
         return pipeline
 
