@@ -160,6 +160,7 @@ def pipelines(config: Config, sink, alerts: Callable[[str], Alerting] | None = N
             items_per_record=config.items_per_record,
             history_points=config.time_lag.history_points,
             probe_ages_s=tuple(config.time_lag.probe_ages_s) if config.time_lag.broker_probes else (),
+            scrape_timeout_s=config.scrape.effective_timeout_s,
             instance=instance,
             evaluate=hooks[cluster.name].evaluate if cluster.name in hooks else None,
             on_report=hooks[cluster.name].on_report if cluster.name in hooks else None,
@@ -196,10 +197,16 @@ class Daemon:
         )
         self.sink = sink if sink is not None else spooling_sink(config, elasticsearch_sink(config, self.es_client))
         self.alert_sink = alert_sink(config, self.es_client)
+        # One alert state store per file: its lock serialises the clusters' read-modify-write, across reloads.
+        self._alert_stores: dict[object, StateStore] = {}
         self.pipelines = pipelines(config, self.sink, self._alerts_for(config))
         self.http = None  # exporter.http.HttpServer while running, when http.enabled
-        self.scheduler = Scheduler(max_workers=max(2, len(self.pipelines)))
+        self.scheduler = self._new_scheduler()
         self.stopped = threading.Event()
+
+    def _new_scheduler(self) -> Scheduler:
+        # A worker per cluster plus one for maintenance: a slow cluster never delays another's scrape.
+        return Scheduler(max_workers=len(self.pipelines) + 1)
 
     def start(self) -> None:
         if self.config.http.enabled:
@@ -220,9 +227,17 @@ class Daemon:
             granularity=self.config.scrape.granularity.value,
         )
 
-    def _schedule(self) -> None:
+    def _schedule(self, scrape_now: set[str] | None = None) -> None:
+        """Schedule every pipeline; those in `scrape_now` (default: all) scrape at once, the others at their
+        next slot, so a reload never scrapes a kept cluster twice in one slot (same document ids)."""
         for pipeline in self.pipelines:
-            self.scheduler.every(f"scrape:{pipeline.collector.cluster}", self.config.scrape.interval_s, pipeline.run_once)
+            name = pipeline.collector.cluster
+            self.scheduler.every(
+                f"scrape:{name}",
+                self.config.scrape.interval_s,
+                pipeline.run_once,
+                start_now=scrape_now is None or name in scrape_now,
+            )
         self.scheduler.every("maintenance", 3600, self._maintenance, start_now=False)
 
     def _setup_sink(self) -> None:
@@ -234,9 +249,10 @@ class Daemon:
 
     def _alerts_for(self, config: Config) -> Callable[[str], Alerting]:
         """Per-cluster alerting sharing one state file (and its lock), alert sink and notifiers."""
-        # One store per file: its lock serialises the clusters' read-modify-write, across reloads too.
-        stores = self.__dict__.setdefault("_alert_stores", {})
-        store = stores.setdefault(config.alerts.state_location, StateStore(config.alerts.state_location))
+        location = config.alerts.state_location
+        if location not in self._alert_stores:
+            self._alert_stores[location] = StateStore(location)
+        store = self._alert_stores[location]
         notifier_list = notifiers(config)
         return lambda cluster: alerting(
             config, cluster, store=store, sink=self.alert_sink, notifier_list=notifier_list
@@ -271,6 +287,8 @@ class Daemon:
                 pass
         if self.http is not None:
             self.http.stop()
+        if self.es_client is not None:
+            self.es_client.close()
         self.stopped.set()
         if abandoned:
             self.log.warning("scrape_abandoned", clusters=abandoned, waited_s=timeout_s)
@@ -308,11 +326,16 @@ class Daemon:
                 started.append(name)
         self.scheduler.remove_all()
         for pipeline in old.values():  # clusters removed or changed
-            pipeline.wait_idle(5.0)
+            if not pipeline.wait_idle(5.0):
+                continue  # still scraping: closing its client now would fail that scrape half-way
             try:
                 pipeline.collector.close()
             except Exception:  # noqa: BLE001
                 pass
         self.config, self.pipelines = config, fresh
-        self._schedule()
+        if len(fresh) + 1 > self.scheduler.max_workers:  # more clusters than workers: a bigger pool
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = self._new_scheduler()
+            self.scheduler.start()
+        self._schedule(scrape_now=set(started))
         self.log.info("config_reloaded", kept=kept, started=started, removed=sorted(old))

@@ -221,18 +221,26 @@ def _cmd_once(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_USAGE
     _configure_logging(config)
-    sink = None
+    sink = client = None
     if args.index:
-        sink = app.elasticsearch_sink(config, app.elasticsearch_client(config.elasticsearch))
+        client = app.elasticsearch_client(config.elasticsearch)
+        sink = app.elasticsearch_sink(config, client)
     failed = False
     for pipeline in app.pipelines(config, sink):
-        result = pipeline.run_once()
-        pipeline.collector.close()
+        try:
+            result = pipeline.run_once()
+        finally:
+            pipeline.collector.close()
+        if result is None:  # the cycle failed: its error is in the log
+            failed = True
+            continue
         failed = failed or not result.report.snapshot.up or result.sink_error is not None
         if args.output == "json":
             print(json.dumps(report_format.as_json(result.report), indent=2))
         else:
             print(report_format.as_table(result.report))
+    if client is not None:
+        client.close()
     return EXIT_FAILURE if failed else EXIT_OK
 
 
@@ -245,21 +253,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _configure_logging(config)
     log = logs.get()
     stop = _wait_for_signal()
-    reload_requested = threading.Event()
-
-    def on_hup(*_):
-        reload_requested.set()
-        stop.set()  # wake the loop below
-
-    signal.signal(signal.SIGHUP, on_hup)
+    reload_requested, wake = threading.Event(), threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: (stop.set(), wake.set()))
+    # Its own event: a SIGTERM arriving while a reload is handled is never lost.
+    signal.signal(signal.SIGHUP, lambda *_: (reload_requested.set(), wake.set()))
     daemon = app.Daemon(config)
     daemon.start()
-    while True:
-        stop.wait()
-        if not reload_requested.is_set():
-            break
+    while not stop.is_set():
+        wake.wait()
+        wake.clear()
+        if stop.is_set() or not reload_requested.is_set():
+            continue
         reload_requested.clear()
-        stop.clear()
         try:
             environ = dict(os.environ)
             if args.shard:
@@ -274,7 +280,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
             continue
         app.register_secrets(new_config)
-        daemon.reload(new_config)
+        try:
+            daemon.reload(new_config)
+        except Exception as exc:  # noqa: BLE001 - a reload that fails half-way must not end the daemon
+            log.error("config_reload_failed", error=f"{type(exc).__name__}: {exc}", detail="scraping goes on")
     log.info("shutdown_requested")
     if not daemon.stop(timeout_s=8.0):
         # A scrape stuck on the network would keep the interpreter alive at exit; everything measured

@@ -77,8 +77,9 @@ class Collector:
         self.cluster = cluster
         # A factory defers connecting to the first scrape: a cluster that is down at start-up is then
         # reported as `up: false` and retried every interval instead of stopping the daemon.
-        self._wire = wire if isinstance(wire, KafkaWire) else None
-        self._wire_factory = None if isinstance(wire, KafkaWire) else wire
+        is_wire = hasattr(wire, "send_all")
+        self._wire = wire if is_wire else None
+        self._wire_factory = None if is_wire else wire
         self.selection = selection
         self.clock = clock
 
@@ -120,30 +121,39 @@ class Collector:
         )
 
     def probe(
-        self, snapshot: ClusterSnapshot, timestamps: Mapping[TopicPartition, float]
-    ) -> dict[TopicPartition, tuple[float, int]]:
-        """Ask each partition's leader for the first offset produced at or after that partition's timestamp:
-        one ListOffsets request per leader, each partition with its own timestamp.
+        self, snapshot: ClusterSnapshot, rounds: Sequence[Mapping[TopicPartition, float]]
+    ) -> list[dict[TopicPartition, tuple[float, int]]]:
+        """Ask partition leaders, per partition, for the first offset produced at or after a time.
 
-        Returns a (timestamp, offset) history point per partition; no such record (-1) means the log
-        already ended at today's log-end then. Failed requests leave partitions out: probes only refine.
+        Each item of `rounds` maps partitions to their own time and becomes one ListOffsets request per
+        leader; all rounds are sent at once. Returns, per round, a (time, offset) history point per
+        partition; no such record (-1) means the log already ended at today's log-end then. Failed requests
+        leave partitions out: probes only refine time lag.
         """
         leaders = {tp: o.leader for tp, o in snapshot.partitions.items() if o.leader is not None}
-        by_leader: dict[int, dict[TopicPartition, float]] = defaultdict(dict)
-        for tp, ts in timestamps.items():
-            if tp in leaders:
-                by_leader[leaders[tp]][tp] = ts
-        calls = [(self._list_offsets_request(specs.items()), leader) for leader, specs in by_leader.items()]
-        points: dict[TopicPartition, tuple[float, int]] = {}
-        for specs, response in zip(by_leader.values(), self.wire.send_all(calls)):
+        calls, owners = [], []
+        for index, timestamps in enumerate(rounds):
+            by_leader: dict[int, dict[TopicPartition, float]] = defaultdict(dict)
+            for tp, ts in timestamps.items():
+                if tp in leaders:
+                    by_leader[leaders[tp]][tp] = ts
+            for leader, specs in by_leader.items():
+                calls.append((self._list_offsets_request(specs.items()), leader))
+                owners.append((index, specs))
+        found: list[dict[TopicPartition, tuple[float, int]]] = [{} for _ in rounds]
+        for (index, specs), response in zip(owners, self.wire.send_all(calls)):
             if isinstance(response, BaseException):
                 continue
             for tp, code, offset in self._list_offsets_rows(response):
                 log_end = snapshot.partitions[tp].log_end_offset
                 if code or log_end is None or tp not in specs:
                     continue
-                points[tp] = (specs[tp], log_end if offset < 0 else offset)
-        return points
+                found[index][tp] = (specs[tp], log_end if offset < 0 else offset)
+        return found
+
+    def take_request_counts(self) -> dict[str, int]:
+        """Requests sent since the last call, by API (collect() starts and ends with a fresh count)."""
+        return self.wire.reset_counts()
 
     # --- steps ----------------------------------------------------------------------------------
 
@@ -341,6 +351,7 @@ class Collector:
 
         found: dict[int, dict[TopicPartition, int]] = {LATEST: {}, EARLIEST: {}}
         failed: dict[TopicPartition, str] = dict(meta.partition_errors)
+        via_broker: set[TopicPartition] = set()  # failed because their leader did: reported once, above
         retention: dict[str, int] = {}
         for (kind, leader), response in zip(kinds, self.wire.send_all(calls)):
             if kind == "configs":
@@ -349,7 +360,9 @@ class Collector:
             if isinstance(response, BaseException):
                 for tp in by_leader[leader]:
                     failed[tp] = f"ListOffsets to broker {leader} failed: {response!r}"
-                errors.append(ScrapeError("broker", str(leader), f"ListOffsets failed: {response!r}"))
+                    via_broker.add(tp)
+                if kind == LATEST:  # one error for the broker, not one per partition it leads
+                    errors.append(ScrapeError("broker", str(leader), f"ListOffsets failed: {response!r}"))
                 continue
             for tp, code, offset in self._list_offsets_rows(response):
                 problem = error_name(code)
@@ -361,7 +374,7 @@ class Collector:
         partitions = {}
         for tp in involved:
             problem = failed.get(tp) if tp not in found[LATEST] else None
-            if problem:
+            if problem and tp not in via_broker:
                 errors.append(ScrapeError("partition", f"{tp[0]}/{tp[1]}", problem))
             partitions[tp] = PartitionOffsets(
                 topic=tp[0],

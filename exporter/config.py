@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from exporter.timelag import DEFAULT_PROBE_AGES_S
+
 ENV_PREFIX = "LAGWATCH_"
 ENV_NESTING = "__"
 # Every option lives in a section, so an override always has a `__`; LAGWATCH_CONFIG, LAGWATCH_CACHE,
@@ -201,9 +203,7 @@ class TimeLagConfig(_Strict):
     history_points: Annotated[int, Field(ge=2, le=10_000)] = 64
     # Ask the broker (ListOffsets by timestamp) when our own history cannot place a committed offset.
     broker_probes: bool = True
-    probe_ages_s: tuple[Annotated[float, Field(gt=0)], ...] = (
-        60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400,
-    )
+    probe_ages_s: tuple[Annotated[float, Field(gt=0)], ...] = DEFAULT_PROBE_AGES_S
 
     @field_validator("probe_ages_s", mode="before")
     @classmethod

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import kafka.errors as Errors
 from kafka import KafkaAdminClient
 
-# kafka-python rejects (does not queue) requests past max_in_flight_requests_per_connection.
-MAX_IN_FLIGHT_PER_NODE = 5
 
 
 class KafkaWire:
@@ -27,12 +26,10 @@ class KafkaWire:
         self._admin = admin
         self._manager = admin._manager
         self.timeout_ms = int(timeout_s * 1000)
+        # kafka-python rejects (does not queue) requests past this many in flight on one connection.
+        self.max_in_flight = int(admin.config.get("max_in_flight_requests_per_connection", 5))
         self._lock = threading.Lock()
         self.requests: collections.Counter[str] = collections.Counter()
-
-    @property
-    def cluster(self):
-        return self._manager.cluster
 
     def reset_counts(self) -> dict[str, int]:
         with self._lock:
@@ -47,7 +44,7 @@ class KafkaWire:
         return self._manager.least_loaded_node()
 
     def send_all(self, calls: Sequence[tuple[Any, Any]]) -> list[Any]:
-        """Send (request, node_id) pairs, at most MAX_IN_FLIGHT_PER_NODE in flight per broker, all brokers
+        """Send (request, node_id) pairs, at most `max_in_flight` in flight per broker, all brokers
         at once. Returns, in order, each response or the exception that request ended with."""
         if not calls:
             return []
@@ -61,7 +58,7 @@ class KafkaWire:
             wave, rest = [], []
             for index in pending:
                 node = calls[index][1]
-                if in_flight[node] < MAX_IN_FLIGHT_PER_NODE:
+                if in_flight[node] < self.max_in_flight:
                     in_flight[node] += 1
                     wave.append(index)
                 else:
@@ -72,9 +69,12 @@ class KafkaWire:
                 with self._lock:
                     self.requests[request.name.removesuffix("Request")] += 1
                 futures[index] = self._manager.send(request, node_id=node)
+            # One deadline for the whole wave: k hung requests cost one timeout, not k.
+            wave_deadline = time.monotonic() + self.timeout_ms / 1000
             for index, future in futures.items():
+                remaining_ms = max(1, int((wave_deadline - time.monotonic()) * 1000))
                 try:
-                    results[index] = await self._manager.wait_for(future, self.timeout_ms)
+                    results[index] = await self._manager.wait_for(future, remaining_ms)
                 except Errors.KafkaError as exc:
                     results[index] = exc
                 except Exception as exc:  # noqa: BLE001 - one failed request must not sink the scrape

@@ -96,6 +96,12 @@ def retention_used(lag_seconds: float | None, retention_ms: int | None) -> float
     return lag_seconds / (retention_ms / 1000.0)
 
 
+def topic_recreated(previous: ClusterSnapshot, snapshot: ClusterSnapshot, topic: str) -> bool:
+    """The topic exists in both snapshots under different ids: deleted and created again, offsets restarted."""
+    old, new = previous.topics.get(topic), snapshot.topics.get(topic)
+    return old is not None and new is not None and old.topic_id != new.topic_id
+
+
 def group_partitions(group: GroupObservation, snapshot: ClusterSnapshot) -> list[TopicPartition]:
     """Every partition of every topic the group reads (assigned or committed), so never-committed
     partitions of a consumed topic are visible too. Committed partitions of vanished topics stay."""
@@ -126,12 +132,12 @@ def build_report(
     previous_partitions = previous.partitions if previous is not None else {}
 
     def same_topic(topic: str) -> bool:
-        if previous is None:
-            return False
-        old, new = previous.topics.get(topic), snapshot.topics.get(topic)
-        if old is None or new is None:
-            return False
-        return old.topic_id == new.topic_id  # a recreated topic restarts its offsets
+        return (
+            previous is not None
+            and topic in previous.topics
+            and topic in snapshot.topics
+            and not topic_recreated(previous, snapshot, topic)
+        )
 
     produced_by_tp: dict[TopicPartition, Counter] = {}
     for tp, offsets in snapshot.partitions.items():
@@ -222,6 +228,7 @@ def _group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: list[P
         lag_seconds_max=seconds,
         time_lag_quality=quality,
         produced=sum_counters(r.produced for r in rows),
+        produced_into_committed=sum_counters(r.produced for r in rows if r.committed_offset is not None),
         consumed=sum_counters(r.consumed for r in rows if r.committed_offset is not None),
         retention_ms=retention_ms,
         retention_used=retention_used(seconds, retention_ms),
@@ -237,7 +244,10 @@ def _group(cluster: str, group: GroupObservation, topics: list[GroupTopicLag]) -
     ) if topics else (None, TimeLagQuality.UNKNOWN)
     # No partition with a known lag (never committed, or only a deleted topic): not "caught up".
     known = any(t.partitions_with_lag for t in topics)
-    state, eta = catch_up(lag_sum, consumed, produced) if known else (CatchUp.UNKNOWN, None)
+    # Catch-up compares like with like: lag and consumption only exist where the group committed, so only
+    # what producers write into those partitions counts against it.
+    into_committed = sum_counters(t.produced_into_committed for t in topics)
+    state, eta = catch_up(lag_sum, consumed, into_committed) if known else (CatchUp.UNKNOWN, None)
     used = [t.retention_used for t in topics if t.retention_used is not None]
     return GroupLag(
         cluster=cluster,
@@ -280,10 +290,8 @@ def update_histories(
                 updated[tp] = histories[tp]
             continue
         history = histories.get(tp, ())
-        if previous is not None:
-            old_topic, new_topic = previous.topics.get(tp[0]), snapshot.topics.get(tp[0])
-            if old_topic and new_topic and old_topic.topic_id != new_topic.topic_id:
-                history = ()
+        if previous is not None and topic_recreated(previous, snapshot, tp[0]):
+            history = ()
         if history and history[-1][1] > offsets.log_end_offset:
             history = ()
         points = [(snapshot.taken_at, offsets.log_end_offset), *snapshot.time_probes.get(tp, ())]

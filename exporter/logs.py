@@ -24,17 +24,29 @@ def register_secret(value: str | None) -> None:
             _secrets.add(value)
 
 
-def _mask(text: str) -> str:
-    for secret in _secrets:
+def mask(text: str) -> str:
+    """`text` with every registered secret replaced by '**********'."""
+    for secret in tuple(_secrets):  # a copy: a reload may register secrets while other threads log
         if secret in text:
             text = text.replace(secret, MASK)
     return text
 
 
+
+def _mask_value(value):
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_mask_value(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _mask_value(v) for k, v in value.items()}
+    return value
+
+
 def _redact(_, __, event_dict):
     if not _secrets:
         return event_dict
-    return {key: _mask(value) if isinstance(value, str) else value for key, value in event_dict.items()}
+    return {key: _mask_value(value) for key, value in event_dict.items()}
 
 
 def configure(level: str = "info", fmt: str = "json", stream=None) -> None:
@@ -71,7 +83,7 @@ def configure(level: str = "info", fmt: str = "json", stream=None) -> None:
 
 class _MaskingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return _mask(super().format(record))
+        return mask(super().format(record))
 
     def formatException(self, ei) -> str:  # noqa: N802 - logging's name
         # One line, not a traceback: a library's stack trace would split one event into many lines.

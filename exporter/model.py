@@ -162,10 +162,12 @@ class GroupTopicLag:
     lag_items_sum: int
     lag_seconds_max: float | None
     time_lag_quality: TimeLagQuality
-    produced: Counter
+    produced: Counter  # into every partition of the topic (what the topic document shows)
     consumed: Counter
     retention_ms: int | None
     retention_used: float | None  # time lag as a share of retention.ms: 1.0 means unread data is due for deletion
+    # Into the partitions the group has committed to: what catch-up weighs against consumption.
+    produced_into_committed: Counter = Counter(None, None)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ class ClusterPipeline:
         probe_ages_s: tuple[float, ...] = timelag.DEFAULT_PROBE_AGES_S,
         probe_every_s: float = 600.0,
         probe_refine_rounds: int = 12,
+        scrape_timeout_s: float | None = None,
         instance: str = "",
         on_report: Callable[[LagReport], list[dict]] | None = None,
         # Statuses for the documents (exporter.alerts.engine.Alerting.evaluate), before they are built.
@@ -82,6 +83,7 @@ class ClusterPipeline:
         self.probe_ages_s = probe_ages_s
         self.probe_every_s = probe_every_s
         self.probe_refine_rounds = probe_refine_rounds
+        self.scrape_timeout_s = scrape_timeout_s if scrape_timeout_s is not None else 0.8 * interval_s
         self.instance = instance
         self.on_report = on_report
         self.evaluate = evaluate
@@ -90,7 +92,6 @@ class ClusterPipeline:
         self.histories: dict[TopicPartition, timelag.History] = {}
         self._probed_at: dict[TopicPartition, float] = {}
         self.log = logs.get().bind(cluster=collector.cluster)
-        self.last_success: float | None = None
         self._busy = threading.Lock()
         self._status = PipelineStatus(collector.cluster, interval_s)
 
@@ -113,12 +114,13 @@ class ClusterPipeline:
                 up=False,
             )
 
-    def _probe(self, snapshot: ClusterSnapshot) -> ClusterSnapshot:
+    def _probe(self, snapshot: ClusterSnapshot, deadline: float) -> ClusterSnapshot:
         """Ask the broker where our own history cannot place a committed offset in time.
 
-        First a ladder of ages (1 min ... 7 days: one request per leader and age) brackets each committed
-        offset; then bisection rounds (one request per leader per round, each partition with its own
-        time) narrow the bracket to about a second. Only partitions that need it, at most every
+        First a ladder of ages (1 min ... 7 days), all sent at once as one request per leader and age,
+        brackets each committed offset; then bisection rounds (one request per leader per round, each
+        partition with its own time) narrow the bracket to about 1% of the record's age, while the scrape's
+        time budget (`deadline`, monotonic) lasts. Only partitions that need it, at most every
         `probe_every_s`; the points join the partition's history like our own observations.
         """
         if not self.probe_ages_s:
@@ -135,17 +137,19 @@ class ClusterPipeline:
                     targets[tp].add(committed)
         if not targets:
             return snapshot
-        before = self.collector.wire.reset_counts()
+        started = time.monotonic()
         found: dict[TopicPartition, list[tuple[float, int]]] = defaultdict(list)
 
-        def merge(points: dict[TopicPartition, tuple[float, int]]) -> None:
-            for tp, point in points.items():
-                found[tp].append(point)
-                self.histories[tp] = timelag.add_points(self.histories.get(tp, ()), [point], self.history_points)
+        def merge(rounds: list[dict[TopicPartition, tuple[float, int]]]) -> None:
+            for points in rounds:
+                for tp, point in points.items():
+                    found[tp].append(point)
+                    self.histories[tp] = timelag.add_points(self.histories.get(tp, ()), [point], self.history_points)
 
-        for age in self.probe_ages_s:
-            merge(self.collector.probe(snapshot, {tp: now - age for tp in targets}))
+        merge(self.collector.probe(snapshot, [{tp: now - age for tp in targets} for age in self.probe_ages_s]))
         for _ in range(self.probe_refine_rounds):
+            if time.monotonic() >= deadline:
+                break
             specs = {}
             for tp, committed in targets.items():
                 at = timelag.refine_probe(self.histories.get(tp, ()), committed, now)
@@ -153,24 +157,31 @@ class ClusterPipeline:
                     specs[tp] = at
             if not specs:
                 break
-            merge(self.collector.probe(snapshot, specs))
-        probe_requests = self.collector.wire.reset_counts()
+            merge(self.collector.probe(snapshot, [specs]))
         for tp in targets:
             self._probed_at[tp] = now
         requests = dict(snapshot.requests)
-        for api, count in {**before, **probe_requests}.items():
+        for api, count in self.collector.take_request_counts().items():
             requests[api] = requests.get(api, 0) + count
         return dataclasses.replace(
-            snapshot, time_probes={tp: tuple(p) for tp, p in found.items()}, requests=requests
+            snapshot,
+            time_probes={tp: tuple(p) for tp, p in found.items()},
+            requests=requests,
+            duration_s=snapshot.duration_s + (time.monotonic() - started),
         )
 
     def status(self) -> PipelineStatus:
         """The latest report and counters; safe to call from another thread (an immutable snapshot)."""
         return self._status
 
-    def run_once(self) -> CycleResult:
+    def run_once(self) -> CycleResult | None:
         with self._busy, gcpause.paused():
-            return self._cycle()
+            try:
+                return self._cycle()
+            except Exception as exc:  # noqa: BLE001 - a bug in one cycle must not silence the next ones
+                self.log.error("scrape_cycle_failed", error=f"{type(exc).__name__}: {exc}")
+                self._status = dataclasses.replace(self._status, scrapes_failed=self._status.scrapes_failed + 1)
+                return None
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no cycle is running (for shutdown); False if one is still running after `timeout`."""
@@ -180,22 +191,34 @@ class ClusterPipeline:
         return False
 
     def _cycle(self) -> CycleResult:
+        deadline = time.monotonic() + self.scrape_timeout_s
         snapshot = self.scrape()
+        if snapshot.errors:  # error texts reach documents and /readyz: never with a secret in them
+            snapshot = dataclasses.replace(
+                snapshot, errors=tuple(dataclasses.replace(e, message=logs.mask(e.message)) for e in snapshot.errors)
+            )
         if snapshot.up:
             # History first (today's point), then probes only where it still cannot place an offset.
             self.histories = lag.update_histories(self.histories, snapshot, self.previous, self.history_points)
-            snapshot = self._probe(snapshot)  # adds the broker's points to self.histories itself
+            self._probed_at = {tp: t for tp, t in self._probed_at.items() if tp in snapshot.partitions}
+            try:
+                snapshot = self._probe(snapshot, deadline)  # adds the broker's points to self.histories
+            except Exception as exc:  # noqa: BLE001 - probes only refine time lag
+                self.log.warning("time_probe_failed", error=f"{type(exc).__name__}: {exc}")
         report = lag.build_report(
             snapshot, self.previous if snapshot.up else None, self.histories, self.items_per_record
         )
         statuses = self._statuses(report)
         docs = documents.build(report, self.granularity, self.interval_s, self.instance, statuses)
+        # Lag documents first: alerting may wait on slow notifiers and must not delay them.
+        delivered, sink_error = self._deliver(docs)
         extra = self.on_report(report) if self.on_report else []
-        delivered, sink_error = self._deliver(docs + extra)
+        if extra:
+            more, extra_error = self._deliver(extra)
+            delivered, sink_error = delivered + more, sink_error or extra_error
         if snapshot.up:
             self.previous = snapshot
-            self.last_success = snapshot.taken_at
-        self._status = self._status.after(report, self.last_success)
+        self._status = self._status.after(report, snapshot.taken_at if snapshot.up else self._status.last_success)
         for error in snapshot.errors[:20]:
             self.log.warning("scrape_error", scope=error.scope, name=error.name, error=error.message)
         self.log.info(
@@ -229,7 +252,7 @@ class ClusterPipeline:
             result = self.sink.deliver(docs)
         except Exception as exc:  # noqa: BLE001 - an unreachable sink must not stop scraping
             self.log.error("sink_unavailable", error=str(exc), documents=len(docs))
-            return 0, str(exc)
+            return 0, logs.mask(str(exc))
         for doc_id, reason in result.rejected[:10]:
             self.log.error("document_rejected", doc_id=doc_id, reason=reason)
         if result.retry:

@@ -20,6 +20,7 @@ from exporter import logs
 
 class Scheduler:
     def __init__(self, max_workers: int = 8):
+        self.max_workers = max_workers
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=max_workers)}, timezone=timezone.utc
         )

@@ -104,17 +104,3 @@ def refine_probe(
         if width > wanted and (widest is None or width > widest[1] - widest[0]):
             widest = (t_left, t_right)
     return None if widest is None else (widest[0] + widest[1]) / 2
-
-
-def probe_points(
-    probe_results: Iterable[tuple[float, int | None]], log_end: int
-) -> tuple[Point, ...]:
-    """Turn ListOffsets-by-timestamp answers into history points.
-
-    The broker answers a timestamp T with the first offset whose record time is >= T, or no offset when
-    every record is older: then the log already ended at today's log-end at time T.
-    """
-    points = []
-    for timestamp, offset in probe_results:
-        points.append((timestamp, log_end if offset is None or offset < 0 else offset))
-    return tuple(points)

@@ -9,11 +9,14 @@ pipelines share one file: every read-modify-write goes through one lock.
 from __future__ import annotations
 
 import json
+import time
 import os
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
+
+from exporter import logs
 
 VERSION = 1
 
@@ -24,12 +27,26 @@ class StateStore:
         self._lock = threading.Lock()
 
     def _read(self) -> dict[str, Any]:
+        empty = {"version": VERSION, "clusters": {}}
         try:
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
-            return {"version": VERSION, "clusters": {}}
+            return empty
+        except (OSError, ValueError) as exc:
+            data = exc
         if not isinstance(data, dict) or data.get("version") != VERSION:
-            raise ValueError(f"{self.path}: not a lagwatch alert state file (version {VERSION})")
+            # Unreadable (truncated by a full disk, edited by hand): keep it for a post-mortem, start afresh.
+            # Alerts then fire again as if new, which beats an exporter that cannot start.
+            aside = self.path.with_name(f"{self.path.name}.unreadable-{int(time.time())}")
+            try:
+                self.path.rename(aside)
+            except OSError:
+                aside = None
+            logs.get().error(
+                "alert_state_unreadable", path=str(self.path), moved_to=str(aside) if aside else None,
+                error=str(data) if isinstance(data, Exception) else f"not a version {VERSION} state file",
+            )
+            return empty
         return data
 
     def _write(self, data: dict[str, Any]) -> None:

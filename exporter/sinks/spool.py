@@ -188,6 +188,8 @@ class Spool:
         lines = self._encode(docs)
         path = self.dir / f"{segment.sequence:012d}-{len(lines)}.jsonl"
         with self._lock:
+            if segment.sequence not in self._segments:
+                return  # dropped at the cap while a replay was delivering it: do not bring it back
             self._write(path, lines)
             if path != segment.path:
                 segment.path.unlink(missing_ok=True)
@@ -249,7 +251,13 @@ class SpoolingSink:
         )
 
     def _spool(self, docs: list[dict[str, Any]], reason: str) -> None:
-        if self.spool.append(docs):
+        try:
+            dropped = self.spool.append(docs)
+        except OSError as exc:  # disk full, read-only volume: nothing more we can do but say so loudly
+            self._dropping = True
+            self.log.error("spool_write_failed", documents=len(docs), error=str(exc), spool_dir=str(self.spool.dir))
+            return
+        if dropped:
             self._dropping = True
         self.log.warning(
             "documents_spooled",
@@ -262,10 +270,13 @@ class SpoolingSink:
     def deliver(self, docs: list[dict[str, Any]]) -> DeliveryResult:
         try:
             result = self.inner.deliver(docs)
-        except SinkUnavailable as exc:
-            self._reachable, self._last_error = False, str(exc)
-            self._spool(docs, str(exc))
-            return DeliveryResult(spooled=len(docs), error=f"spooled: {exc}")
+        except Exception as exc:  # noqa: BLE001 - unreachable, or refusing (401/403 after a credential
+            # rotation, a broken template): either way the documents wait on disk until it takes them.
+            message = str(exc) if isinstance(exc, SinkUnavailable) else f"{type(exc).__name__}: {exc}"
+            message = logs.mask(message)
+            self._reachable, self._last_error = False, message
+            self._spool(docs, message)
+            return DeliveryResult(spooled=len(docs), error=f"spooled: {message}")
         self._reachable, self._last_error = True, None
         if result.retry:
             self._spool(result.retry, "elasticsearch asked to retry (429/5xx items)")

@@ -10,9 +10,25 @@ import pytest
 import yaml
 
 from exporter.devstack import KafkaBroker
-from tests.harness import RunningDaemon, unique
+from tests.harness import RunningDaemon, unique, wait_for
 
 pytestmark = pytest.mark.integration
+
+
+def connected_to(port: int) -> bool:
+    """Some socket on this machine has an established connection to 127.0.0.1:`port` (the kernel accepts
+    connections for a stopped process, so this is how we know the scrape is now waiting on it)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            remote, state = fields[2], fields[3]
+            if state == "01" and int(remote.rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
 
 
 def write_config(path, bootstrap: str, es_url: str, prefix: str, **scrape) -> None:
@@ -58,7 +74,8 @@ def test_sigterm_exits_zero_within_ten_seconds_even_while_a_scrape_hangs(tmp_pat
     daemon = RunningDaemon(str(path))
     try:
         daemon.wait_event("daemon_started")
-        time.sleep(1)
+        port = int(broker.bootstrap.rsplit(":", 1)[1])
+        wait_for(lambda: connected_to(port), what="the first scrape connected to the frozen broker")
         started = time.monotonic()
         daemon.signal(signal.SIGTERM)
         code = daemon.wait_exit(timeout=15)

@@ -326,3 +326,13 @@ def test_group_with_no_known_lag_is_not_reported_caught_up(committed):
     assert all(r.lag is None for r in rep.partitions)
     assert rep.groups[0].catch_up is CatchUp.UNKNOWN
     assert rep.groups[0].catch_up_seconds is None
+
+
+def test_catch_up_ignores_traffic_into_partitions_the_group_never_committed():
+    before = snapshot(0.0, {("t", 0): 100, ("t", 1): 0}, [group("g", {("t", 0): 0})])
+    after = snapshot(10.0, {("t", 0): 150, ("t", 1): 1000}, [group("g", {("t", 0): 100})])
+    (g,) = report(after, previous=before).groups
+    # lag 50, consumed 10/s, 5/s produced into p0: 50 / (10 - 5) = 10 s; p1's 100/s never counts
+    # (counting it would say falling_behind)
+    assert g.catch_up is CatchUp.CATCHING_UP
+    assert g.catch_up_seconds == pytest.approx(10.0)

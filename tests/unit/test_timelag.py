@@ -1,4 +1,4 @@
-"""Lag in seconds from a (time, log-end) history: estimate, add_points, needs_probe, probe_points."""
+"""Lag in seconds from a (time, log-end) history: estimate, add_points, needs_probe, refine_probe."""
 
 import pytest
 
@@ -153,7 +153,7 @@ def test_add_points_is_idempotent():
     assert timelag.add_points(history, history) == history
 
 
-# --- needs_probe / probe_points ---------------------------------------------------------------
+# --- needs_probe ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -171,20 +171,6 @@ def test_add_points_is_idempotent():
 )
 def test_needs_probe(history, committed, log_end, expected):
     assert timelag.needs_probe(history, committed, log_end) is expected
-
-
-@pytest.mark.parametrize(
-    "answers, expected",
-    [
-        ([(100.0, 40), (200.0, 70)], ((100.0, 40), (200.0, 70))),
-        ([(100.0, -1)], ((100.0, 500),)),  # every record older than T: the log already ended at log-end
-        ([(100.0, None)], ((100.0, 500),)),
-        ([], ()),
-    ],
-    ids=["offsets", "minus-one-is-log-end", "none-is-log-end", "empty"],
-)
-def test_probe_points(answers, expected):
-    assert timelag.probe_points(answers, 500) == expected
 
 
 # --- refine_probe: bisection over the broker's record times ---------------------------------------------
