@@ -192,9 +192,9 @@ class Daemon:
     def __init__(self, config: Config, sink=None, es_client: Elasticsearch | None = None):
         self.config = config
         self.log = logs.get()
-        self.es_client = es_client if es_client is not None or sink is not None else elasticsearch_client(
-            config.elasticsearch
-        )
+        # Close on stop only what we built: a client passed in belongs to the caller.
+        self._owns_client = es_client is None and sink is None
+        self.es_client = es_client if not self._owns_client else elasticsearch_client(config.elasticsearch)
         self.sink = sink if sink is not None else spooling_sink(config, elasticsearch_sink(config, self.es_client))
         self.alert_sink = alert_sink(config, self.es_client)
         # One alert state store per file: its lock serialises the clusters' read-modify-write, across reloads.
@@ -287,7 +287,7 @@ class Daemon:
                 pass
         if self.http is not None:
             self.http.stop()
-        if self.es_client is not None:
+        if self._owns_client and self.es_client is not None:
             self.es_client.close()
         self.stopped.set()
         if abandoned:
@@ -304,6 +304,7 @@ class Daemon:
         )
         if config.elasticsearch != self.config.elasticsearch:
             self.es_client = elasticsearch_client(config.elasticsearch)
+            self._owns_client = True
             # The spool directory carries over: what waits there is replayed to the new sink.
             self.sink = spooling_sink(config, elasticsearch_sink(config, self.es_client))
             self._setup_sink()

@@ -31,6 +31,11 @@ class KafkaWire:
         self._lock = threading.Lock()
         self.requests: collections.Counter[str] = collections.Counter()
 
+    @property
+    def cluster(self):
+        """kafka-python's cluster metadata (brokers, topics) as of the last Metadata response."""
+        return self._manager.cluster
+
     def reset_counts(self) -> dict[str, int]:
         with self._lock:
             counts = dict(self.requests)

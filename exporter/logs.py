@@ -49,8 +49,19 @@ def _redact(_, __, event_dict):
     return {key: _mask_value(value) for key, value in event_dict.items()}
 
 
+class _CurrentStderr:
+    """Whatever sys.stderr is when a line is written (not when logging was configured), so a logger set up
+    while stderr was temporarily redirected never writes into a closed stream later."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(level: str = "info", fmt: str = "json", stream=None) -> None:
-    stream = stream or sys.stderr
+    stream = stream or _CurrentStderr()
     renderer = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
