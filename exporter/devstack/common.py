@@ -93,6 +93,20 @@ def wait_until(
     raise StackError(f"{what}: not ready after {timeout:.0f}s\n{tail}")
 
 
+def spawn(argv: list[str], log_path: Path, **popen_kwargs) -> subprocess.Popen:
+    """Start a service with stdout and stderr in its log file, in a session of its own (a Ctrl-C in the
+    terminal reaches us, and we stop the service in order)."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            **popen_kwargs,
+        )
+
+
 def stop_process(process: subprocess.Popen | None, timeout: float = 30) -> None:
     if process is None or process.poll() is not None:
         return

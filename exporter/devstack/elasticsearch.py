@@ -23,6 +23,7 @@ from exporter.devstack.common import (
     java_home,
     log_tail,
     stderr_progress,
+    spawn,
     stop_process,
     wait_until,
 )
@@ -138,31 +139,34 @@ class ElasticsearchNode:
             argv += ["-E", f"{key}={value}"]
         self.progress(f"starting Elasticsearch {self.version} on {self.url} (log: {self.log_path}) ...")
         self._launch = (argv, env, user)
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=self.workdir,
-                user=user.pw_uid if user else None,
-                group=user.pw_gid if user else None,
-                start_new_session=True,
-            )
+        self._spawn()
         try:
-            wait_until(
-                self._healthy,
-                timeout=timeout,
-                what=f"Elasticsearch on {self.url}",
-                process=self._process,
-                log=self.log_path,
-            )
+            self._wait_ready(timeout)
         except BaseException:
             self.stop(keep_files=True)
             raise
         self.progress(f"Elasticsearch {self.version} ready on {self.url}")
         return self
+
+    def _spawn(self) -> None:
+        argv, env, user = self._launch
+        self._process = spawn(
+            argv,
+            self.log_path,
+            env=env,
+            cwd=self.workdir,
+            user=user.pw_uid if user else None,
+            group=user.pw_gid if user else None,
+        )
+
+    def _wait_ready(self, timeout: float) -> None:
+        wait_until(
+            self._healthy,
+            timeout=timeout,
+            what=f"Elasticsearch on {self.url}",
+            process=self._process,
+            log=self.log_path,
+        )
 
     def configure_home(self, home: Path) -> None:
         """Hook run on the private copy before the node starts (users, roles, certificates for a
@@ -187,25 +191,7 @@ class ElasticsearchNode:
         assert self._launch is not None and self.workdir is not None, "restart() needs an earlier start()"
         if self._process is not None and self._process.poll() is None:
             return self
-        argv, env, user = self._launch
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=self.workdir,
-                user=user.pw_uid if user else None,
-                group=user.pw_gid if user else None,
-                start_new_session=True,
-            )
-        wait_until(
-            self._healthy,
-            timeout=timeout,
-            what=f"Elasticsearch on {self.url} (restart)",
-            process=self._process,
-            log=self.log_path,
-        )
+        self._spawn()
+        self._wait_ready(timeout)
         self.progress(f"Elasticsearch {self.version} restarted on {self.url}")
         return self

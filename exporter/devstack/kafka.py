@@ -18,6 +18,7 @@ from exporter.devstack.common import (
     java_home,
     log_tail,
     stderr_progress,
+    spawn,
     stop_process,
     wait_until,
 )
@@ -167,27 +168,23 @@ class KafkaBroker:
             raise StackError(f"kafka storage format failed:\n{fmt.stdout}\n{fmt.stderr}")
         self.progress(f"starting Kafka {self.version} on {self.bootstrap} (log: {self.log_path}) ...")
         self._command = [*base, "kafka.Kafka", str(config)]
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                [*base, "kafka.Kafka", str(config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop the broker
-            )
+        self._process = spawn(self._command, self.log_path)
         try:
-            wait_until(
-                self._answers_metadata,
-                timeout=timeout,
-                what=f"Kafka broker on {self.bootstrap}",
-                process=self._process,
-                log=self.log_path,
-            )
+            self._wait_ready(timeout)
         except BaseException:
             self.stop(keep_files=True)
             raise
         self.progress(f"Kafka {self.version} ready on {self.bootstrap}")
         return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        wait_until(
+            self._answers_metadata,
+            timeout=timeout,
+            what=f"Kafka broker on {self.bootstrap}",
+            process=self._process,
+            log=self.log_path,
+        )
 
     def _answers_metadata(self) -> bool:
         from kafka import KafkaAdminClient
@@ -220,20 +217,7 @@ class KafkaBroker:
         assert self._command is not None and self.workdir is not None, "restart() needs an earlier start()"
         if self._process is not None and self._process.poll() is None:
             return self
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                self._command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        wait_until(
-            self._answers_metadata,
-            timeout=timeout,
-            what=f"Kafka broker on {self.bootstrap} (restart)",
-            process=self._process,
-            log=self.log_path,
-        )
+        self._process = spawn(self._command, self.log_path)
+        self._wait_ready(timeout)
         self.progress(f"Kafka {self.version} restarted on {self.bootstrap}")
         return self
