@@ -10,6 +10,7 @@ Every document has a deterministic `_id`, so a retried or duplicated bulk never 
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -39,6 +40,11 @@ class DeliveryResult:
 
 def mappings(file: str) -> dict[str, Any]:
     return json.loads(resources.files("exporter.resources").joinpath(file).read_text())
+
+
+@functools.lru_cache(maxsize=64)
+def _slot_day(slot_ms: int) -> str:
+    return datetime.fromtimestamp(slot_ms / 1000, tz=timezone.utc).strftime("%Y.%m.%d")
 
 
 def lag_mappings() -> dict[str, Any]:
@@ -132,11 +138,11 @@ class ElasticsearchSink:
         if self.mode == "data_stream":
             return self.name
         if "lagwatch.slot" in doc:
-            when = datetime.fromtimestamp(doc["lagwatch.slot"] / 1000, tz=timezone.utc)
-        else:  # documents without a scrape slot (alert transitions): their own time
-            when = datetime.fromisoformat(doc["@timestamp"].replace("Z", "+00:00"))
-        day = when.strftime("%Y.%m.%d")
-        return f"{self.name}-{day}"
+            # One scrape's documents share one slot: the day is formatted once per slot, not per document.
+            return f"{self.name}-{_slot_day(doc['lagwatch.slot'])}"
+        # documents without a scrape slot (alert transitions): their own time
+        when = datetime.fromisoformat(doc["@timestamp"].replace("Z", "+00:00"))
+        return f"{self.name}-{when.strftime('%Y.%m.%d')}"
 
     def _actions(self, docs: list[dict[str, Any]]):
         op = "create" if self.mode == "data_stream" else "index"

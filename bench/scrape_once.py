@@ -1,0 +1,84 @@
+"""One lagwatch scrape in a process of its own, so the parent reads a clean peak RSS for it.
+
+    python -m bench.scrape_once --bootstrap 127.0.0.1:9092 [--scrapes 2] [--dump-docs FILE]
+
+A scrape is what the daemon does per cluster and interval, minus the sink: collector.collect(), then
+lag.build_report() and documents.build() (exporter/pipeline.py). The first scrape includes connecting to the
+cluster (a fresh process); later ones reuse the connection like the daemon does. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--scrapes", type=int, default=2)
+    parser.add_argument("--granularity", default="partition")
+    parser.add_argument("--dump-docs", help="write the last scrape's documents here (JSON lines)")
+    args = parser.parse_args(argv)
+
+    imports_started = time.perf_counter()
+    from exporter import app, documents, gcpause, lag
+    from exporter.config import Config
+
+    imports_s = time.perf_counter() - imports_started
+    config = Config.model_validate(
+        {
+            "clusters": [{"name": "bench", "bootstrap_servers": args.bootstrap, "request_timeout_s": 60}],
+            "scrape": {"interval_s": 120, "granularity": args.granularity},
+        }
+    )
+    collector = app.collector(config, config.clusters[0])
+    results = []
+    previous, histories, docs = None, {}, []
+    for _ in range(args.scrapes):
+        docs = report = None  # like the daemon, hold one scrape's documents at a time
+        wall, cpu = time.perf_counter(), time.process_time()
+        with gcpause.paused():  # as ClusterPipeline.run_once does
+            snapshot = collector.collect()
+            histories = lag.update_histories(histories, snapshot, previous, config.time_lag.history_points)
+            report = lag.build_report(snapshot, previous, histories, config.items_per_record)
+            docs = documents.build(report, config.scrape.granularity.value, config.scrape.interval_s, "bench")
+        results.append(
+            {
+                "wall_s": time.perf_counter() - wall,
+                "cpu_s": time.process_time() - cpu,
+                "collect_s": snapshot.duration_s,
+                "requests": sum(snapshot.requests.values()),
+                "requests_by_api": snapshot.requests,
+                "groups": len(snapshot.groups),
+                "pairs": len(report.partitions),
+                "documents": len(docs),
+                "errors": len(snapshot.errors),
+                "lag": sum(g.lag_sum for g in report.groups),
+            }
+        )
+        previous = snapshot
+    collector.close()
+    if args.dump_docs:
+        with open(args.dump_docs, "w") as out:
+            for doc in docs:
+                out.write(json.dumps(doc, separators=(",", ":")) + "\n")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        json.dumps(
+            {
+                "scrapes": results,
+                "imports_s": imports_s,
+                "process_cpu_s": usage.ru_utime + usage.ru_stime,
+                "peak_rss_kb": usage.ru_maxrss,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
