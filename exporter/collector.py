@@ -1,9 +1,9 @@
 """The only module that reads from Kafka: one scrape of one cluster into a ClusterSnapshot.
 
 Per scrape, whatever the number of groups and partitions: one Metadata request, one ListGroups per broker,
-FindCoordinator for all groups at once, one DescribeGroups and one OffsetFetch per coordinator (per
-`groups_per_request` groups), two ListOffsets per partition leader (log-end and log-start) and one
-DescribeConfigs. Committed offsets are read before log-end offsets, so lag can be overstated by what was
+FindCoordinator for groups whose coordinator is not known yet (all at once), one DescribeGroups (for groups
+that have members) and one OffsetFetch per coordinator (per `groups_per_request` groups), two ListOffsets per
+partition leader (log-end and log-start) and one DescribeConfigs. Committed offsets are read before log-end offsets, so lag can be overstated by what was
 produced in between, never understated or negative. Nothing here joins a group, commits an offset or
 creates a topic (Metadata is sent with allow_auto_topic_creation=False).
 """
@@ -40,6 +40,11 @@ _TOPIC_RESOURCE = 2
 # Group protocol types that carry consumer offsets: classic consumers, and commit-only clients (Flink,
 # Spark, manual assign) whose groups have no protocol type at all.
 _CONSUMER_PROTOCOLS = {"consumer", ""}
+# States in which a group has no members: nothing for DescribeGroups to tell.
+_MEMBERLESS_STATES = {"Empty", "Dead"}
+# Group-level errors after which the coordinator must be looked up again: COORDINATOR_LOAD_IN_PROGRESS,
+# COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR.
+_COORDINATOR_MOVED = {14, 15, 16}
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,8 @@ def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
 
 
 class Collector:
-    """Scrapes one cluster through a KafkaWire; holds no state between scrapes."""
+    """Scrapes one cluster through a KafkaWire. Its only state between scrapes is the group coordinator
+    cache (a scrape of an unchanged cluster then sends no FindCoordinator at all)."""
 
     def __init__(
         self,
@@ -82,6 +88,8 @@ class Collector:
         self._wire_factory = None if is_wire else wire
         self.selection = selection
         self.clock = clock
+        # group -> coordinator node, kept between scrapes; forgotten when the coordinator moves.
+        self._coordinators: dict[str, int] = {}
 
     @property
     def wire(self) -> KafkaWire:
@@ -180,10 +188,11 @@ class Collector:
                     meta.leaders[tp] = partition.leader_id
         return meta
 
-    def _list_groups(self, meta: _Metadata, errors: list[ScrapeError]) -> dict[str, tuple[str, str | None]]:
-        """{group: (state, type)} from every broker; a broker that fails is reported, the rest still count."""
+    def _list_groups(self, meta: _Metadata, errors: list[ScrapeError]) -> dict[str, tuple[str, str | None, str]]:
+        """{group: (state, type, protocol type)} from every broker; a broker that fails is reported, the rest
+        still count."""
         brokers = sorted(meta.brokers)
-        states: dict[str, tuple[str, str | None]] = {}
+        states: dict[str, tuple[str, str | None, str]] = {}
         for broker, response in zip(brokers, self.wire.send_all([(ListGroupsRequest(), b) for b in brokers])):
             if isinstance(response, BaseException):
                 errors.append(ScrapeError("broker", str(broker), f"ListGroups failed: {response!r}"))
@@ -197,25 +206,23 @@ class Collector:
                     continue
                 state = getattr(group, "group_state", "") or "Unknown"
                 group_type = getattr(group, "group_type", "") or None
-                states[group.group_id] = (state, group_type)
+                states[group.group_id] = (state, group_type, group.protocol_type)
         return states
 
-    def _describe_and_fetch(
-        self, states: dict[str, tuple[str, str | None]], meta: _Metadata, errors: list[ScrapeError]
-    ) -> list[GroupObservation]:
-        names = sorted(states)
-        if not names:
-            return []
-        coordinators: dict[str, int] = {}
-        group_errors: dict[str, str] = {}
+    def _find_coordinators(
+        self, names: list[str], meta: _Metadata, group_errors: dict[str, str]
+    ) -> dict[str, int]:
+        """Each group's coordinator: from the cache of earlier scrapes, asking (FindCoordinator, batched) only
+        for groups not in it. Entries pointing at a broker that left the cluster are dropped first."""
+        self._coordinators = {g: n for g, n in self._coordinators.items() if n in meta.brokers}
+        unknown = [g for g in names if g not in self._coordinators]
         size = self.selection.groups_per_request
         requests = [
             FindCoordinatorRequest(key_type=0, coordinator_keys=list(chunk), min_version=4)
-            for chunk in _chunks(names, size)
+            for chunk in _chunks(unknown, size)
         ]
-        for chunk, response in zip(_chunks(names, size), self.wire.send_all(
-            [(r, self.wire.least_loaded_node()) for r in requests]
-        )):
+        responses = self.wire.send_all([(r, self.wire.least_loaded_node()) for r in requests])
+        for chunk, response in zip(_chunks(unknown, size), responses):
             if isinstance(response, BaseException):
                 for group in chunk:
                     group_errors[group] = f"FindCoordinator failed: {response!r}"
@@ -225,7 +232,22 @@ class Collector:
                 if problem:
                     group_errors[row.key] = f"FindCoordinator: {problem}"
                 else:
-                    coordinators[row.key] = row.node_id
+                    self._coordinators[row.key] = row.node_id
+        return {g: self._coordinators[g] for g in names if g in self._coordinators}
+
+    def _forget_coordinator(self, group: str) -> None:
+        """The coordinator moved or is loading: look it up again on the next scrape."""
+        self._coordinators.pop(group, None)
+
+    def _describe_and_fetch(
+        self, states: dict[str, tuple[str, str | None, str]], meta: _Metadata, errors: list[ScrapeError]
+    ) -> list[GroupObservation]:
+        names = sorted(states)
+        if not names:
+            return []
+        group_errors: dict[str, str] = {}
+        size = self.selection.groups_per_request
+        coordinators = self._find_coordinators(names, meta, group_errors)
 
         by_coordinator: dict[int, list[str]] = defaultdict(list)
         for group in names:
@@ -234,9 +256,12 @@ class Collector:
         calls, batches = [], []
         OffsetGroup = OffsetFetchRequest.OffsetFetchRequestGroup
         for node, groups in sorted(by_coordinator.items()):
-            for chunk in _chunks(groups, size):
+            # Empty groups have no members to describe (ListGroups told us their state): only the others.
+            active = [g for g in groups if states[g][0] not in _MEMBERLESS_STATES]
+            for chunk in _chunks(active, size):
                 calls.append((DescribeGroupsRequest(groups=list(chunk)), node))
                 batches.append(("describe", chunk))
+            for chunk in _chunks(groups, size):
                 # max_version 9: v10 replaces topic names with topic ids.
                 request = OffsetFetchRequest(
                     groups=[OffsetGroup(group_id=g, topics=None) for g in chunk],
@@ -252,15 +277,20 @@ class Collector:
             if isinstance(response, BaseException):
                 for group in chunk:
                     group_errors.setdefault(group, f"{kind} failed: {response!r}")
+                    self._forget_coordinator(group)
                 continue
             if kind == "describe":
                 for row in response.groups:
                     described[row.group_id] = row
+                    if row.error_code in _COORDINATOR_MOVED:
+                        self._forget_coordinator(row.group_id)
             else:
                 for row in response.groups:
                     problem = error_name(row.error_code)
                     if problem:
                         group_errors.setdefault(row.group_id, f"OffsetFetch: {problem}")
+                        if row.error_code in _COORDINATOR_MOVED:
+                            self._forget_coordinator(row.group_id)
                         continue
                     offsets = {}
                     for topic in row.topics:
@@ -274,7 +304,7 @@ class Collector:
 
         observations = []
         for group in names:
-            state, group_type = states[group]
+            state, group_type, protocol_type = states[group]
             members: tuple[Member, ...] = ()
             row = described.get(group)
             problem = group_errors.get(group)
@@ -290,7 +320,7 @@ class Collector:
                 GroupObservation(
                     group=group,
                     state=state,
-                    protocol_type=row.protocol_type if row is not None else "",
+                    protocol_type=row.protocol_type if row is not None else protocol_type,
                     group_type=group_type,
                     coordinator=coordinators.get(group),
                     members=members,

@@ -111,6 +111,23 @@ def test_list_offsets_requests_do_not_grow_with_partitions(kafka, collector_for)
     assert sum(large.values()) <= 10
 
 
+def test_later_scrapes_reuse_coordinators_and_skip_describing_empty_groups(kafka, collector_for):
+    topic = kafka.create_topic(unique("steady"), partitions=3)
+    kafka.produce(topic, {0: 4, 1: 4, 2: 4})
+    empty, live = unique("steady-empty"), unique("steady-live")
+    kafka.consume(empty, topic, count=5)
+    member = kafka.consume(live, topic, count=2, keep_open=True)
+    try:
+        collector = collector_for({empty, live})
+        first, second = collector.collect(), collector.collect()
+    finally:
+        member.close(autocommit=False)
+    assert first.requests["FindCoordinator"] == 1 and "FindCoordinator" not in second.requests
+    assert second.requests["DescribeGroups"] == 1  # for the live group only; the Empty one needs none
+    assert {g.group: (g.state, len(g.members)) for g in second.groups} == {empty: ("Empty", 0), live: ("Stable", 1)}
+    assert {g.group: g.committed for g in first.groups} == {g.group: g.committed for g in second.groups}
+
+
 def test_scrapes_leave_offsets_members_groups_and_topics_untouched(kafka, collector_for):
     topic = kafka.create_topic(unique("quiet"), partitions=2)
     kafka.produce(topic, {0: 5, 1: 5})
