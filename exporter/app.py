@@ -147,8 +147,11 @@ def alerting(config: Config, cluster: str, *, store: StateStore, sink=None, noti
     )
 
 
-def pipelines(config: Config, sink, alerts: Callable[[str], Alerting] | None = None) -> list[ClusterPipeline]:
-    """One pipeline per cluster; `alerts(cluster)` (the daemon) adds statuses, rules and notifications."""
+def pipelines(
+    config: Config, sink, alerts: Callable[[str], Alerting] | None = None, keep_documents: bool = True
+) -> list[ClusterPipeline]:
+    """One pipeline per cluster; `alerts(cluster)` (the daemon) adds statuses, rules and notifications.
+    The daemon does not keep each scrape's documents once delivered (`keep_documents=False`)."""
     instance = config.scrape.instance or socket.gethostname()
     hooks = {c.name: alerts(c.name) for c in config.clusters} if alerts is not None else {}
     return [
@@ -161,6 +164,7 @@ def pipelines(config: Config, sink, alerts: Callable[[str], Alerting] | None = N
             history_points=config.time_lag.history_points,
             probe_ages_s=tuple(config.time_lag.probe_ages_s) if config.time_lag.broker_probes else (),
             scrape_timeout_s=config.scrape.effective_timeout_s,
+            keep_documents=keep_documents,
             instance=instance,
             evaluate=hooks[cluster.name].evaluate if cluster.name in hooks else None,
             on_report=hooks[cluster.name].on_report if cluster.name in hooks else None,
@@ -199,7 +203,7 @@ class Daemon:
         self.alert_sink = alert_sink(config, self.es_client)
         # One alert state store per file: its lock serialises the clusters' read-modify-write, across reloads.
         self._alert_stores: dict[object, StateStore] = {}
-        self.pipelines = pipelines(config, self.sink, self._alerts_for(config))
+        self.pipelines = pipelines(config, self.sink, self._alerts_for(config), keep_documents=False)
         self.http = None  # exporter.http.HttpServer while running, when http.enabled
         self.scheduler = self._new_scheduler()
         self.stopped = threading.Event()
@@ -309,7 +313,7 @@ class Daemon:
             self.sink = spooling_sink(config, elasticsearch_sink(config, self.es_client))
             self._setup_sink()
             self.alert_sink = alert_sink(config, self.es_client)
-        fresh = pipelines(config, self.sink, self._alerts_for(config))
+        fresh = pipelines(config, self.sink, self._alerts_for(config), keep_documents=False)
         new_alerting = (config.alerts, config.elasticsearch) != (self.config.alerts, self.config.elasticsearch)
         kept, started = [], []
         previous_clusters = {c.name: c for c in self.config.clusters}

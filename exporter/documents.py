@@ -12,6 +12,7 @@ import base64
 import functools
 import hashlib
 from datetime import datetime, timezone
+from collections.abc import Iterator
 from typing import Any
 
 from exporter.model import (
@@ -177,25 +178,42 @@ def with_status(doc: dict[str, Any], status) -> dict[str, Any]:
     return doc
 
 
-def build(
+def count(report: LagReport, granularity: str) -> int:
+    """How many documents `iterate` yields for this report (the self document included)."""
+    wanted = GRANULARITY_DOC_TYPES[granularity]
+    return (
+        (len(report.partitions) if PARTITION in wanted else 0)
+        + (len(report.group_topics) if TOPIC in wanted else 0)
+        + (len(report.groups) if GROUP in wanted else 0)
+        + 1
+    )
+
+
+def iterate(
     report: LagReport, granularity: str, interval_s: float, instance: str = "", statuses=None
-) -> list[dict[str, Any]]:
-    """All documents for one scrape: the granularity's lag documents, then one self document.
-    `statuses` (exporter.evaluator.status.Statuses) adds each partition's and group's status."""
+) -> Iterator[dict[str, Any]]:
+    """The documents for one scrape, one at a time (a large estate's scrape never has to be held whole):
+    the granularity's lag documents, then one self document. `statuses`
+    (exporter.evaluator.status.Statuses) adds each partition's and group's status."""
     part_status = statuses.partitions if statuses is not None else {}
     group_status = statuses.groups if statuses is not None else {}
     snapshot = report.snapshot
     slot_ms = slot(snapshot.taken_at, interval_s)
     wanted = GRANULARITY_DOC_TYPES[granularity]
-    docs: list[dict[str, Any]] = []
     if PARTITION in wanted:
-        docs += [
-            with_status(partition_doc(r, snapshot, slot_ms), part_status.get((r.group, r.topic, r.partition)))
-            for r in report.partitions
-        ]
+        for r in report.partitions:
+            yield with_status(partition_doc(r, snapshot, slot_ms), part_status.get((r.group, r.topic, r.partition)))
     if TOPIC in wanted:
-        docs += [topic_doc(r, snapshot, slot_ms) for r in report.group_topics]
+        for r in report.group_topics:
+            yield topic_doc(r, snapshot, slot_ms)
     if GROUP in wanted:
-        docs += [with_status(group_doc(r, snapshot, slot_ms), group_status.get(r.group)) for r in report.groups]
-    docs.append(self_doc(snapshot, slot_ms, len(docs) + 1, instance))
-    return docs
+        for r in report.groups:
+            yield with_status(group_doc(r, snapshot, slot_ms), group_status.get(r.group))
+    yield self_doc(snapshot, slot_ms, count(report, granularity), instance)
+
+
+def build(
+    report: LagReport, granularity: str, interval_s: float, instance: str = "", statuses=None
+) -> list[dict[str, Any]]:
+    """All documents for one scrape as a list (see `iterate`)."""
+    return list(iterate(report, granularity, interval_s, instance, statuses))

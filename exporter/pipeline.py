@@ -7,6 +7,7 @@ Holds what must survive between scrapes (the previous snapshot, time-lag histori
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import defaultdict
 import threading
 import time
@@ -49,9 +50,10 @@ class PipelineStatus:
 @dataclass
 class CycleResult:
     report: LagReport
-    documents: list[dict]
+    documents: list[dict]  # empty unless the pipeline keeps them (keep_documents: tests, `lagwatch once`)
     delivered: int
     sink_error: str | None
+    document_count: int = 0
 
 
 class ClusterPipeline:
@@ -68,6 +70,8 @@ class ClusterPipeline:
         probe_every_s: float = 600.0,
         probe_refine_rounds: int = 12,
         scrape_timeout_s: float | None = None,
+        delivery_chunk: int = 10_000,
+        keep_documents: bool = True,
         instance: str = "",
         on_report: Callable[[LagReport], list[dict]] | None = None,
         # Statuses for the documents (exporter.alerts.engine.Alerting.evaluate), before they are built.
@@ -84,6 +88,8 @@ class ClusterPipeline:
         self.probe_every_s = probe_every_s
         self.probe_refine_rounds = probe_refine_rounds
         self.scrape_timeout_s = scrape_timeout_s if scrape_timeout_s is not None else 0.8 * interval_s
+        self.delivery_chunk = delivery_chunk
+        self.keep_documents = keep_documents
         self.instance = instance
         self.on_report = on_report
         self.evaluate = evaluate
@@ -209,9 +215,17 @@ class ClusterPipeline:
             snapshot, self.previous if snapshot.up else None, self.histories, self.items_per_record
         )
         statuses = self._statuses(report)
-        docs = documents.build(report, self.granularity, self.interval_s, self.instance, statuses)
-        # Lag documents first: alerting may wait on slow notifiers and must not delay them.
-        delivered, sink_error = self._deliver(docs)
+        # Lag documents first: alerting may wait on slow notifiers and must not delay them. They are built and
+        # delivered a chunk at a time, so a large estate's scrape is never held in memory whole.
+        doc_count = documents.count(report, self.granularity)
+        docs: list[dict] = []
+        delivered, sink_error = 0, None
+        stream = documents.iterate(report, self.granularity, self.interval_s, self.instance, statuses)
+        for chunk in iter(lambda: list(itertools.islice(stream, self.delivery_chunk)), []):
+            if self.keep_documents:
+                docs += chunk
+            count, error = self._deliver(chunk)
+            delivered, sink_error = delivered + count, sink_error or error
         extra = self.on_report(report) if self.on_report else []
         if extra:
             more, extra_error = self._deliver(extra)
@@ -227,14 +241,14 @@ class ClusterPipeline:
             groups=len(snapshot.groups),
             partitions=len(report.partitions),
             lag=sum(g.lag_sum for g in report.groups),
-            documents=len(docs),
+            documents=doc_count,
             indexed=delivered,
             kafka_requests=sum(snapshot.requests.values()),
             errors=len(snapshot.errors),
             duration_ms=round(snapshot.duration_s * 1000, 1),
             sink_error=sink_error,
         )
-        return CycleResult(report, docs, delivered, sink_error)
+        return CycleResult(report, docs, delivered, sink_error, doc_count)
 
     def _statuses(self, report: LagReport):
         if self.evaluate is None:

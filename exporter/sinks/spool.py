@@ -17,6 +17,7 @@ import json
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,10 +220,15 @@ class SpoolingSink:
     for more than one bounded replay.
     """
 
-    def __init__(self, inner, spool: Spool, replay_documents: int = 10_000):
+    def __init__(self, inner, spool: Spool, replay_documents: int = 10_000, retry_after_s: float = 3.0, clock=None):
         self.inner = inner
         self.spool = spool
         self.replay_documents = replay_documents
+        # After a failure, later batches within this time go straight to the spool: a scrape delivered in
+        # several chunks waits on an unreachable Elasticsearch once, not once per chunk.
+        self.retry_after_s = retry_after_s
+        self.clock = clock or time.monotonic
+        self._failed_at: float | None = None
         self.log = logs.get()
         self._replay_lock = threading.Lock()
         self._reachable: bool | None = None
@@ -268,16 +274,19 @@ class SpoolingSink:
         )
 
     def deliver(self, docs: list[dict[str, Any]]) -> DeliveryResult:
+        if self._failed_at is not None and self.clock() - self._failed_at < self.retry_after_s:
+            self._spool(docs, f"Elasticsearch failed {self.clock() - self._failed_at:.1f}s ago: {self._last_error}")
+            return DeliveryResult(spooled=len(docs), error=f"spooled: {self._last_error}")
         try:
             result = self.inner.deliver(docs)
         except Exception as exc:  # noqa: BLE001 - unreachable, or refusing (401/403 after a credential
             # rotation, a broken template): either way the documents wait on disk until it takes them.
             message = str(exc) if isinstance(exc, SinkUnavailable) else f"{type(exc).__name__}: {exc}"
             message = logs.mask(message)
-            self._reachable, self._last_error = False, message
+            self._reachable, self._last_error, self._failed_at = False, message, self.clock()
             self._spool(docs, message)
             return DeliveryResult(spooled=len(docs), error=f"spooled: {message}")
-        self._reachable, self._last_error = True, None
+        self._reachable, self._last_error, self._failed_at = True, None, None
         if result.retry:
             self._spool(result.retry, "elasticsearch asked to retry (429/5xx items)")
             result.spooled, result.retry = len(result.retry), []

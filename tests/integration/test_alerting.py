@@ -78,6 +78,7 @@ def test_an_alert_fires_once_survives_a_restart_and_resolves(kafka, bootstrap, e
     def run_daemon_scrape():
         """A `lagwatch run` process doing one scrape: built from the config, alert state from the file."""
         daemon = app.Daemon(config, es_client=es)
+        daemon.pipelines[0].keep_documents = True  # the daemon drops them once delivered; we read them
         try:
             return daemon.pipelines[0].run_once()
         finally:

@@ -101,7 +101,7 @@ def test_a_corrupt_line_loses_only_itself_and_is_counted(tmp_path):
 
 def test_an_unavailable_sink_spools_and_the_backlog_replays_in_order_once_it_is_back(tmp_path):
     inner = FakeSink()
-    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6), replay_documents=1000)
+    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6), replay_documents=1000, retry_after_s=0)
     inner.down = True
     for i in range(3):
         result = sink.deliver(docs(f"down{i}", 2))
@@ -119,7 +119,7 @@ def test_an_unavailable_sink_spools_and_the_backlog_replays_in_order_once_it_is_
 
 def test_replay_is_bounded_per_delivery_so_a_long_backlog_does_not_stall_scrapes(tmp_path):
     inner = FakeSink()
-    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6), replay_documents=4)
+    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6), replay_documents=4, retry_after_s=0)
     inner.down = True
     for i in range(5):
         sink.deliver(docs(f"b{i}", 2))
@@ -133,7 +133,7 @@ def test_replay_is_bounded_per_delivery_so_a_long_backlog_does_not_stall_scrapes
 
 def test_documents_elasticsearch_asks_to_retry_are_spooled_and_keep_their_place(tmp_path):
     inner = FakeSink()
-    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6))
+    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6), retry_after_s=0)
     inner.retry_ids = {"n-1"}
     result = sink.deliver(docs("n", 3))
     assert result.indexed == 2 and result.spooled == 1 and result.retry == []
@@ -146,7 +146,7 @@ def test_documents_elasticsearch_asks_to_retry_are_spooled_and_keep_their_place(
 
 def test_a_replay_that_fails_halfway_keeps_the_rest_for_the_next_cycle(tmp_path):
     inner = FakeSink()
-    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6))
+    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6), retry_after_s=0)
     inner.down = True
     sink.deliver(docs("a", 2))
     sink.deliver(docs("b", 2))
@@ -161,7 +161,7 @@ def test_a_replay_that_fails_halfway_keeps_the_rest_for_the_next_cycle(tmp_path)
 
 def test_the_sink_is_not_ready_once_it_drops_and_ready_again_when_elasticsearch_is_back(tmp_path):
     inner = FakeSink()
-    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=2048))
+    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=2048), retry_after_s=0)
     inner.down = True
     sink.deliver(docs("a", 3, pad=300))
     assert sink.health().ready
@@ -172,3 +172,19 @@ def test_the_sink_is_not_ready_once_it_drops_and_ready_again_when_elasticsearch_
     inner.down = False
     sink.deliver([])
     assert sink.health().ready and sink.health().reachable
+
+
+def test_after_a_failure_the_next_batches_go_straight_to_the_spool_for_a_while(tmp_path):
+    inner, now = FakeSink(), [100.0]
+    calls = []
+    real_deliver = inner.deliver
+    inner.deliver = lambda batch: (calls.append(len(batch)), real_deliver(batch))[1]
+    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6), retry_after_s=3.0, clock=lambda: now[0])
+    inner.down = True
+    for chunk in range(4):  # one scrape delivered in four chunks: Elasticsearch is asked once
+        assert sink.deliver(docs(f"c{chunk}", 2)).spooled == 2
+    assert len(calls) == 1 and sink.spool.documents == 8
+    inner.down = False
+    now[0] += 3.0  # the next scrape tries again, and replays the backlog
+    assert sink.deliver(docs("next", 2)).indexed == 2
+    assert inner.indexed[:2] == ["next-0", "next-1"] and sink.spool.documents == 0
