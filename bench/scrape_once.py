@@ -2,9 +2,11 @@
 
     python -m bench.scrape_once --bootstrap 127.0.0.1:9092 [--scrapes 2] [--dump-docs FILE]
 
-A scrape is what the daemon does per cluster and interval, minus the sink: collector.collect(), then
-lag.build_report() and documents.build() (exporter/pipeline.py). The first scrape includes connecting to the
-cluster (a fresh process); later ones reuse the connection like the daemon does. Prints one JSON line.
+A scrape is what the daemon does per cluster and interval, minus the sink: ClusterPipeline.run_once()
+(exporter/pipeline.py: collect, lag model, documents built chunk by chunk and dropped once "delivered"),
+with broker time probes off (the daemon runs them at most once per partition every 10 minutes). The first
+scrape includes connecting to the cluster (a fresh process); later ones reuse the connection like the
+daemon does. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     imports_started = time.perf_counter()
-    from exporter import app, documents, gcpause, lag
+    from exporter import app, logs
     from exporter.config import Config
+    from exporter.pipeline import ClusterPipeline
 
+    logs.configure("warning")  # stdout carries only the JSON result line
     imports_s = time.perf_counter() - imports_started
     config = Config.model_validate(
         {
@@ -36,16 +40,24 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     collector = app.collector(config, config.clusters[0])
+    pipeline = ClusterPipeline(
+        collector,
+        sink=None,
+        granularity=config.scrape.granularity.value,
+        interval_s=config.scrape.interval_s,
+        items_per_record=config.items_per_record,
+        probe_ages_s=(),
+        instance="bench",
+        keep_documents=bool(args.dump_docs),  # the daemon keeps none once delivered
+    )
     results = []
-    previous, histories, docs = None, {}, []
+    result = None
     for _ in range(args.scrapes):
-        docs = report = None  # like the daemon, hold one scrape's documents at a time
+        result = None  # like the daemon, nothing of the previous scrape but its snapshot and histories
         wall, cpu = time.perf_counter(), time.process_time()
-        with gcpause.paused():  # as ClusterPipeline.run_once does
-            snapshot = collector.collect()
-            histories = lag.update_histories(histories, snapshot, previous, config.time_lag.history_points)
-            report = lag.build_report(snapshot, previous, histories, config.items_per_record)
-            docs = documents.build(report, config.scrape.granularity.value, config.scrape.interval_s, "bench")
+        result = pipeline.run_once()
+        report = result.report
+        snapshot = report.snapshot
         results.append(
             {
                 "wall_s": time.perf_counter() - wall,
@@ -55,16 +67,15 @@ def main(argv: list[str] | None = None) -> int:
                 "requests_by_api": snapshot.requests,
                 "groups": len(snapshot.groups),
                 "pairs": len(report.partitions),
-                "documents": len(docs),
+                "documents": result.document_count,
                 "errors": len(snapshot.errors),
                 "lag": sum(g.lag_sum for g in report.groups),
             }
         )
-        previous = snapshot
     collector.close()
     if args.dump_docs:
         with open(args.dump_docs, "w") as out:
-            for doc in docs:
+            for doc in result.documents:
                 out.write(json.dumps(doc, separators=(",", ":")) + "\n")
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(
