@@ -77,8 +77,9 @@ def render(results: dict, table: str) -> str:
         "",
         "## What is measured",
         "",
-        "- **lagwatch**: `python -m bench.scrape_once`, one fresh process per run: `collector.collect()`, "
-        "`lag.build_report()`, `documents.build()` (the daemon's cycle minus the sink). Wall and CPU time of the "
+        "- **lagwatch**: `python -m bench.scrape_once`, one fresh process per run: `ClusterPipeline.run_once()`, "
+        "the daemon's own cycle (collect, lag model, documents built chunk by chunk) without a sink and with "
+        "broker time probes off (the daemon runs them at most every 10 minutes per partition). Wall and CPU time of the "
         "first scrape (connecting included) and of a second scrape on the same connection (what the daemon does "
         "every interval); peak RSS of the whole process (`ru_maxrss` from `wait4`, interpreter and imports "
         "included); Kafka requests counted by the collector.",
