@@ -47,6 +47,16 @@ def _slot_day(slot_ms: int) -> str:
     return datetime.fromtimestamp(slot_ms / 1000, tz=timezone.utc).strftime("%Y.%m.%d")
 
 
+def _unavailable(exc: Exception, what: str) -> SinkUnavailable | None:
+    """SinkUnavailable (try again later: the spool keeps the documents) when Elasticsearch is unreachable,
+    overloaded (429) or failing (5xx); None when it refused the request itself (raise that as it is)."""
+    if isinstance(exc, ApiError) and not (exc.meta.status >= 500 or exc.meta.status == 429):
+        return None
+    if isinstance(exc, ApiError):
+        return SinkUnavailable(f"Elasticsearch refused {what}: {exc}")
+    return SinkUnavailable(f"Elasticsearch unreachable during {what}: {exc}")
+
+
 def lag_mappings() -> dict[str, Any]:
     return mappings("lag-mappings.json")
 
@@ -123,12 +133,11 @@ class ElasticsearchSink:
                     },
                     meta=meta,
                 )
-        except (TransportError, ConnectionError) as exc:
-            raise SinkUnavailable(f"Elasticsearch unreachable during setup: {exc}") from exc
-        except ApiError as exc:
-            if exc.meta.status >= 500 or exc.meta.status == 429:
-                raise SinkUnavailable(f"Elasticsearch refused setup: {exc}") from exc
-            raise
+        except (TransportError, ConnectionError, ApiError) as exc:
+            unavailable = _unavailable(exc, "setup")
+            if unavailable is None:
+                raise
+            raise unavailable from exc
         self.mode = mode
         return mode
 
@@ -179,12 +188,11 @@ class ElasticsearchSink:
                     if isinstance(reason, dict):
                         reason = f"{reason.get('type')}: {reason.get('reason')}"
                     result.rejected.append((info.get("_id", "?"), str(reason)))
-        except (TransportError, ConnectionError) as exc:
-            raise SinkUnavailable(f"Elasticsearch unreachable: {exc}") from exc
-        except ApiError as exc:
-            if exc.meta.status >= 500 or exc.meta.status == 429:
-                raise SinkUnavailable(f"Elasticsearch refused the bulk request: {exc}") from exc
-            raise
+        except (TransportError, ConnectionError, ApiError) as exc:
+            unavailable = _unavailable(exc, "the bulk request")
+            if unavailable is None:
+                raise
+            raise unavailable from exc
         return result
 
     # --- retention ------------------------------------------------------------------------------

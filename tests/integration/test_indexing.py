@@ -10,19 +10,9 @@ from exporter.kafka_wire import KafkaWire
 from exporter.pipeline import ClusterPipeline
 from exporter.sinks.elasticsearch import ElasticsearchSink, lag_mappings
 from tests.harness import unique
+from tests.lens_aggs import flatten
 
 pytestmark = pytest.mark.integration
-
-
-def flatten(properties: dict, prefix: str = "") -> dict[str, str]:
-    fields = {}
-    for name, spec in properties.items():
-        path = f"{prefix}{name}"
-        if "properties" in spec:
-            fields.update(flatten(spec["properties"], f"{path}."))
-        elif "type" in spec and spec["type"] != "object":
-            fields[path] = spec["type"]
-    return fields
 
 
 @pytest.fixture
