@@ -43,6 +43,7 @@ environment:
                              LAGWATCH_ELASTICSEARCH__PASSWORD=...; list items by index
                              (LAGWATCH_GROUPS__DENY__0=test-.*); bootstrap_servers, hosts and
                              probe_ages_s also take one comma-separated value
+  LAGWATCH_STATE_DIR         spool and alert state (default ~/.local/state/lagwatch)
   LAGWATCH_CACHE             where the local stack keeps downloaded jars (default ~/.cache/lagwatch)
 
 exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid config
