@@ -54,8 +54,16 @@ def _counter(prefix: str, counter: Counter) -> dict[str, Any]:
     return {f"{prefix}.count": counter.count, f"{prefix}.rate": counter.rate}
 
 
-def _time_lag(seconds: float | None, quality: TimeLagQuality) -> dict[str, Any]:
-    return {"lagwatch.lag.seconds": seconds, "lagwatch.lag.seconds_quality": quality.value}
+def _time_lag_and_rates(
+    seconds: float | None, quality: TimeLagQuality, produced: Counter, consumed: Counter
+) -> dict[str, Any]:
+    """The fields every lag document carries the same way, whatever its scope."""
+    return {
+        "lagwatch.lag.seconds": seconds,
+        "lagwatch.lag.seconds_quality": quality.value,
+        **_counter("lagwatch.produce", produced),
+        **_counter("lagwatch.consume", consumed),
+    }
 
 
 def _base(snapshot: ClusterSnapshot, doc_type: str, slot_ms: int) -> dict[str, Any]:
@@ -90,9 +98,7 @@ def partition_doc(row: PartitionLag, snapshot: ClusterSnapshot, slot_ms: int) ->
             "lagwatch.error": row.error,
         }
     )
-    doc.update(_time_lag(row.time_lag.seconds, row.time_lag.quality))
-    doc.update(_counter("lagwatch.produce", row.produced))
-    doc.update(_counter("lagwatch.consume", row.consumed))
+    doc.update(_time_lag_and_rates(row.time_lag.seconds, row.time_lag.quality, row.produced, row.consumed))
     doc["_id"] = document_id(snapshot.cluster, PARTITION, row.group, row.topic, row.partition, slot_ms)
     return doc
 
@@ -113,9 +119,7 @@ def topic_doc(row: GroupTopicLag, snapshot: ClusterSnapshot, slot_ms: int) -> di
             "lagwatch.retention.used": row.retention_used,
         }
     )
-    doc.update(_time_lag(row.lag_seconds_max, row.time_lag_quality))
-    doc.update(_counter("lagwatch.produce", row.produced))
-    doc.update(_counter("lagwatch.consume", row.consumed))
+    doc.update(_time_lag_and_rates(row.lag_seconds_max, row.time_lag_quality, row.produced, row.consumed))
     doc["_id"] = document_id(snapshot.cluster, TOPIC, row.group, row.topic, slot_ms)
     return doc
 
@@ -140,9 +144,7 @@ def group_doc(row: GroupLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[st
             "lagwatch.error": row.error,
         }
     )
-    doc.update(_time_lag(row.lag_seconds_max, row.time_lag_quality))
-    doc.update(_counter("lagwatch.produce", row.produced))
-    doc.update(_counter("lagwatch.consume", row.consumed))
+    doc.update(_time_lag_and_rates(row.lag_seconds_max, row.time_lag_quality, row.produced, row.consumed))
     doc["_id"] = document_id(snapshot.cluster, GROUP, row.group, slot_ms)
     return doc
 
