@@ -24,7 +24,6 @@ from exporter.model import LagReport
 
 INDEX_TARGET = "index"
 OUTBOX_MAX = 1000  # per target; beyond it the oldest undelivered transitions are dropped (and logged)
-_SEP = "\x1f"
 
 
 class Alerting:
@@ -57,9 +56,8 @@ class Alerting:
             k: AlertState.from_json(v) for k, v in saved.get("alerts", {}).items()
         }
         self.windows: dict[tuple[str, str, int], PartitionWindow] = {}
-        for k, (offset, since) in saved.get("stuck", {}).items():
-            group, topic, partition = k.split(_SEP)
-            self.windows[(group, topic, int(partition))] = PartitionWindow((), since, offset)
+        for group, topic, partition, offset, since in saved.get("stuck", []):
+            self.windows[(group, topic, partition)] = PartitionWindow((), since, offset)
         self.outbox: list[dict[str, Any]] = list(saved.get("outbox", []))
 
     def _now(self, report: LagReport) -> float:
@@ -207,11 +205,12 @@ class Alerting:
     def _save(self) -> None:
         if self.store is None:
             return
-        stuck = {
-            _SEP.join((g, t, str(p))): [w.stuck_offset, w.stuck_since]
+        # Records, not keys joined with a separator: a group id may contain any character.
+        stuck = [
+            [g, t, p, w.stuck_offset, w.stuck_since]
             for (g, t, p), w in self.windows.items()
             if w.stuck_since is not None
-        }
+        ]
         section = {
             "alerts": {k: v.to_json() for k, v in self.alerts.items()},
             "stuck": stuck,

@@ -4,6 +4,11 @@ Per cluster it holds the alert states (pending and firing alerts, with what was 
 "stuck" clocks (so STOP does not restart its countdown after a restart) and an outbox of transitions not yet
 delivered to a target (the alerts index, each notifier), retried on the next scrape. Several clusters'
 pipelines share one file: every read-modify-write goes through one lock.
+
+Nothing in the file is keyed by a string built from a group id: a group id can hold any character a client
+sends. Stuck clocks are a list of `[group, topic, partition, offset, since]` records (version 2). Version 1
+keyed them by `group\x1ftopic\x1fpartition`; it is still read, split from the right (topic names and
+partition numbers hold no \x1f), so a group id with \x1f in an old file is recovered too.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from typing import Any
 
 from exporter import logs
 
-VERSION = 1
+VERSION = 2
+_READABLE = (1, 2)
+_V1_SEP = "\x1f"
 
 
 class StateStore:
@@ -34,7 +41,12 @@ class StateStore:
             return empty
         except (OSError, ValueError) as exc:
             data = exc
-        if not isinstance(data, dict) or data.get("version") != VERSION:
+        if isinstance(data, dict) and data.get("version") in _READABLE:
+            try:
+                return _upgrade(data)
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                data = exc
+        if not isinstance(data, dict) or data.get("version") not in _READABLE:
             # Unreadable (truncated by a full disk, edited by hand): keep it for a post-mortem, start afresh.
             # Alerts then fire again as if new, which beats an exporter that cannot start.
             aside = self.path.with_name(f"{self.path.name}.unreadable-{int(time.time())}")
@@ -75,3 +87,20 @@ class StateStore:
             data = self._read()
             data["clusters"][cluster] = section
             self._write(data)
+
+
+def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """The current format of a readable file (version 1 stuck keys become records)."""
+    clusters = data["clusters"]
+    if not isinstance(clusters, dict):
+        raise ValueError("clusters is not a mapping")
+    for section in clusters.values():
+        stuck = section.get("stuck", [])
+        if isinstance(stuck, dict):  # version 1
+            records = []
+            for key, (offset, since) in stuck.items():
+                group, topic, partition = key.rsplit(_V1_SEP, 2)
+                records.append([group, topic, int(partition), offset, since])
+            section["stuck"] = records
+    data["version"] = VERSION
+    return data
