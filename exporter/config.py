@@ -72,13 +72,14 @@ class NameFilter(_Strict):
 @functools.lru_cache(maxsize=256)
 def _alternation(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
     """One compiled alternation of the patterns; one compiled pattern each where they cannot be joined
-    (a pattern with global inline flags such as `(?i)` must stay first in its own regex)."""
+    (a pattern with global inline flags such as `(?i)` must stay first in its own regex). DOTALL: a group
+    id may hold a newline, and `.*` must select it like any other name."""
     if not patterns:
         return ()
     try:
-        return (re.compile("|".join(f"(?:{p})" for p in patterns)),)
+        return (re.compile("|".join(f"(?:{p})" for p in patterns), re.DOTALL),)
     except re.error:
-        return tuple(re.compile(p) for p in patterns)
+        return tuple(re.compile(p, re.DOTALL) for p in patterns)
 
 
 def _any_fullmatch(patterns: tuple[str, ...], name: str) -> bool:
@@ -456,7 +457,7 @@ class Config(_Strict):
 
     def items_per_record(self, topic: str) -> int:
         for rule in self.records_per_message:
-            if re.fullmatch(rule.topic, topic):
+            if re.fullmatch(rule.topic, topic, re.DOTALL):
                 return rule.items
         return 1
 

@@ -31,7 +31,8 @@ class Match:
     def _matches(name: str, names: tuple[str, ...], regex: str | None) -> bool:
         if not names and regex is None:
             return True
-        return name in names or (regex is not None and re.fullmatch(regex, name) is not None)
+        # DOTALL: a group id may hold a newline; `.*` means any name.
+        return name in names or (regex is not None and re.fullmatch(regex, name, re.DOTALL) is not None)
 
     def cluster_matches(self, name: str) -> bool:
         return not self.clusters or name in self.clusters

@@ -57,6 +57,36 @@ def test_lagwatch_own_groups_are_denied_by_default(group_name, selected):
     assert parse(minimal(), {}).groups.matches(group_name) is selected
 
 
+# A group id is any string a client sends (Kafka checks nothing but that it is not empty): newlines,
+# control bytes, quotes, unicode. `.*` without DOTALL silently never matched one with a newline.
+ODD_GROUP_IDS = ["line\nbreak", "\n", "cr\r\n", "nul\x00", "us\x1fsep", "tab\t", 'q"\'\\', "ünï💥", " "]
+
+
+@pytest.mark.parametrize("group_name", ODD_GROUP_IDS, ids=repr)
+def test_the_default_filters_select_any_group_id_a_broker_accepts(group_name):
+    from exporter.app import selection
+
+    config = parse(minimal(), {})
+    assert config.groups.matches(group_name)
+    assert selection(config, config.clusters[0]).group(group_name)
+
+
+@pytest.mark.parametrize("group_name", ODD_GROUP_IDS, ids=repr)
+def test_allow_and_deny_patterns_match_across_newlines(group_name):
+    config = parse({**minimal(), "groups": {"allow": ["pay-.*"], "deny": [".*-test"]}}, {})
+    assert config.groups.matches(f"pay-{group_name}")
+    assert not config.groups.matches(f"pay-{group_name}-test")
+    assert not config.groups.matches(f"{group_name}pay-")
+
+
+@pytest.mark.parametrize("group_name", ODD_GROUP_IDS, ids=repr)
+def test_alert_rule_group_regex_matches_any_group_id(group_name):
+    from exporter.evaluator.rules import Match
+
+    assert Match(group_regex=".*").group_matches(group_name)
+    assert Match(group_regex="pay-.*").group_matches(f"pay-{group_name}")
+
+
 def test_empty_file_means_environment_only():
     env = {"LAGWATCH_CLUSTERS__0__NAME": "prod", "LAGWATCH_CLUSTERS__0__BOOTSTRAP_SERVERS": "a:9092"}
     assert parse(None, env).clusters[0].bootstrap_servers == ("a:9092",)
