@@ -4,18 +4,27 @@ Each partition keeps a window of the last N samples taken at lagwatch's own scra
 commits), so a consumer that stops committing is still evaluated every scrape with a fresh log-end offset
 and its lag keeps moving (Burrow #58/#127 froze it). Rules, first match wins:
 
-- ERR     the partition cannot be read (no leader, unknown log-end offset).
+- ERR     the partition cannot be read (no leader, unknown log-end or committed offset).
 - OK      never committed (no lag to judge), or caught up (lag 0), whatever happened before.
 - STOP    lag > 0 at the same committed offset for `stop_after_s`, and no live member owns the partition.
           The clock starts when lagwatch first sees lag at that offset, not at the last commit: on a slow
           topic a consumer that committed hours ago and is caught up is never STOP (Burrow #38/#303).
-- REWIND  the committed offset moved backwards within the window (reset, replay).
-- OK      window not full yet (`settled=False`: rules hold their state instead of resolving).
+          Without commit times lagwatch cannot tell a client that is gone from a client that commits without
+          joining the group (Flink, Spark, manual assignment) and is stuck re-committing the same offset: STOP
+          covers both, and its reason says so.
+- REWIND  the committed offset moved backwards within the window and no later commit in the window has come
+          back to the offset before the step (a rebalanced consumer that briefly commits an old offset and
+          then catches up is not REWIND: Burrow #714).
+- OK      window not full yet, or not a full window of commits (`settled=False`: rules hold their state
+          instead of resolving).
 - STALL   a live member owns the partition, lag > 0 in every sample and the offset never moved.
           Kafka does not return commit timestamps, so "committing the same offset" is told apart from
           "not committing" (STOP) by whether a live member owns the partition.
 - WARN    the offset moves (the group commits) but lag grew at every step of the full window.
 - OK      otherwise: a rebalance that freezes offsets for a few scrapes and then catches up stays OK.
+
+STALL and WARN skip samples whose partition could not be read (their lag is unknown, not zero), as Burrow
+skips commits without a lag, so one scrape during a leader election does not turn a STALL into OK.
 
 A group's status is its worst partition's (severity below), or ERR when the group itself could not be read.
 """
@@ -39,6 +48,9 @@ class Code(str, Enum):
 # Higher is worse; a group shows its worst partition. REWIND is usually deliberate (a reset), so it ranks
 # below a consumer that is stuck or gone; ERR (cannot read the partition at all) ranks highest.
 SEVERITY = {Code.OK: 0, Code.WARN: 1, Code.REWIND: 2, Code.STALL: 3, Code.STOP: 4, Code.ERR: 5}
+
+# STOP's reason names both things it can mean: see the module docstring.
+STOP_REASON = "no_member_stuck_or_gone"
 
 
 @dataclass(frozen=True)
@@ -83,10 +95,18 @@ class PartitionWindow:
     stuck_offset: int | None = None
 
 
+def _unreadable(sample: Sample) -> bool:
+    return sample.error is not None or sample.log_end is None
+
+
 def push(window: PartitionWindow, sample: Sample, size: int) -> PartitionWindow:
     """Add a sample (keeping the last `size`) and carry the stuck clock forward."""
     samples = (window.samples + (sample,))[-size:]
     lag = sample.lag
+    if lag is None and _unreadable(sample) and sample.committed in (None, window.stuck_offset):
+        # A scrape that could not read the partition says nothing about its lag: the clock runs on (a STOP
+        # must not restart its stop_after_s countdown after every leader election).
+        return replace(window, samples=samples)
     if lag is None or lag == 0:
         return PartitionWindow(samples)
     if window.stuck_since is not None and window.stuck_offset == sample.committed:
@@ -95,8 +115,15 @@ def push(window: PartitionWindow, sample: Sample, size: int) -> PartitionWindow:
 
 
 def _rewound(samples: tuple[Sample, ...]) -> bool:
+    """A backwards step of the committed offset that no later commit in the window has recovered from
+    (reached or passed the offset before the step). Every step is checked, not only the first."""
     offsets = [s.committed for s in samples if s.committed is not None]
-    return any(b < a for a, b in zip(offsets, offsets[1:]))
+    later_max: int | None = None  # highest offset from the step's "after" to the end of the window
+    for before, after in reversed(list(zip(offsets, offsets[1:]))):
+        later_max = after if later_max is None else max(later_max, after)
+        if after < before and later_max < before:
+            return True
+    return False
 
 
 def evaluate(window: PartitionWindow, now: float, config: StatusConfig) -> Status:
@@ -104,7 +131,7 @@ def evaluate(window: PartitionWindow, now: float, config: StatusConfig) -> Statu
     if not samples:
         return Status(Code.OK, "no_data", settled=False)
     last = samples[-1]
-    if last.error is not None or last.log_end is None:
+    if _unreadable(last):
         return Status(Code.ERR, "partition_unavailable")
     if last.committed is None:
         return Status(Code.OK, "no_commit")
@@ -112,18 +139,22 @@ def evaluate(window: PartitionWindow, now: float, config: StatusConfig) -> Statu
         return Status(Code.OK, "caught_up")
     stuck_for = now - window.stuck_since if window.stuck_since is not None else 0.0
     if not last.owned and stuck_for >= config.stop_after_s:
-        return Status(Code.STOP, "not_committing")
+        # No member owns it: the consumer is gone, or it commits without joining and is stuck (lagwatch
+        # has no commit times to tell which).
+        return Status(Code.STOP, STOP_REASON)
     if _rewound(samples):
         return Status(Code.REWIND, "offset_rewound")
-    if len(samples) < config.window:
+    if len(samples) < config.window or any(s.committed is None for s in samples):
+        # Not a full window of commits yet (a group that committed for the first time within the window
+        # has a shorter history, like Burrow's incomplete partitions).
         return Status(Code.OK, "window_filling", settled=False)
-    lags = [s.lag for s in samples]
-    if all(lag is not None and lag > 0 for lag in lags):
+    lags = [s.lag for s in samples if not _unreadable(s) and s.lag is not None]
+    if all(lag > 0 for lag in lags):
         if len({s.committed for s in samples}) == 1:
             if last.owned:
                 return Status(Code.STALL, "offset_not_moving")
             return Status(Code.OK, "no_consumer_within_stop_after")
-        if all(b > a for a, b in zip(lags, lags[1:])):
+        if len(lags) >= 2 and all(b > a for a, b in zip(lags, lags[1:])):
             return Status(Code.WARN, "lag_growing")
     return Status(Code.OK, "consuming")
 
