@@ -32,6 +32,7 @@ EPILOG = """\
 commands in the order you usually need them:
   lagwatch check-config -c lagwatch.yaml   validate a config; print it with secrets redacted
   lagwatch once -c lagwatch.yaml           one scrape, printed like kafka-consumer-groups --describe
+  lagwatch top -c lagwatch.yaml            live terminal view of lag per group (or: top --bootstrap HOST:PORT)
   lagwatch setup -c lagwatch.yaml          index template + Kibana dashboards and rule (idempotent)
   lagwatch run -c lagwatch.yaml            the daemon: scrape every interval, index into Elasticsearch
   lagwatch demo                            local Kafka + Elasticsearch + demo traffic + the daemon
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     once.add_argument("--output", choices=("table", "json"), default="table", help="output format (default: table)")
     once.add_argument("--index", action="store_true", help="also bulk-index the documents into Elasticsearch")
     _add_shard(once)
+    _add_quick_cluster(once)
     once.set_defaults(handler=_cmd_once)
 
     run = commands.add_parser(
@@ -153,6 +155,7 @@ Without Kibana: Stack Management > Saved objects > Import, and pick the .ndjson 
         "run the daemon against them, indexing into the local Elasticsearch. Ctrl-C stops everything.",
     )
     demo.add_argument("--interval", type=float, default=5.0, metavar="SECONDS", help="scrape interval (default 5)")
+    demo.add_argument("--top", action="store_true", help="show the live view (lagwatch top) in this terminal")
     demo.set_defaults(handler=_cmd_demo)
 
     devstack = commands.add_parser(
@@ -162,6 +165,7 @@ Without Kibana: Stack Management > Saved objects > Import, and pick the .ndjson 
         "from Maven Central into the cache on first use, and keep them running until Ctrl-C.",
     )
     devstack.set_defaults(handler=_cmd_devstack)
+    _add_top(commands)
     return parser
 
 
@@ -172,6 +176,8 @@ def _load_config(args: argparse.Namespace):
     """The validated config, or None after printing every problem (the caller exits 2)."""
     from exporter import config as config_module
 
+    if getattr(args, "bootstrap", None):
+        return _quick_config(args)
     environ = dict(os.environ)
     if getattr(args, "shard", None):
         environ["LAGWATCH_SCRAPE__SHARD"] = args.shard  # validated with the rest of the config
@@ -324,7 +330,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     stop = _wait_for_signal()
     try:
-        return demo.run(stop, interval_s=args.interval)
+        return demo.run(stop, interval_s=args.interval, top=args.top)
     except StackError as exc:
         print(f"lagwatch: local stack failed: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -350,6 +356,118 @@ def _cmd_devstack(args: argparse.Namespace) -> int:
         es.stop()
         kafka.stop()
     return EXIT_OK
+
+
+# --- lagwatch top, and the --bootstrap quick form of top and once ------------------------------
+
+
+def _add_quick_cluster(parser: argparse.ArgumentParser) -> None:
+    quick = parser.add_argument_group(
+        "one cluster without a config file (like kafka-consumer-groups --bootstrap-server)",
+        "With --bootstrap no config file is read; LAGWATCH_* variables still apply, e.g. "
+        "LAGWATCH_CLUSTERS__0__SECURITY__PASSWORD instead of --password-file.",
+    )
+    quick.add_argument("--bootstrap", "--bootstrap-server", metavar="HOST:PORT[,HOST:PORT]",
+                       help="the cluster's bootstrap servers")
+    quick.add_argument("--name", metavar="NAME", help="the cluster's name in the output (default: from --bootstrap)")
+    quick.add_argument("--security-protocol", choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"))
+    quick.add_argument("--sasl-mechanism", choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"))
+    quick.add_argument("--username", metavar="USER", help="SASL user")
+    quick.add_argument("--password-file", metavar="FILE", help="file holding the SASL password")
+    quick.add_argument("--ssl-cafile", metavar="FILE", help="CA certificate(s) to verify the brokers with")
+    quick.add_argument("--ssl-certfile", metavar="FILE", help="client certificate (mutual TLS)")
+    quick.add_argument("--ssl-keyfile", metavar="FILE", help="client private key (mutual TLS)")
+    quick.add_argument("--ssl-password-file", metavar="FILE", help="file holding the private key's password")
+    quick.add_argument("--no-ssl-check-hostname", action="store_true", help="do not check the brokers' host names")
+
+
+def _quick_config(args: argparse.Namespace):
+    """A config with the one cluster named on the command line (validated like a file: bad values are
+    reported with their field and exit 2)."""
+    import re
+
+    from exporter import config as config_module
+
+    security = {
+        key: value
+        for key, value in (
+            ("protocol", args.security_protocol), ("sasl_mechanism", args.sasl_mechanism),
+            ("username", args.username), ("password_file", args.password_file), ("ssl_cafile", args.ssl_cafile),
+            ("ssl_certfile", args.ssl_certfile), ("ssl_keyfile", args.ssl_keyfile),
+            ("ssl_password_file", args.ssl_password_file),
+        )
+        if value is not None
+    }
+    if args.no_ssl_check_hostname:
+        security["ssl_check_hostname"] = False
+    name = args.name or re.sub(r"[^A-Za-z0-9_.-]+", "-", args.bootstrap.split(",")[0]).strip("-") or "kafka"
+    tree = {
+        "clusters": [{"name": name, "bootstrap_servers": args.bootstrap, "security": security}],
+        "scrape": {"interval_s": 10},
+    }
+    environ = dict(os.environ)
+    if getattr(args, "shard", None):
+        environ["LAGWATCH_SCRAPE__SHARD"] = args.shard
+    try:
+        return config_module.parse(tree, environ)
+    except config_module.ConfigError as exc:
+        print("lagwatch: invalid --bootstrap options:", file=sys.stderr)
+        for path, message in exc.problems:
+            print(f"  {path}: {message}", file=sys.stderr)
+        return None
+
+
+def _add_top(commands) -> None:
+    from exporter.top.rows import SORT_KEYS
+
+    top = commands.add_parser(
+        "top",
+        help="live full-screen view of lag per group, read straight from Kafka",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+A live view of every consumer group of every configured cluster (or of the one cluster
+named with --bootstrap), refreshed every scrape: lag in messages and time, a sparkline
+of the last scrapes, consume/produce rates, catch-up ETA and status. It reads Kafka
+with the daemon's own collector and never writes to Elasticsearch, so it works when
+Elasticsearch is down.
+
+keys:  l t s n   sort by lag, time lag, status, name
+       /         filter (regex on group, cluster or topic; Enter applies, Esc clears)
+       Enter     open the selected group: its topics and partitions; Esc goes back
+       ↑ ↓ PgUp PgDn Home End   move;   q quit
+
+`?` is a value that could not be read, `≥N` a total with unreadable partitions
+(N is what was read), `-` never committed; never 0 for unknown.""",
+    )
+    _add_config(top)
+    _add_quick_cluster(top)
+    top.add_argument("--once", action="store_true", help="print one frame as text and exit (no colours unless a terminal)")
+    top.add_argument("--interval", type=float, metavar="SECONDS",
+                     help="seconds between scrapes (default: scrape.interval_s, 10 with --bootstrap)")
+    top.add_argument("--sort", choices=SORT_KEYS, default="lag", help="initial sort (default: lag)")
+    top.add_argument("--filter", metavar="PATTERN", default="", help="initial filter")
+    top.add_argument("--group", metavar="[CLUSTER/]GROUP", help="open this group (with --once: print its partitions)")
+    top.add_argument("--width", type=int, metavar="COLUMNS", help="frame width for --once (default: the terminal's, or 80)")
+    top.add_argument("--log-file", metavar="FILE", help="append the log here (by default the live view keeps none)")
+    top.set_defaults(handler=_cmd_top)
+
+
+def _cmd_top(args: argparse.Namespace) -> int:
+    from exporter import app
+    from exporter.top import main as top
+
+    if args.interval is not None and not 0.5 <= args.interval <= 3600:
+        print("lagwatch: --interval must be between 0.5 and 3600 seconds", file=sys.stderr)
+        return EXIT_USAGE
+    config = _load_config(args)
+    if config is None:
+        return EXIT_USAGE
+    state = top.detail_state(config, args.sort, args.filter, args.group)
+    if args.once:
+        _configure_logging(config)
+        return top.once(config, state, args.width, args.interval)
+    app.register_secrets(config)
+    return top.live(config, state, args.interval, args.log_file)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,9 @@ and left, so it shows as an Empty group with growing lag.
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 import threading
 import time
 
@@ -86,7 +89,15 @@ def _create_topics(bootstrap: str) -> None:
         admin.close()
 
 
-def run(stop: threading.Event, interval_s: float = 5.0) -> int:
+def _lagwatch_command() -> str:
+    """How the user ran lagwatch (`.venv/bin/lagwatch` from ./scripts/run), to print a command they can paste."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    return argv0 if os.path.basename(argv0) == "lagwatch" else "lagwatch"
+
+
+def run(stop: threading.Event, interval_s: float = 5.0, top: bool = False) -> int:
+    """The demo until `stop`; with `top`, the live view runs in this terminal (the log goes to a file) and
+    quitting it (q) ends the demo."""
     kafka, es = KafkaBroker(), ElasticsearchNode()
     threads: list[threading.Thread] = []
     traffic_stop = threading.Event()
@@ -114,12 +125,28 @@ def run(stop: threading.Event, interval_s: float = 5.0) -> int:
             },
             environ={},
         )
-        logs.configure(config.log.level, config.log.format)
+        log_file = None
+        if top:
+            log_file = os.path.join(tempfile.mkdtemp(prefix="lagwatch-demo-"), "lagwatch.log")
+            logs.configure(config.log.level, config.log.format, stream=open(log_file, "a", encoding="utf-8"))
+        else:
+            logs.configure(config.log.level, config.log.format)
         daemon = app.Daemon(config)
         daemon.start()
         stderr_progress(
             f"demo running: Kafka {kafka.bootstrap}, Elasticsearch {es.url} "
             f"(documents in {daemon.sink.name}); Ctrl-C stops"
+        )
+        if top:
+            from exporter.top import main as top_view
+            from exporter.top.view import ViewState
+
+            top_view.live(config, ViewState(), interval_s, log_file, stop=stop)
+            stderr_progress(f"live view closed; the daemon's log is in {log_file}; stopping the demo")
+            return 0
+        stderr_progress(
+            f"watch it live in a second terminal: {_lagwatch_command()} top --bootstrap {kafka.bootstrap}"
+            " (or run the demo as `lagwatch demo --top`)"
         )
         stop.wait()
         return 0

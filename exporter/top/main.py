@@ -1,0 +1,112 @@
+"""`lagwatch top`: builds the feeds from a validated Config and shows them, live or as one frame."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections import deque
+
+from exporter import app, logs
+from exporter.alerts.engine import Alerting
+from exporter.config import Config
+from exporter.evaluator.status import StatusConfig
+from exporter.pipeline import ClusterPipeline
+from exporter.top import render
+from exporter.top.source import Feed, Feeds
+from exporter.top.view import ViewState
+
+
+class _Ring:
+    """Where log lines go while the screen is ours: the last few are kept, none is drawn over the view."""
+
+    def __init__(self, size: int = 200):
+        self.lines: deque[str] = deque(maxlen=size)
+
+    def write(self, text: str) -> int:
+        self.lines.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def feeds(config: Config, interval_s: float | None = None) -> Feeds:
+    """One feed per cluster: the daemon's collector and lag model, statuses, and no sink."""
+    interval = interval_s or config.scrape.interval_s
+    made = []
+    for cluster in config.clusters:
+        alerting = Alerting(
+            cluster.name,
+            status_config=StatusConfig(config.alerts.window, config.alerts.stop_after_s) if config.alerts.status else None,
+        )  # no store, rules or notifiers: the view never touches the daemon's alert state
+        pipeline = ClusterPipeline(
+            app.collector(config, cluster),
+            None,
+            granularity="group",  # the pipeline builds documents even without a sink: the fewest
+            interval_s=interval,
+            items_per_record=config.items_per_record,
+            history_points=config.time_lag.history_points,
+            probe_ages_s=tuple(config.time_lag.probe_ages_s) if config.time_lag.broker_probes else (),
+            scrape_timeout_s=min(config.scrape.effective_timeout_s, 0.8 * interval),
+            keep_documents=False,
+            evaluate=alerting.evaluate,
+        )
+        made.append(Feed(pipeline, alerting.evaluate, interval))
+    return Feeds(made)
+
+
+def _detail_key(config: Config, group: str | None):
+    """`--group NAME` or `--group CLUSTER/NAME`: the group to open."""
+    if not group:
+        return None
+    names = {c.name for c in config.clusters}
+    cluster, sep, name = group.partition("/")
+    if sep and cluster in names:
+        return (cluster, name)
+    return (config.clusters[0].name, group)
+
+
+def once(config: Config, state: ViewState, width: int | None, interval_s: float | None = None) -> int:
+    """Scrape every cluster once and print the frame; exit 1 when a cluster could not be read."""
+    view = feeds(config, interval_s)
+    try:
+        view.scrape_all_once()
+        picture = view.picture()
+    finally:
+        view.stop()
+    tty = sys.stdout.isatty()
+    columns = width or shutil.get_terminal_size((80, 24)).columns
+    lines = render.frame(picture, state, columns, None)
+    if tty:
+        from rich.console import Console
+
+        console = Console(width=columns, highlight=False, soft_wrap=False)
+        for line in lines:
+            console.print(line, no_wrap=True, overflow="crop")
+    else:
+        print(render.plain(lines))  # no colours, no escapes: for scripts and tests
+    return 0 if view.all_up else 1
+
+
+def live(
+    config: Config, state: ViewState, interval_s: float | None = None, log_file: str | None = None, stop=None
+) -> int:
+    from exporter.top.live import NotATerminal, run
+
+    stream = open(log_file, "a", encoding="utf-8") if log_file else _Ring()
+    logs.configure(config.log.level, config.log.format, stream=stream)
+    view = feeds(config, interval_s)
+    try:
+        view.start()
+        run(view, state, stop=stop)
+    except NotATerminal as exc:
+        print(f"lagwatch: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        view.stop()  # the log file is left open: a scrape abandoned mid-network may still log a line
+    return 0
+
+
+def detail_state(config: Config, sort: str, pattern: str, group: str | None) -> ViewState:
+    key = _detail_key(config, group)
+    return ViewState(sort=sort, filter=pattern, detail=key, selected=key)
