@@ -24,7 +24,7 @@ READY_INTERVALS = 3
 
 def readiness(pipelines: Sequence, sink, now: float | None = None) -> tuple[bool, dict]:
     """(ready, explanation): every cluster scraped within READY_INTERVALS intervals, and the sink reachable
-    or spooling below its cap."""
+    or spooling below its cap, and not refusing lagwatch's requests (a configuration problem)."""
     now = time.time() if now is None else now
     clusters, ready = {}, True
     for pipeline in pipelines:
@@ -54,7 +54,16 @@ def readiness(pipelines: Sequence, sink, now: float | None = None) -> tuple[bool
             "spool_documents": health.spool_documents,
             "dropping": health.dropping,
             "last_error": health.last_error,
+            "refused": health.refused,
+            "dropped_documents": health.dropped_documents,
+            "rejected_documents": health.rejected_documents,
+            "dead_lettered_documents": health.dead_lettered_documents,
+            "deferred_segments": health.deferred_segments,
+            "dead_letter_dir": health.dead_letter_dir,
         }
+        reason = health.reason
+        if not health.ready and reason:
+            body["sink"]["reason"] = reason
         ready = ready and health.ready
     body["ready"] = ready
     return ready, body
@@ -140,8 +149,24 @@ class LagCollector:
             )
             yield CounterMetricFamily(
                 "lagwatch_spool_dropped_documents",
-                "Documents dropped unindexed (spool full, or unreadable segment)",
+                "Documents dropped unindexed (spool full, disk full or not writable, unreadable segment)",
                 value=health.dropped_documents,
+            )
+            yield CounterMetricFamily(
+                "lagwatch_documents_rejected",
+                "Documents Elasticsearch rejected (4xx items such as mapping conflicts, or refused requests); "
+                "never retried",
+                value=health.rejected_documents,
+            )
+            yield CounterMetricFamily(
+                "lagwatch_spool_dead_lettered_documents",
+                "Spooled documents moved to the dead-letter directory after every replay attempt asked to retry",
+                value=health.dead_lettered_documents,
+            )
+            yield GaugeMetricFamily(
+                "lagwatch_sink_refused",
+                "1 while Elasticsearch refuses lagwatch's requests (credentials, privileges, template, mapping)",
+                value=1.0 if health.refused else 0.0,
             )
             yield GaugeMetricFamily(
                 "lagwatch_sink_up", "1 when the last delivery reached Elasticsearch",

@@ -25,7 +25,17 @@ TEMPLATE_VERSION = 1
 
 
 class SinkUnavailable(Exception):
-    """Elasticsearch could not be reached or refused the whole request: try again later."""
+    """Elasticsearch could not be reached, is overloaded (429) or failing (5xx): try again later."""
+
+
+class SinkRefused(Exception):
+    """Elasticsearch answered and refuses the request itself (4xx other than 429: credentials, privileges, a
+    malformed request, a conflicting index template). Sending it again will not help: a configuration
+    problem for the operator, reported as such instead of being retried like an outage."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -35,6 +45,8 @@ class DeliveryResult:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (_id, reason): permanent, not retried
     retry: list[dict[str, Any]] = field(default_factory=list)  # documents to send again later
     spooled: int = 0  # kept on disk for a later replay (exporter/sinks/spool.py)
+    dropped: int = 0  # lost: the spool could not keep them (its cap, a full disk); counted and logged
+    retry_reason: str | None = None  # why Elasticsearch asked to retry (the first such item's error)
     error: str | None = None  # why nothing was indexed, when a wrapper absorbed the failure
 
 
@@ -47,14 +59,29 @@ def _slot_day(slot_ms: int) -> str:
     return datetime.fromtimestamp(slot_ms / 1000, tz=timezone.utc).strftime("%Y.%m.%d")
 
 
-def _unavailable(exc: Exception, what: str) -> SinkUnavailable | None:
+_HINTS = {
+    401: "check elasticsearch.username/password or api_key",
+    403: "the user lacks privileges on the index template or the indices (README: the role lagwatch needs)",
+}
+
+
+def _unavailable(exc: Exception, what: str) -> SinkUnavailable | SinkRefused:
     """SinkUnavailable (try again later: the spool keeps the documents) when Elasticsearch is unreachable,
-    overloaded (429) or failing (5xx); None when it refused the request itself (raise that as it is)."""
-    if isinstance(exc, ApiError) and not (exc.meta.status >= 500 or exc.meta.status == 429):
-        return None
+    overloaded (429) or failing (5xx); SinkRefused when it refused the request itself (4xx)."""
     if isinstance(exc, ApiError):
-        return SinkUnavailable(f"Elasticsearch refused {what}: {exc}")
+        status = exc.meta.status
+        if status >= 500 or status == 429:
+            return SinkUnavailable(f"Elasticsearch refused {what}: {exc}")
+        hint = _HINTS.get(status, "check the elasticsearch options and any index template on its indices")
+        return SinkRefused(f"Elasticsearch refused {what} ({status}): {exc}; {hint}", status)
     return SinkUnavailable(f"Elasticsearch unreachable during {what}: {exc}")
+
+
+def _item_reason(info: dict[str, Any]) -> str:
+    reason = info.get("error", {})
+    if isinstance(reason, dict):
+        reason = f"{reason.get('type')}: {reason.get('reason')}"
+    return str(reason)
 
 
 def lag_mappings() -> dict[str, Any]:
@@ -134,10 +161,7 @@ class ElasticsearchSink:
                     meta=meta,
                 )
         except (TransportError, ConnectionError, ApiError) as exc:
-            unavailable = _unavailable(exc, "setup")
-            if unavailable is None:
-                raise
-            raise unavailable from exc
+            raise _unavailable(exc, "setup") from exc
         self.mode = mode
         return mode
 
@@ -183,16 +207,12 @@ class ElasticsearchSink:
                     result.duplicates += 1
                 elif status == 429 or status >= 500:
                     result.retry.append(by_id[info["_id"]])
+                    if result.retry_reason is None:
+                        result.retry_reason = f"{status} {_item_reason(info)}"
                 else:
-                    reason = info.get("error", {})
-                    if isinstance(reason, dict):
-                        reason = f"{reason.get('type')}: {reason.get('reason')}"
-                    result.rejected.append((info.get("_id", "?"), str(reason)))
+                    result.rejected.append((info.get("_id", "?"), f"{status} {_item_reason(info)}"))
         except (TransportError, ConnectionError, ApiError) as exc:
-            unavailable = _unavailable(exc, "the bulk request")
-            if unavailable is None:
-                raise
-            raise unavailable from exc
+            raise _unavailable(exc, "the bulk request") from exc
         return result
 
     # --- retention ------------------------------------------------------------------------------

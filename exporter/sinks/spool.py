@@ -1,200 +1,58 @@
-"""A bounded on-disk spool for documents Elasticsearch could not take, and the sink wrapper that uses it.
+"""SpoolingSink: Elasticsearch with an on-disk spool (exporter/sinks/segments.py), and an outcome for every
+document it is given.
 
-Layout: one directory, one JSON-lines segment per failed batch, named `<sequence>-<documents>.jsonl` with
-a monotonically increasing 12-digit sequence. A segment is written to a temporary name, fsync'd, renamed
-and the directory fsync'd, so after a crash a segment is either complete or absent. The spool survives
-restarts of the daemon: segments left by a previous run are replayed like any other.
+Every document handed to `deliver()` or `spool_now()` ends in exactly one of: indexed (or already there),
+rejected by Elasticsearch (a 4xx item such as a mapping conflict, or a request refused as a whole: counted
+with the reason, never retried), spooled (on disk, replayed later), or dropped (the spool's cap, a full disk,
+an unreadable line: counted and logged). A spooled document later ends indexed, rejected, dropped or
+dead-lettered. `counts()` is the ledger; it balances at any moment:
 
-The total size is capped (`spool.max_bytes`): only when a new segment would exceed it are the oldest
-segments deleted, and every dropped document is counted and logged (`spool_dropped`). Replays go oldest
-first; documents carry deterministic `_id`s, so a segment replayed twice (a crash between indexing and
-deleting it) overwrites instead of duplicating.
+    offered + recovered == indexed + rejected + dropped + dead_lettered + pending
+
+Replays go oldest segment first. A segment whose documents Elasticsearch keeps asking to retry (429/5xx
+items) does not hold up the others: it keeps only the documents still to send, waits a growing pause
+(`backoff_s`, doubling up to `backoff_max_s`) while the replay goes on with the next segments, and after
+`max_attempts` such replays moves to the dead-letter directory. Documents carry deterministic `_id`s, so a
+segment replayed twice (a crash between indexing and deleting it) overwrites instead of duplicating.
+
+A request Elasticsearch refuses as a whole (4xx other than 429: credentials, privileges, a conflicting
+template), or one in which it rejects every document, is a configuration problem: logged as
+`sink_refused`, shown by /readyz until a later delivery indexes again, and its documents are counted as
+rejected instead of filling the spool with requests that cannot succeed.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from exporter import logs
-from exporter.sinks.elasticsearch import DeliveryResult, SinkUnavailable
+from exporter.sinks.elasticsearch import DeliveryResult, SinkRefused, SinkUnavailable
+from exporter.sinks.segments import Appended, Segment, Spool, default_dir
 
-_SEGMENT = re.compile(r"^(\d{12})-(\d+)\.jsonl$")
-
-
-def default_dir() -> Path:
-    """$LAGWATCH_STATE_DIR/spool, else the XDG state dir ($XDG_STATE_HOME or ~/.local/state)/lagwatch/spool.
-
-    The container image sets LAGWATCH_SPOOL__DIR=/var/lib/lagwatch/spool (a volume) instead."""
-    state = os.environ.get("LAGWATCH_STATE_DIR")
-    if state:
-        return Path(state).expanduser() / "spool"
-    xdg = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return Path(xdg) / "lagwatch" / "spool"
+__all__ = ["SinkCounts", "SinkHealth", "SpoolingSink", "Segment", "Spool", "default_dir"]
 
 
 @dataclass(frozen=True)
-class Segment:
-    sequence: int
-    documents: int
-    size: int
-    path: Path
+class SinkCounts:
+    """Documents by outcome since this sink was made (a snapshot; see the module docstring)."""
 
-
-class Spool:
-    """Append-only segments with a total-bytes cap; safe to share between the per-cluster scrape threads."""
-
-    def __init__(self, directory: str | os.PathLike, max_bytes: int):
-        self.dir = Path(directory)
-        self.max_bytes = int(max_bytes)
-        self.log = logs.get().bind(spool=str(self.dir))
-        self._lock = threading.Lock()
-        self.dropped_documents = 0  # since start: dropped at the cap or unreadable
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._segments: dict[int, Segment] = {}
-        for path in self.dir.iterdir():
-            match = _SEGMENT.match(path.name)
-            if match:
-                seq, docs = int(match.group(1)), int(match.group(2))
-                self._segments[seq] = Segment(seq, docs, path.stat().st_size, path)
-            elif path.name.endswith(".tmp"):
-                path.unlink(missing_ok=True)  # a write interrupted by a crash: never renamed, never counted
-        self._next = max(self._segments, default=0) + 1
-        if self._segments:
-            self.log.info("spool_found", segments=len(self._segments), documents=self.documents, bytes=self.bytes)
-
-    # --- state -----------------------------------------------------------------------------------
+    offered: int = 0  # handed to deliver() or spool_now()
+    recovered: int = 0  # found in the spool at start (left by a previous run)
+    indexed: int = 0  # indexed, or already present (409); fresh or replayed
+    spooled: int = 0  # written to the spool (some of them later indexed: `replayed`)
+    replayed: int = 0  # indexed from the spool (included in `indexed`)
+    rejected: int = 0  # refused by Elasticsearch, with a reason: never retried
+    dropped: int = 0  # lost: the spool's cap, a full disk, an unreadable line
+    dead_lettered: int = 0  # moved to the dead-letter directory after max_attempts replays
+    pending: int = 0  # in the spool now
 
     @property
-    def bytes(self) -> int:
-        with self._lock:
-            return sum(s.size for s in self._segments.values())
-
-    @property
-    def documents(self) -> int:
-        with self._lock:
-            return sum(s.documents for s in self._segments.values())
-
-    def segments(self) -> list[Segment]:
-        """Oldest first."""
-        with self._lock:
-            return [self._segments[k] for k in sorted(self._segments)]
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._segments)
-
-    # --- writing -----------------------------------------------------------------------------------
-
-    @staticmethod
-    def _encode(docs: list[dict[str, Any]]) -> list[bytes]:
-        return [json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" for d in docs]
-
-    def append(self, docs: list[dict[str, Any]]) -> int:
-        """Spool one batch as one segment; returns documents dropped to stay under the cap (oldest first)."""
-        if not docs:
-            return 0
-        lines = self._encode(docs)
-        dropped = 0
-        # A batch larger than the whole cap keeps its newest documents (the self document is last).
-        while lines and sum(map(len, lines)) > self.max_bytes:
-            lines.pop(0)
-            dropped += 1
-        size = sum(map(len, lines))
-        dropped_segments = 0
-        with self._lock:
-            total = sum(s.size for s in self._segments.values())
-            for seq in sorted(self._segments):
-                if total + size <= self.max_bytes:
-                    break
-                old = self._segments.pop(seq)
-                old.path.unlink(missing_ok=True)
-                total -= old.size
-                dropped += old.documents
-                dropped_segments += 1
-            if lines:
-                seq = self._next
-                self._next += 1
-                path = self.dir / f"{seq:012d}-{len(lines)}.jsonl"
-                self._write(path, lines)
-                self._segments[seq] = Segment(seq, len(lines), size, path)
-            self.dropped_documents += dropped
-        if dropped:
-            self.log.warning(
-                "spool_dropped",
-                documents=dropped,
-                segments=dropped_segments,
-                max_bytes=self.max_bytes,
-                dropped_total=self.dropped_documents,
-                detail="spool full: oldest documents deleted unindexed",
-            )
-        return dropped
-
-    def _write(self, path: Path, lines: list[bytes]) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as handle:
-            handle.writelines(lines)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        fd = os.open(self.dir, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # the rename itself must survive a power loss
-        finally:
-            os.close(fd)
-
-    # --- reading -----------------------------------------------------------------------------------
-
-    def read(self, segment: Segment) -> list[dict[str, Any]]:
-        """The segment's documents; unreadable lines are skipped, counted as dropped and logged."""
-        try:
-            raw = segment.path.read_bytes()
-        except FileNotFoundError:
-            return []
-        docs, bad = [], 0
-        for line in raw.splitlines():
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except ValueError:
-                bad += 1
-                continue
-            if isinstance(doc, dict) and "_id" in doc:
-                docs.append(doc)
-            else:
-                bad += 1
-        if bad:
-            with self._lock:
-                self.dropped_documents += bad
-            self.log.error("spool_segment_corrupt", segment=segment.path.name, unreadable=bad, readable=len(docs))
-        return docs
-
-    def remove(self, segment: Segment) -> None:
-        with self._lock:
-            self._segments.pop(segment.sequence, None)
-        segment.path.unlink(missing_ok=True)
-
-    def replace(self, segment: Segment, docs: list[dict[str, Any]]) -> None:
-        """Keep only `docs` of a segment (the part a replay could not index), under the same sequence."""
-        if not docs:
-            self.remove(segment)
-            return
-        lines = self._encode(docs)
-        path = self.dir / f"{segment.sequence:012d}-{len(lines)}.jsonl"
-        with self._lock:
-            if segment.sequence not in self._segments:
-                return  # dropped at the cap while a replay was delivering it: do not bring it back
-            self._write(path, lines)
-            if path != segment.path:
-                segment.path.unlink(missing_ok=True)
-            self._segments[segment.sequence] = Segment(segment.sequence, len(lines), sum(map(len, lines)), path)
+    def balanced(self) -> bool:
+        ends = self.indexed + self.rejected + self.dropped + self.dead_lettered + self.pending
+        return self.offered + self.recovered == ends
 
 
 @dataclass(frozen=True)
@@ -203,24 +61,52 @@ class SinkHealth:
     spool_bytes: int
     spool_documents: int
     spool_max_bytes: int
-    dropped_documents: int
-    dropping: bool  # documents were dropped at the cap since the sink was last reachable
+    dropped_documents: int  # since start: the cap, a full disk, unreadable lines
+    dropping: bool  # documents were dropped since the sink was last reachable
     last_error: str | None
+    refused: str | None = None  # Elasticsearch refuses lagwatch's requests: a configuration problem
+    rejected_documents: int = 0
+    dead_lettered_documents: int = 0  # since start
+    deferred_segments: int = 0  # spooled segments Elasticsearch asked to retry, waiting for another attempt
+    dead_letter_dir: str | None = None
 
     @property
     def ready(self) -> bool:
-        return bool(self.reachable) or not self.dropping
+        return (bool(self.reachable) or not self.dropping) and self.refused is None
+
+    @property
+    def reason(self) -> str | None:
+        if self.refused is not None:
+            return f"configuration problem: {self.refused}"
+        if self.dropping and not self.reachable:
+            return f"spool full or not writable, documents dropped: {self.last_error}"
+        return None
+
+
+def _masked(exc: Exception) -> str:
+    message = str(exc) if isinstance(exc, (SinkUnavailable, SinkRefused)) else f"{type(exc).__name__}: {exc}"
+    return logs.mask(message)
 
 
 class SpoolingSink:
     """An ElasticsearchSink (or any sink with deliver/setup/prune/name) that spools what it cannot index.
 
     New documents are sent first (fresh data matters most to alerting), then up to `replay_documents` spooled
-    documents per delivery, oldest segment first. While the backlog drains, the scrape loop is never blocked
-    for more than one bounded replay.
+    documents per delivery. While the backlog drains, a delivery is never held for more than one bounded replay.
     """
 
-    def __init__(self, inner, spool: Spool, replay_documents: int = 10_000, retry_after_s: float = 3.0, clock=None):
+    def __init__(
+        self,
+        inner,
+        spool: Spool,
+        replay_documents: int = 10_000,
+        retry_after_s: float = 3.0,
+        clock=None,
+        *,
+        max_attempts: int = 10,
+        backoff_s: float = 15.0,
+        backoff_max_s: float = 600.0,
+    ):
         self.inner = inner
         self.spool = spool
         self.replay_documents = replay_documents
@@ -228,110 +114,239 @@ class SpoolingSink:
         # several chunks waits on an unreachable Elasticsearch once, not once per chunk.
         self.retry_after_s = retry_after_s
         self.clock = clock or time.monotonic
-        self._failed_at: float | None = None
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_s = backoff_s
+        self.backoff_max_s = backoff_max_s
         self.log = logs.get()
         self._replay_lock = threading.Lock()
+        # Held around every change of the spool and the counters together, so counts() always balances.
+        self._state = threading.RLock()
+        self._n = {"offered": 0, "indexed": 0, "spooled": 0, "replayed": 0, "rejected": 0, "dead_lettered": 0}
+        self._not_before: dict[int, float] = {}  # segment sequence -> clock() before which it is not resent
+        self._failed_at: float | None = None
         self._reachable: bool | None = None
         self._dropping = False
         self._last_error: str | None = None
+        self._refused: str | None = None
 
     @property
     def name(self) -> str:
         return self.inner.name
 
     def setup(self):
-        return self.inner.setup()
+        try:
+            mode = self.inner.setup()
+        except SinkRefused as exc:
+            self._refuse(_masked(exc), during="setup")
+            raise
+        self._refused = None  # the template went in: whether bulk requests do too, the next delivery says
+        return mode
 
     def prune(self):
         return self.inner.prune()
 
+    # --- what the endpoints and the self document read ---------------------------------------------
+
+    def counts(self) -> SinkCounts:
+        with self._state:
+            return SinkCounts(
+                recovered=self.spool.recovered_documents,
+                dropped=self.spool.dropped_documents,
+                pending=self.spool.documents,
+                **self._n,
+            )
+
     def health(self) -> SinkHealth:
+        counts = self.counts()
         return SinkHealth(
             reachable=self._reachable,
             spool_bytes=self.spool.bytes,
-            spool_documents=self.spool.documents,
+            spool_documents=counts.pending,
             spool_max_bytes=self.spool.max_bytes,
-            dropped_documents=self.spool.dropped_documents,
+            dropped_documents=counts.dropped,
             dropping=self._dropping,
             last_error=self._last_error,
+            refused=self._refused,
+            rejected_documents=counts.rejected,
+            dead_lettered_documents=counts.dead_lettered,
+            deferred_segments=sum(1 for s in self.spool.segments() if s.attempts),
+            dead_letter_dir=str(self.spool.dead_letter_dir),
         )
 
-    def _spool(self, docs: list[dict[str, Any]], reason: str) -> None:
-        try:
-            dropped = self.spool.append(docs)
-        except OSError as exc:  # disk full, read-only volume: nothing more we can do but say so loudly
-            self._dropping = True
-            self.log.error("spool_write_failed", documents=len(docs), error=str(exc), spool_dir=str(self.spool.dir))
-            return
-        if dropped:
-            self._dropping = True
-        self.log.warning(
-            "documents_spooled",
-            documents=len(docs),
-            reason=reason,
-            spool_documents=self.spool.documents,
-            spool_bytes=self.spool.bytes,
+    # --- delivering ----------------------------------------------------------------------------------
+
+    def _count(self, **amounts: int) -> None:
+        with self._state:
+            for key, amount in amounts.items():
+                self._n[key] += amount
+
+    def _refuse(self, message: str, during: str) -> None:
+        self._refused = message
+        self.log.error(
+            "sink_refused", error=message, during=during,
+            detail="Elasticsearch refuses lagwatch's requests: a configuration problem (credentials, privileges, "
+                   "index template or mapping); documents are counted as rejected, not spooled, until it is fixed",
         )
+
+    def _spool(self, docs: list[dict[str, Any]], reason: str) -> Appended:
+        with self._state:
+            done = self.spool.add(docs)
+            self._n["spooled"] += done.spooled
+        if done.dropped or done.evicted:
+            self._dropping = True
+        if done.error is not None:  # disk full, read-only volume: nothing more we can do but say so loudly
+            self.log.error("spool_write_failed", documents=done.dropped, error=done.error,
+                           spool_dir=str(self.spool.dir), detail="documents dropped unindexed")
+        if done.spooled:
+            self.log.warning("documents_spooled", documents=done.spooled, reason=reason,
+                             spool_documents=self.spool.documents, spool_bytes=self.spool.bytes)
+        return done
+
+    def _spooled(self, docs: list[dict[str, Any]], reason: str) -> DeliveryResult:
+        done = self._spool(docs, reason)
+        if done.dropped:
+            why = done.error or f"spool full ({self.spool.max_bytes} bytes)"
+            error = f"dropped {done.dropped} of {len(docs)} documents ({why}): {reason}"
+        else:
+            error = f"spooled: {reason}"
+        return DeliveryResult(spooled=done.spooled, dropped=done.dropped, error=error)
+
+    def _rejected(self, docs: list[dict[str, Any]], reason: str) -> DeliveryResult:
+        self._count(rejected=len(docs))
+        return DeliveryResult(rejected=[(d.get("_id", "?"), reason) for d in docs], error=f"rejected: {reason}")
+
+    def _note(self, result: DeliveryResult, sent: int, replayed: bool = False) -> None:
+        """Count what Elasticsearch indexed and rejected; every document rejected is a configuration problem."""
+        indexed = result.indexed + result.duplicates
+        self._count(indexed=indexed, replayed=indexed if replayed else 0, rejected=len(result.rejected))
+        if result.rejected:
+            reasons = list(dict.fromkeys(reason for _, reason in result.rejected))
+            self.log.error(
+                "documents_rejected", documents=len(result.rejected), reasons=reasons[:3],
+                ids=[doc_id for doc_id, _ in result.rejected[:10]], replayed=replayed,
+                rejected_total=self._n["rejected"],
+            )
+            if not replayed and len(result.rejected) == sent and self._refused is None:
+                self._refuse(f"every document of the last delivery was rejected: {reasons[0]}", during="bulk")
+        if indexed:
+            self._refused = None
+
+    def spool_now(self, docs: list[dict[str, Any]], reason: str) -> DeliveryResult:
+        """Keep documents on disk without trying Elasticsearch (the delivery queue is full, or stopping)."""
+        self._count(offered=len(docs))
+        return self._spooled(docs, reason)
 
     def deliver(self, docs: list[dict[str, Any]]) -> DeliveryResult:
-        if self._failed_at is not None and self.clock() - self._failed_at < self.retry_after_s:
-            self._spool(docs, f"Elasticsearch failed {self.clock() - self._failed_at:.1f}s ago: {self._last_error}")
-            return DeliveryResult(spooled=len(docs), error=f"spooled: {self._last_error}")
+        self._count(offered=len(docs))
+        since = None if self._failed_at is None else self.clock() - self._failed_at
+        if since is not None and since < self.retry_after_s:
+            if self._refused is not None:
+                return self._rejected(docs, self._refused)
+            return self._spooled(docs, f"Elasticsearch failed {since:.1f}s ago: {self._last_error}")
         try:
             result = self.inner.deliver(docs)
-        except Exception as exc:  # noqa: BLE001 - unreachable, or refusing (401/403 after a credential
-            # rotation, a broken template): either way the documents wait on disk until it takes them.
-            message = str(exc) if isinstance(exc, SinkUnavailable) else f"{type(exc).__name__}: {exc}"
-            message = logs.mask(message)
+        except SinkRefused as exc:
+            message = _masked(exc)
+            self._reachable, self._last_error, self._failed_at = True, message, self.clock()
+            self._refuse(message, during="bulk")
+            return self._rejected(docs, message)
+        except Exception as exc:  # noqa: BLE001 - unreachable, overloaded or failing: the spool keeps them
+            message = _masked(exc)
             self._reachable, self._last_error, self._failed_at = False, message, self.clock()
-            self._spool(docs, message)
-            return DeliveryResult(spooled=len(docs), error=f"spooled: {message}")
+            return self._spooled(docs, message)
         self._reachable, self._last_error, self._failed_at = True, None, None
+        self._note(result, len(docs))
         if result.retry:
-            self._spool(result.retry, "elasticsearch asked to retry (429/5xx items)")
-            result.spooled, result.retry = len(result.retry), []
+            done = self._spooled(result.retry, f"Elasticsearch asked to retry: {result.retry_reason}")
+            result.spooled, result.dropped, result.retry = done.spooled, done.dropped, []
+            if done.dropped:
+                result.error = done.error
         else:
             self._dropping = False
             self.replay()
         return result
 
+    # --- replaying -----------------------------------------------------------------------------------
+
     def replay(self) -> int:
-        """Index spooled segments oldest first, at most `replay_documents` per call; returns documents indexed."""
+        """Send spooled segments oldest first, at most `replay_documents` per call; returns documents indexed."""
         if not len(self.spool) or not self._replay_lock.acquire(blocking=False):
-            return 0  # another cluster's thread is already replaying
+            return 0  # another thread is already replaying
         try:
             return self._replay()
         finally:
             self._replay_lock.release()
 
+    def _backoff(self, attempts: int) -> float:
+        return min(self.backoff_max_s, self.backoff_s * 2 ** (attempts - 1))
+
     def _replay(self) -> int:
         budget, indexed, segments, rejected = self.replay_documents, 0, 0, 0
+        now = self.clock()
         for segment in self.spool.segments():
             if budget <= 0:
                 break
-            docs = self.spool.read(segment)
-            try:
-                result = self.inner.deliver(docs) if docs else DeliveryResult()
-            except SinkUnavailable as exc:
-                self._reachable, self._last_error = False, str(exc)
-                break
-            for doc_id, reason in result.rejected[:10]:
-                self.log.error("document_rejected", doc_id=doc_id, reason=reason, replayed=True)
-            rejected += len(result.rejected)
+            if self._not_before.get(segment.sequence, now) > now:
+                continue  # waiting out its pause: the rest of the backlog goes on
+            with self.spool.sending(segment):
+                with self._state:
+                    docs = self.spool.read(segment)
+                try:
+                    result = self.inner.deliver(docs) if docs else DeliveryResult()
+                except SinkRefused as exc:
+                    self._refuse(_masked(exc), during="replay")
+                    break
+                except Exception as exc:  # noqa: BLE001 - unreachable again: the segment stays for later
+                    self._reachable, self._last_error = False, _masked(exc)
+                    break
+                budget -= len(docs)
+                if not self._settle(segment, result, now):
+                    continue
+            self._note(result, len(docs), replayed=True)
             indexed += result.indexed + result.duplicates
-            budget -= len(docs)
-            if result.retry:
-                self.spool.replace(segment, result.retry)  # keep its place in the order
-                break
-            self.spool.remove(segment)
-            segments += 1
+            rejected += len(result.rejected)
+            segments += 0 if result.retry else 1
         if indexed or segments:
             self.log.info(
-                "spool_replayed",
-                documents=indexed,
-                segments=segments,
-                rejected=rejected,
-                remaining_documents=self.spool.documents,
-                remaining_segments=len(self.spool),
+                "spool_replayed", documents=indexed, segments=segments, rejected=rejected,
+                remaining_documents=self.spool.documents, remaining_segments=len(self.spool),
             )
         return indexed
+
+    def _settle(self, segment: Segment, result: DeliveryResult, now: float) -> bool:
+        """Remove the segment, keep its retry part for a later attempt, or dead-letter it. False when the disk
+        would not take the change: the segment then stays whole (its documents are sent again later)."""
+        seq = segment.sequence
+        if not result.retry:
+            with self._state:
+                self.spool.remove(segment)
+            self._not_before.pop(seq, None)
+            return True
+        attempts = segment.attempts + 1
+        reason = result.retry_reason or "Elasticsearch asked to retry (429/5xx items)"
+        try:
+            if attempts >= self.max_attempts:
+                with self._state:
+                    path = self.spool.dead_letter(segment, result.retry, f"after {attempts} attempts: {reason}")
+                    self._n["dead_lettered"] += len(result.retry)
+                self._not_before.pop(seq, None)
+                self.log.error(
+                    "spool_dead_lettered", segment=seq, documents=len(result.retry), attempts=attempts,
+                    reason=reason, path=str(path),
+                    detail="moved aside, no longer retried; move the file back into the spool directory to retry",
+                )
+            else:
+                with self._state:
+                    self.spool.replace(segment, result.retry, attempts)
+                pause = self._backoff(attempts)
+                self._not_before[seq] = now + pause
+                self.log.warning(
+                    "spool_segment_deferred", segment=seq, documents=len(result.retry), attempts=attempts,
+                    max_attempts=self.max_attempts, retry_in_s=pause, reason=reason,
+                )
+        except OSError as exc:
+            self._not_before[seq] = now + self._backoff(attempts)
+            self.log.error("spool_rewrite_failed", segment=seq, error=str(exc),
+                           detail="segment kept whole; its documents are sent again later")
+            return False
+        return True

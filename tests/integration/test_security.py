@@ -19,6 +19,8 @@ from kafka import TopicPartition
 from exporter import app, lag
 from exporter import config as config_module
 from exporter.pipeline import ClusterPipeline
+from exporter.sinks.elasticsearch import SinkRefused
+from exporter.sinks.spool import Spool, SpoolingSink
 from tests.harness import KafkaDriver, unique
 from tests.security_harness import USER
 
@@ -224,7 +226,7 @@ def test_the_secure_node_itself_cannot_create_api_keys_in_the_integ_test_distrib
 
 @pytest.mark.parametrize("case", ["wrong-password", "wrong-api-key", "untrusted-ca"])
 def test_rejected_elasticsearch_credentials_or_certificate_give_a_clear_sink_error(
-    secure_stack, api_key_gateway, lagging_group, case
+    secure_stack, api_key_gateway, lagging_group, case, tmp_path
 ):
     group, _ = lagging_group
     node, ca = secure_stack.elasticsearch, str(secure_stack.certs.ca)
@@ -245,8 +247,16 @@ def test_rejected_elasticsearch_credentials_or_certificate_give_a_clear_sink_err
         sink = app.elasticsearch_sink(config, app.elasticsearch_client(config.elasticsearch))
         sink.setup()
     assert expected in str(raised.value)
-    if case != "untrusted-ca":
-        assert isinstance(raised.value, AuthenticationException)
+    if case != "untrusted-ca":  # a refusal (a configuration problem), not an outage to wait out
+        assert isinstance(raised.value, SinkRefused) and raised.value.status == 401
+        assert isinstance(raised.value.__cause__, AuthenticationException)
+        spooling = SpoolingSink(sink, Spool(tmp_path / "spool", max_bytes=10**6), retry_after_s=0)
+        with pytest.raises(SinkRefused):
+            spooling.setup()
+        result = spooling.deliver([{"_id": "x", "@timestamp": "2026-01-01T00:00:00Z"}])
+        assert result.rejected and result.spooled == 0 and len(spooling.spool) == 0
+        health = spooling.health()
+        assert not health.ready and "401" in health.refused and "check elasticsearch" in health.refused
 
 
 # --- secrets never leak -------------------------------------------------------------------------

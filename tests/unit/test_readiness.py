@@ -66,3 +66,22 @@ def test_the_sink_is_ready_while_reachable_or_spooling_below_its_cap(health, rea
     status = PipelineStatus("prod", 30.0, last_success=NOW)
     ok, body = readiness([Pipeline(status)], Sink(health), now=NOW)
     assert ok is ready and body["sink"]["ready"] is ready
+
+
+def test_a_refusing_elasticsearch_is_not_ready_and_says_it_is_a_configuration_problem():
+    status = PipelineStatus("prod", 30.0, last_success=NOW)
+    refused = replace(HEALTHY, refused="Elasticsearch refused the bulk request (401): check elasticsearch.username")
+    ok, body = readiness([Pipeline(status)], Sink(refused), now=NOW)
+    assert not ok and body["sink"]["ready"] is False
+    assert body["sink"]["reason"].startswith("configuration problem") and "401" in body["sink"]["reason"]
+
+
+def test_readiness_shows_where_documents_went():
+    status = PipelineStatus("prod", 30.0, last_success=NOW)
+    health = replace(HEALTHY, dropped_documents=4, rejected_documents=3, dead_lettered_documents=2, deferred_segments=1,
+                     dead_letter_dir="/var/lib/lagwatch/spool/dead-letter")
+    ok, body = readiness([Pipeline(status)], Sink(health), now=NOW)
+    assert ok and {k: body["sink"][k] for k in ("dropped_documents", "rejected_documents", "dead_lettered_documents",
+                                               "deferred_segments", "dead_letter_dir")} == {
+        "dropped_documents": 4, "rejected_documents": 3, "dead_lettered_documents": 2, "deferred_segments": 1,
+        "dead_letter_dir": "/var/lib/lagwatch/spool/dead-letter"}

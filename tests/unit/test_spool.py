@@ -6,7 +6,7 @@ import json
 
 from structlog.testing import capture_logs
 
-from exporter.sinks.elasticsearch import DeliveryResult, SinkUnavailable
+from exporter.sinks.elasticsearch import DeliveryResult, SinkRefused, SinkUnavailable
 from exporter.sinks.spool import Spool, SpoolingSink
 
 
@@ -144,19 +144,23 @@ def test_documents_elasticsearch_asks_to_retry_are_spooled_and_keep_their_place(
     assert inner.indexed == ["n-0", "n-2", "n-1", "later-0"]
 
 
-def test_a_replay_that_fails_halfway_keeps_the_rest_for_the_next_cycle(tmp_path):
-    inner = FakeSink()
-    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6), retry_after_s=0)
+def test_a_replay_that_fails_halfway_keeps_the_failed_part_for_later_and_goes_on(tmp_path):
+    inner, now = FakeSink(), [0.0]
+    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6), retry_after_s=0, clock=lambda: now[0],
+                        backoff_s=15.0)
     inner.down = True
     sink.deliver(docs("a", 2))
     sink.deliver(docs("b", 2))
     inner.down = False
     inner.retry_ids = {"a-1"}  # e.g. a 429 on one item of the oldest segment
     sink.deliver([])
-    assert inner.indexed == ["a-0"] and sink.spool.documents == 3
+    assert inner.indexed == ["a-0", "b-0", "b-1"] and sink.spool.documents == 1
     inner.retry_ids = set()
     sink.deliver([])
-    assert inner.indexed == ["a-0", "a-1", "b-0", "b-1"]
+    assert inner.indexed == ["a-0", "b-0", "b-1"]  # a-1 waits out its pause
+    now[0] += 15.0
+    sink.deliver([])
+    assert inner.indexed == ["a-0", "b-0", "b-1", "a-1"] and sink.spool.documents == 0
 
 
 def test_the_sink_is_not_ready_once_it_drops_and_ready_again_when_elasticsearch_is_back(tmp_path):
@@ -188,3 +192,371 @@ def test_after_a_failure_the_next_batches_go_straight_to_the_spool_for_a_while(t
     now[0] += 3.0  # the next scrape tries again, and replays the backlog
     assert sink.deliver(docs("next", 2)).indexed == 2
     assert inner.indexed[:2] == ["next-0", "next-1"] and sink.spool.documents == 0
+
+
+# --- issue 10: progress past a stuck segment, dead letters, and an outcome for every document -------------
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class StrictFake(FakeSink):
+    """FakeSink that can also keep asking to retry some ids forever (`stuck_ids`), reject some (400, per
+    item) or refuse whole requests (a 401 on every bulk: SinkRefused)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stuck_ids: set[str] = set()
+        self.reject_ids: set[str] = set()
+        self.refuse: str | None = None
+
+    def deliver(self, batch):
+        if self.refuse:
+            raise SinkRefused(self.refuse)
+        if self.down:
+            raise SinkUnavailable("connection refused")
+        retry = [d for d in batch if d["_id"] in self.retry_ids | self.stuck_ids]
+        rejected = [(d["_id"], "document_parsing_exception: failed to parse field [x]")
+                    for d in batch if d["_id"] in self.reject_ids and d not in retry]
+        gone = {d["_id"] for d in retry} | {i for i, _ in rejected}
+        ok = [d["_id"] for d in batch if d["_id"] not in gone]
+        self.indexed += ok
+        return DeliveryResult(indexed=len(ok), retry=retry, rejected=rejected,
+                              retry_reason="503 unavailable_shards_exception: primary shard is not active" if retry else None)
+
+
+def spooling(tmp_path, inner, clock, **kwargs):
+    kwargs.setdefault("retry_after_s", 0)
+    return SpoolingSink(inner, Spool(tmp_path / "spool", max_bytes=kwargs.pop("max_bytes", 10**6)), clock=clock, **kwargs)
+
+
+def spooled_ids(sink) -> list[str]:
+    return [d["_id"] for s in sink.spool.segments() for d in sink.spool.read(s)]
+
+
+def test_replay_goes_past_a_segment_elasticsearch_keeps_asking_to_retry(tmp_path):
+    inner, clock = StrictFake(), Clock()
+    sink = spooling(tmp_path, inner, clock)
+    inner.down = True
+    for name in ("a", "stuck", "c"):
+        sink.deliver(docs(name, 2))
+    inner.down, inner.stuck_ids = False, {"stuck-0"}
+    with capture_logs() as logged:
+        sink.deliver([])
+    # Head-of-line blocking before: a, then stop at "stuck" with c never sent.
+    assert inner.indexed == ["a-0", "a-1", "stuck-1", "c-0", "c-1"]
+    assert spooled_ids(sink) == ["stuck-0"]
+    (deferred,) = [e for e in logged if e["event"] == "spool_segment_deferred"]
+    assert deferred["attempts"] == 1 and deferred["documents"] == 1 and deferred["retry_in_s"] > 0
+    assert "primary shard is not active" in deferred["reason"]
+    assert sink.health().deferred_segments == 1
+
+
+def test_a_deferred_segment_waits_a_growing_pause_before_it_is_sent_again(tmp_path):
+    inner, clock = StrictFake(), Clock()
+    sink = spooling(tmp_path, inner, clock, max_attempts=10, backoff_s=10.0, backoff_max_s=35.0)
+    inner.down = True
+    sink.deliver(docs("s", 1))
+    inner.down, inner.stuck_ids = False, {"s-0"}
+    sent = []
+    real = inner.deliver
+    inner.deliver = lambda batch: (sent.append([d["_id"] for d in batch]), real(batch))[1]
+    pauses = []
+    with capture_logs() as logged:
+        for _ in range(120):  # two minutes, one delivery per second
+            sink.deliver([])
+            clock.now += 1.0
+    pauses = [e["retry_in_s"] for e in logged if e["event"] == "spool_segment_deferred"]
+    assert pauses[:4] == [10.0, 20.0, 35.0, 35.0]  # doubling, capped at backoff_max_s
+    assert 4 <= sent.count(["s-0"]) <= 6  # not once a second
+
+
+def test_a_segment_still_failing_after_max_attempts_is_dead_lettered_counted_and_logged(tmp_path):
+    inner, clock = StrictFake(), Clock()
+    sink = spooling(tmp_path, inner, clock, max_attempts=3, backoff_s=1.0)
+    inner.down = True
+    sink.deliver(docs("ok", 1) + docs("poison", 2))
+    inner.down, inner.stuck_ids = False, {"poison-0", "poison-1"}
+    with capture_logs() as logged:
+        for _ in range(10):
+            sink.deliver([])
+            clock.now += 5.0
+    assert inner.indexed == ["ok-0"] and len(sink.spool) == 0
+    (dead,) = [e for e in logged if e["event"] == "spool_dead_lettered"]
+    assert dead["log_level"] == "error" and dead["documents"] == 2 and dead["attempts"] == 3
+    files = sorted(sink.spool.dead_letter_dir.glob("*.jsonl"))
+    assert [str(f) for f in files] == [dead["path"]]
+    # An operator can read what failed and why.
+    assert [json.loads(line)["_id"] for line in files[0].read_text().splitlines()] == ["poison-0", "poison-1"]
+    assert "primary shard is not active" in files[0].with_suffix(".reason").read_text()
+    counts = sink.counts()
+    assert (counts.dead_lettered, counts.indexed, counts.pending) == (2, 1, 0)
+    assert sink.health().dead_lettered_documents == 2
+
+
+def test_a_dead_letter_file_moved_back_into_the_spool_is_replayed(tmp_path):
+    inner, clock = StrictFake(), Clock()
+    sink = spooling(tmp_path, inner, clock, max_attempts=1)
+    inner.down = True
+    sink.deliver(docs("p", 2))
+    inner.down, inner.stuck_ids = False, {"p-0", "p-1"}
+    sink.deliver([])
+    (dead,) = sink.spool.dead_letter_dir.glob("*.jsonl")
+    inner.stuck_ids = set()  # the operator fixed the cause
+    dead.rename(sink.spool.dir / dead.name)
+    restarted = spooling(tmp_path, inner, clock)
+    restarted.deliver([])
+    assert inner.indexed == ["p-0", "p-1"] and len(restarted.spool) == 0
+
+
+def test_replay_attempts_survive_a_restart(tmp_path):
+    inner, clock = StrictFake(), Clock()
+    sink = spooling(tmp_path, inner, clock, max_attempts=2)
+    inner.down = True
+    sink.deliver(docs("p", 1))
+    inner.down, inner.stuck_ids = False, {"p-0"}
+    sink.deliver([])
+    assert sink.spool.segments()[0].attempts == 1
+    restarted = spooling(tmp_path, inner, clock, max_attempts=2)
+    assert restarted.spool.segments()[0].attempts == 1
+    restarted.deliver([])  # the second attempt: dead-lettered, not begun afresh
+    assert len(restarted.spool) == 0 and restarted.counts().dead_lettered == 1
+
+
+def test_a_full_disk_drops_the_batch_counted_and_logged_and_leaves_no_tmp(tmp_path, monkeypatch):
+    import errno
+
+    from exporter.sinks import segments
+
+    inner, clock = StrictFake(), Clock()
+    sink = spooling(tmp_path, inner, clock)
+    inner.down = True
+
+    def full(fd):  # failure injection: the kernel's answer on a full disk, at the fsync of the new segment
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(segments.os, "fsync", full)
+    with capture_logs() as logged:
+        result = sink.deliver(docs("lost", 3))
+    assert (result.spooled, result.dropped) == (0, 3) and result.error.startswith("dropped")
+    assert not list((tmp_path / "spool").glob("*.tmp")) and not list((tmp_path / "spool").glob("*.jsonl"))
+    assert sink.counts().dropped == 3 and sink.health().dropped_documents == 3 and sink.health().dropping
+    (failed,) = [e for e in logged if e["event"] == "spool_write_failed"]
+    assert failed["documents"] == 3 and "No space left" in failed["error"]
+    assert not [e for e in logged if e["event"] == "documents_spooled"]
+
+
+def test_a_failed_rewrite_during_replay_keeps_the_segment_whole(tmp_path, monkeypatch):
+    import errno
+
+    from exporter.sinks import segments
+
+    inner, clock = StrictFake(), Clock()
+    sink = spooling(tmp_path, inner, clock)
+    inner.down = True
+    sink.deliver(docs("r", 3))
+    inner.down, inner.stuck_ids = False, {"r-1"}
+
+    def full(fd):  # failure injection: a full disk when the replay rewrites the segment to its retry part
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(segments.os, "fsync", full)
+    sink.deliver([])
+    monkeypatch.undo()
+    assert spooled_ids(sink) == ["r-0", "r-1", "r-2"]  # nothing lost; ids make a second indexing an overwrite
+    assert not list((tmp_path / "spool").glob("*.tmp"))
+    inner.stuck_ids = set()
+    clock.now += 3600
+    sink.deliver([])
+    counts = sink.counts()
+    assert counts.pending == 0 and counts.indexed == 3 and counts.offered == 3  # each counted once
+
+
+def test_documents_elasticsearch_rejects_are_counted_with_their_reason(tmp_path):
+    inner, clock = StrictFake(), Clock()
+    sink = spooling(tmp_path, inner, clock)
+    inner.reject_ids = {"r-1"}
+    with capture_logs() as logged:
+        result = sink.deliver(docs("r", 3))
+    assert result.indexed == 2 and [i for i, _ in result.rejected] == ["r-1"]
+    (event,) = [e for e in logged if e["event"] == "documents_rejected"]
+    assert event["documents"] == 1 and "failed to parse field" in event["reasons"][0] and event["ids"] == ["r-1"]
+    assert sink.counts().rejected == 1 and sink.health().rejected_documents == 1
+    assert sink.health().ready  # some rejected, the rest indexed: counted, not a configuration problem
+    assert len(sink.spool) == 0
+
+
+def test_elasticsearch_rejecting_every_document_is_reported_as_a_configuration_problem(tmp_path):
+    inner, clock = StrictFake(), Clock()
+    sink = spooling(tmp_path, inner, clock)
+    inner.reject_ids = {"r-0", "r-1"}
+    sink.deliver(docs("r", 2))
+    health = sink.health()
+    assert not health.ready and "every document" in health.refused and "failed to parse field" in health.refused
+    inner.reject_ids = set()
+    sink.deliver(docs("fixed", 1))
+    assert sink.health().ready and sink.health().refused is None
+
+
+def test_a_refused_request_is_a_configuration_problem_rejected_not_spooled(tmp_path):
+    inner, clock = StrictFake(), Clock()
+    sink = spooling(tmp_path, inner, clock)
+    inner.refuse = "Elasticsearch refused the bulk request (401 security_exception): check elasticsearch credentials"
+    with capture_logs() as logged:
+        result = sink.deliver(docs("x", 3))
+    assert result.spooled == 0 and len(result.rejected) == 3 and result.error.startswith("rejected")
+    assert len(sink.spool) == 0 and sink.counts().rejected == 3
+    health = sink.health()
+    assert not health.ready and "401" in health.refused
+    (event,) = [e for e in logged if e["event"] == "sink_refused"]
+    assert event["log_level"] == "error" and "configuration" in event["detail"]
+    inner.refuse = None
+    sink.deliver(docs("y", 1))
+    assert sink.health().ready and inner.indexed == ["y-0"]
+
+
+def test_a_refusal_during_replay_stops_the_replay_without_losing_the_backlog(tmp_path):
+    inner, clock = StrictFake(), Clock()
+    sink = spooling(tmp_path, inner, clock)
+    inner.down = True
+    sink.deliver(docs("b", 2))
+    inner.down = False
+    calls = []
+    real = inner.deliver
+
+    def refuse_replays(batch):
+        calls.append(batch)
+        if len(calls) > 1:
+            raise SinkRefused("403 security_exception: action [indices:data/write/bulk] is unauthorized")
+        return real(batch)
+
+    inner.deliver = refuse_replays
+    sink.deliver(docs("fresh", 1))
+    assert spooled_ids(sink) == ["b-0", "b-1"] and sink.spool.segments()[0].attempts == 0
+    assert not sink.health().ready
+
+
+def test_spool_now_counts_what_it_keeps(tmp_path):
+    inner, clock = StrictFake(), Clock()
+    sink = spooling(tmp_path, inner, clock)
+    result = sink.spool_now(docs("q", 2), "delivery queue full")
+    assert result.spooled == 2 and sink.counts().offered == 2 and sink.counts().pending == 2
+
+
+def test_counts_is_a_frozen_snapshot(tmp_path):
+    import dataclasses
+
+    import pytest
+
+    sink = spooling(tmp_path, StrictFake(), Clock())
+    counts = sink.counts()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        counts.indexed = 5
+    sink.deliver(docs("z", 1))
+    assert counts.indexed == 0 and sink.counts().indexed == 1
+
+
+# Every operation the daemon can meet, in any order: each document ends in exactly one outcome.
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.sampled_from(["deliver", "deliver_stuck", "deliver_rejected"]), st.integers(0, 4)),
+        st.tuples(st.just("spool_now"), st.integers(1, 3)),
+        st.tuples(st.sampled_from(["down", "up", "refuse", "accept", "disk_full", "disk_ok", "restart"]), st.just(0)),
+        st.tuples(st.sampled_from(["stick", "unstick", "reject", "unreject"]), st.integers(0, 6)),
+        st.tuples(st.just("wait"), st.integers(1, 400)),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+# Sure to be covered, whatever hypothesis draws: a dead letter across a restart, a full disk mid-replay.
+@example(ops=[("deliver_stuck", 2), ("deliver", 1), ("wait", 30), ("restart", 0), ("deliver", 1), ("wait", 30),
+              ("deliver", 1)])
+@example(ops=[("down", 0), ("deliver", 3), ("deliver_rejected", 2), ("up", 0), ("disk_full", 0), ("deliver_stuck", 2),
+              ("deliver", 1), ("disk_ok", 0), ("wait", 100), ("deliver", 1), ("refuse", 0), ("deliver", 2),
+              ("spool_now", 2), ("accept", 0), ("wait", 100), ("deliver", 0)])
+def test_every_document_is_indexed_rejected_dropped_dead_lettered_or_still_spooled(tmp_path_factory, ops):
+    import errno
+
+    from exporter.sinks import segments
+
+    directory = tmp_path_factory.mktemp("acct")
+    inner, clock = StrictFake(), Clock()
+    full = [False]
+    real_fsync = segments.os.fsync
+
+    def fsync(fd):
+        if full[0]:  # failure injection: a full disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    def make():
+        return spooling(directory, inner, clock, max_attempts=2, backoff_s=20.0, max_bytes=4000, replay_documents=5)
+
+    sink, serial, recovered_before = make(), 0, 0
+    totals = {"offered": 0, "indexed": 0, "rejected": 0, "dropped": 0, "dead_lettered": 0}
+    segments.os.fsync = fsync
+    try:
+        for op, n in ops:
+            if op in ("deliver", "deliver_stuck", "deliver_rejected", "spool_now"):
+                batch = docs(f"d{serial}", n, pad=150)
+                if op == "deliver_stuck":  # Elasticsearch keeps asking to retry its first document
+                    inner.stuck_ids.add(f"d{serial}-0")
+                if op == "deliver_rejected":
+                    inner.reject_ids.add(f"d{serial}-1")
+                serial += 1
+                result = sink.spool_now(batch, "queue full") if op == "spool_now" else sink.deliver(batch)
+                # Per call: every document has exactly one outcome.
+                assert len(batch) == result.indexed + result.duplicates + len(result.rejected) + result.spooled + result.dropped
+            elif op == "down":
+                inner.down = True
+            elif op == "up":
+                inner.down = False
+            elif op == "refuse":
+                inner.refuse = "401 security_exception"
+            elif op == "accept":
+                inner.refuse = None
+            elif op == "disk_full":
+                full[0] = True
+            elif op == "disk_ok":
+                full[0] = False
+            elif op == "stick":
+                inner.stuck_ids.add(f"d{n}-0")
+            elif op == "unstick":
+                inner.stuck_ids.discard(f"d{n}-0")
+            elif op == "reject":
+                inner.reject_ids.add(f"d{n}-1")
+            elif op == "unreject":
+                inner.reject_ids.discard(f"d{n}-1")
+            elif op == "wait":
+                clock.now += n
+            elif op == "restart":
+                for key in totals:
+                    totals[key] += getattr(sink.counts(), key)
+                recovered_before += sink.counts().recovered
+                sink = make()
+            c = sink.counts()
+            assert c.offered + c.recovered == c.indexed + c.rejected + c.dropped + c.dead_lettered + c.pending
+            assert c.pending == sink.spool.documents
+            assert not list(directory.glob("spool/*.tmp"))
+        # Across restarts too: nothing offered is unaccounted for.
+        c = sink.counts()
+        offered = totals["offered"] + c.offered
+        ends = sum(totals[k] for k in ("indexed", "rejected", "dropped", "dead_lettered"))
+        ends += c.indexed + c.rejected + c.dropped + c.dead_lettered + c.pending
+        assert offered == ends
+        assert c.dead_lettered + totals["dead_lettered"] == sum(
+            len(f.read_text().splitlines()) for f in sink.spool.dead_letter_dir.glob("*.jsonl")
+        )
+    finally:
+        segments.os.fsync = real_fsync

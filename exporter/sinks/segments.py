@@ -1,0 +1,283 @@
+"""The on-disk spool: documents Elasticsearch could not take, as JSON-lines segments under a total-bytes cap.
+
+Layout of `spool.dir`:
+- `<sequence>-<documents>.jsonl`, or `<sequence>-<documents>-a<attempts>.jsonl` once a replay was asked to
+  retry part of it: one segment per batch, a monotonically increasing 12-digit sequence (oldest first);
+- `dead-letter/`: segments Elasticsearch kept asking to retry after every attempt, same format, each with a
+  `.reason` file saying why. Move one back into `spool.dir` to have it replayed again.
+
+A segment is written to a temporary name, fsync'd, renamed and the directory fsync'd, so after a crash a
+segment is either complete or absent; a write that fails (full disk) removes its temporary file. Only when a
+new segment would exceed the cap are the oldest segments deleted; every document lost that way, in an
+unreadable line or in a failed write is counted in `dropped_documents` (and logged by the caller or here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from exporter import logs
+
+_SEGMENT = re.compile(r"^(\d{12})-(\d+)(?:-a(\d+))?\.jsonl$")
+DEAD_LETTER = "dead-letter"
+
+
+def default_dir() -> Path:
+    """$LAGWATCH_STATE_DIR/spool, else the XDG state dir ($XDG_STATE_HOME or ~/.local/state)/lagwatch/spool.
+
+    The container image sets LAGWATCH_SPOOL__DIR=/var/lib/lagwatch/spool (a volume) instead."""
+    state = os.environ.get("LAGWATCH_STATE_DIR")
+    if state:
+        return Path(state).expanduser() / "spool"
+    xdg = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(xdg) / "lagwatch" / "spool"
+
+
+@dataclass(frozen=True)
+class Segment:
+    sequence: int
+    documents: int
+    size: int
+    path: Path
+    attempts: int = 0  # replays in which Elasticsearch asked to retry (part of) this segment
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What `Spool.add` did with one batch."""
+
+    spooled: int  # documents of the batch now on disk
+    dropped: int  # documents of the batch lost: beyond the cap (its oldest), or all of it when the write failed
+    evicted: int  # older spooled documents deleted to make room (oldest segments first)
+    error: str | None = None  # why the segment could not be written (full disk, read-only volume)
+
+
+def _name(sequence: int, documents: int, attempts: int) -> str:
+    suffix = f"-a{attempts}" if attempts else ""
+    return f"{sequence:012d}-{documents}{suffix}.jsonl"
+
+
+class Spool:
+    """Append-only segments with a total-bytes cap; safe to share between the per-cluster threads."""
+
+    def __init__(self, directory: str | os.PathLike, max_bytes: int):
+        self.dir = Path(directory)
+        self.dead_letter_dir = self.dir / DEAD_LETTER
+        self.max_bytes = int(max_bytes)
+        self.log = logs.get().bind(spool=str(self.dir))
+        self._lock = threading.Lock()
+        self.dropped_documents = 0  # since start: cap, unreadable lines, failed writes
+        self._busy: set[int] = set()  # segments a replay is sending: never evicted under its feet
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._segments: dict[int, Segment] = {}
+        for path in self.dir.iterdir():
+            match = _SEGMENT.match(path.name)
+            if match:
+                seq, docs, attempts = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+                self._segments[seq] = Segment(seq, docs, path.stat().st_size, path, attempts)
+            elif path.name.endswith(".tmp"):
+                path.unlink(missing_ok=True)  # a write interrupted by a crash: never renamed, never counted
+        self._next = max(self._segments, default=0) + 1
+        self.recovered_documents = self.documents  # left by a previous run
+        if self._segments:
+            self.log.info("spool_found", segments=len(self._segments), documents=self.documents, bytes=self.bytes)
+
+    # --- state -----------------------------------------------------------------------------------
+
+    @property
+    def bytes(self) -> int:
+        with self._lock:
+            return sum(s.size for s in self._segments.values())
+
+    @property
+    def documents(self) -> int:
+        with self._lock:
+            return sum(s.documents for s in self._segments.values())
+
+    def segments(self) -> list[Segment]:
+        """Oldest first."""
+        with self._lock:
+            return [self._segments[k] for k in sorted(self._segments)]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._segments)
+
+    def count_dropped(self, documents: int) -> None:
+        with self._lock:
+            self.dropped_documents += documents
+
+    @contextlib.contextmanager
+    def sending(self, segment: Segment):
+        """While a replay sends `segment`, the cap evicts other segments, not this one."""
+        with self._lock:
+            self._busy.add(segment.sequence)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy.discard(segment.sequence)
+
+    # --- writing -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _encode(docs: list[dict[str, Any]]) -> list[bytes]:
+        return [json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" for d in docs]
+
+    def append(self, docs: list[dict[str, Any]]) -> int:
+        """Spool one batch; returns documents dropped to stay under the cap (its own and older ones)."""
+        done = self.add(docs)
+        return done.dropped + done.evicted
+
+    def add(self, docs: list[dict[str, Any]]) -> Appended:
+        """Spool one batch as one segment, oldest documents (older segments first) dropped at the cap.
+        A segment that cannot be written leaves nothing behind; its documents count as dropped."""
+        if not docs:
+            return Appended(0, 0, 0)
+        lines = self._encode(docs)
+        dropped = 0
+        # A batch larger than the whole cap keeps its newest documents (the self document is last).
+        while lines and sum(map(len, lines)) > self.max_bytes:
+            lines.pop(0)
+            dropped += 1
+        size = sum(map(len, lines))
+        evicted = evicted_segments = 0
+        with self._lock:
+            total = sum(s.size for s in self._segments.values())
+            for seq in sorted(self._segments):
+                if total + size <= self.max_bytes:
+                    break
+                if seq in self._busy:
+                    continue
+                old = self._segments.pop(seq)
+                old.path.unlink(missing_ok=True)
+                total -= old.size
+                evicted += old.documents
+                evicted_segments += 1
+            while lines and total + size > self.max_bytes:  # the rest is being replayed right now
+                size -= len(lines.pop(0))
+                dropped += 1
+            error, failed = None, 0
+            if lines:
+                seq = self._next
+                self._next += 1
+                path = self.dir / _name(seq, len(lines), 0)
+                try:
+                    self._write(path, lines)
+                    self._segments[seq] = Segment(seq, len(lines), size, path)
+                except OSError as exc:
+                    error = str(exc)
+                    failed = len(lines)
+                    lines = []
+            self.dropped_documents += dropped + failed + evicted
+        if dropped or evicted:
+            self.log.warning(
+                "spool_dropped",
+                documents=dropped + evicted,
+                segments=evicted_segments,
+                max_bytes=self.max_bytes,
+                dropped_total=self.dropped_documents,
+                detail="spool full: oldest documents deleted unindexed",
+            )
+        return Appended(len(lines), dropped + failed, evicted, error)
+
+    def _write(self, path: Path, lines: list[bytes]) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            with open(tmp, "wb") as handle:
+                handle.writelines(lines)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk leaves no half segment behind
+            raise
+        try:
+            fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # the rename itself must survive a power loss
+            finally:
+                os.close(fd)
+        except OSError as exc:  # the segment is complete and renamed: keep it, say the rename may not last
+            self.log.warning("spool_dir_sync_failed", path=str(path.parent), error=str(exc))
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def read(self, segment: Segment) -> list[dict[str, Any]]:
+        """The segment's documents; unreadable or missing lines are counted as dropped and logged."""
+        try:
+            raw = segment.path.read_bytes()
+        except FileNotFoundError:
+            raw = b""
+        docs, bad = [], 0
+        for line in raw.splitlines():
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                bad += 1
+                continue
+            if isinstance(doc, dict) and "_id" in doc:
+                docs.append(doc)
+            else:
+                bad += 1
+        missing = max(0, segment.documents - len(docs) - bad)  # the name promised more lines than there are
+        if bad or missing:
+            self.count_dropped(bad + missing)
+            self.log.error("spool_segment_corrupt", segment=segment.path.name, unreadable=bad + missing,
+                           readable=len(docs))
+        return docs
+
+    def remove(self, segment: Segment) -> None:
+        with self._lock:
+            self._segments.pop(segment.sequence, None)
+        segment.path.unlink(missing_ok=True)
+
+    def replace(self, segment: Segment, docs: list[dict[str, Any]], attempts: int | None = None) -> None:
+        """Keep only `docs` of a segment (the part a replay could not index), under the same sequence, with
+        its attempts. Raises OSError when it cannot be rewritten: the segment then stays as it was."""
+        if not docs:
+            self.remove(segment)
+            return
+        attempts = segment.attempts if attempts is None else attempts
+        lines = self._encode(docs)
+        path = self.dir / _name(segment.sequence, len(lines), attempts)
+        with self._lock:
+            if segment.sequence not in self._segments:
+                return  # removed meanwhile: do not bring it back
+            self._write(path, lines)
+            if path != segment.path:
+                segment.path.unlink(missing_ok=True)
+            self._segments[segment.sequence] = replace(
+                segment, documents=len(lines), size=sum(map(len, lines)), path=path, attempts=attempts
+            )
+
+    def dead_letter(self, segment: Segment, docs: list[dict[str, Any]], reason: str) -> Path:
+        """Move `docs` (what is left of `segment`) to the dead-letter directory, with a `.reason` file, and
+        the segment out of the spool. Returns the file's path. Raises OSError (the segment then stays)."""
+        self.dead_letter_dir.mkdir(parents=True, exist_ok=True)
+        path = self.dead_letter_dir / _name(segment.sequence, len(docs), 0)
+        reason_path = path.with_suffix(".reason")
+        self._write(path, self._encode(docs))
+        try:
+            reason_path.write_text(reason + "\n")
+        except OSError:
+            pass  # the documents are safe; the reason is in the log too
+        self.remove(segment)
+        return path
+
+    def dead_letter_documents(self) -> int:
+        """Documents waiting in dead-letter files (from their names: no file is read)."""
+        try:
+            names = [p.name for p in self.dead_letter_dir.iterdir()]
+        except OSError:
+            return 0
+        return sum(int(m.group(2)) for m in map(_SEGMENT.match, names) if m)

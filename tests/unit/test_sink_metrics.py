@@ -1,0 +1,66 @@
+"""/metrics for the sink's ledger: rejected, dropped (a full disk included) and dead-lettered documents,
+rendered by the real collector from a real SpoolingSink over a stand-in for Elasticsearch (pure)."""
+
+from __future__ import annotations
+
+import errno
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.http import LagCollector
+from exporter.sinks import segments
+from exporter.sinks.elasticsearch import DeliveryResult, SinkRefused
+from exporter.sinks.spool import Spool, SpoolingSink
+
+
+class Refusing:
+    name = "fake-lag"
+
+    def __init__(self):
+        self.mode = "ok"
+
+    def deliver(self, batch):
+        if self.mode == "refuse":
+            raise SinkRefused("Elasticsearch refused the bulk request (403): no privileges")
+        if self.mode == "down":
+            from exporter.sinks.elasticsearch import SinkUnavailable
+
+            raise SinkUnavailable("connection refused")
+        return DeliveryResult(indexed=len(batch))
+
+    def setup(self):
+        return "daily_indices"
+
+    def prune(self):
+        return []
+
+
+def samples(sink) -> dict[str, float]:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(LagCollector(lambda: [], lambda: sink))
+    text = generate_latest(registry).decode()
+    return {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def docs(prefix, n):
+    return [{"_id": f"{prefix}-{i}", "lagwatch.slot": i} for i in range(n)]
+
+
+def test_rejected_dropped_and_refused_documents_are_metrics(tmp_path, monkeypatch):
+    inner = Refusing()
+    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6), retry_after_s=0)
+    inner.mode = "refuse"
+    sink.deliver(docs("r", 3))
+    inner.mode = "down"
+
+    def full(fd):  # failure injection: the kernel's answer on a full disk
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(segments.os, "fsync", full)
+    sink.deliver(docs("d", 2))
+    got = samples(sink)
+    assert got["lagwatch_documents_rejected_total"] == 3
+    assert got["lagwatch_spool_dropped_documents_total"] == 2  # a full disk counts too
+    assert got["lagwatch_spool_dead_lettered_documents_total"] == 0
+    assert got["lagwatch_sink_refused"] == 1
