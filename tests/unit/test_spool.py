@@ -560,3 +560,36 @@ def test_every_document_is_indexed_rejected_dropped_dead_lettered_or_still_spool
         )
     finally:
         segments.os.fsync = real_fsync
+
+
+def test_a_real_full_disk_is_counted_as_dropped_and_leaves_no_tmp(tmp_path):
+    """The same on a real 64 KiB tmpfs (the kernel's own ENOSPC), where mounting is allowed (root, as in CI)."""
+    import os
+    import subprocess
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        inner, clock = StrictFake(), Clock()
+        sink = SpoolingSink(inner, Spool(disk, max_bytes=10**8), retry_after_s=0, clock=clock)
+        inner.down = True
+        with capture_logs() as logged:
+            results = [sink.deliver(docs(f"b{i}", 10, pad=1000)) for i in range(20)]  # ~200 KB offered
+        dropped = sum(r.dropped for r in results)
+        assert dropped > 0 and sum(r.spooled for r in results) + dropped == 200
+        assert [e for e in logged if e["event"] == "spool_write_failed"]
+        counts = sink.counts()
+        assert counts.dropped == dropped == sink.health().dropped_documents and counts.balanced
+        assert not list(disk.glob("*.tmp"))
+        inner.down = False
+        sink.deliver([])  # what was kept is indexed
+        assert len(inner.indexed) == 200 - dropped and sink.counts().balanced
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
