@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 "pairs": len(report.partitions),
                 "documents": result.document_count,
                 "errors": len(snapshot.errors),
-                "lag": sum(g.lag_sum for g in report.groups),
+                "lag": sum(g.lag_known_sum for g in report.groups),
             }
         )
     collector.close()

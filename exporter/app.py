@@ -16,6 +16,7 @@ from kafka import KafkaAdminClient
 
 from exporter import kafka_connect, logs, sharding
 from exporter.collector import Collector, Selection
+from exporter.delivery import QueuedSink
 from exporter.config import Cluster, Config, ElasticsearchConfig
 from exporter.kafka_wire import KafkaWire
 from exporter.pipeline import ClusterPipeline
@@ -132,7 +133,9 @@ def alert_sink(config: Config, client: Elasticsearch | None) -> ElasticsearchSin
     )
 
 
-def alerting(config: Config, cluster: str, *, store: StateStore, sink=None, notifier_list=(), clock=None) -> Alerting:
+def alerting(
+    config: Config, cluster: str, *, store: StateStore, sink=None, notifier_list=(), clock=None, background=False
+) -> Alerting:
     alerts = config.alerts
     return Alerting(
         cluster,
@@ -144,6 +147,7 @@ def alerting(config: Config, cluster: str, *, store: StateStore, sink=None, noti
         notifiers=notifier_list,
         repeat_s=alerts.repeat_s,
         clock=clock,
+        background=background,
     )
 
 
@@ -191,26 +195,35 @@ def spooling_sink(config: Config, inner) -> SpoolingSink:
 
 
 class Daemon:
-    """The long-running process: one scheduled scrape job per cluster until `stop()`."""
+    """The long-running process: one scheduled scrape job per cluster until `stop()`.
 
-    def __init__(self, config: Config, sink=None, es_client: Elasticsearch | None = None):
+    Nothing slow runs on the scrape path or in start()/reload(): documents go through a delivery worker
+    (exporter/delivery.py), notifications through a sender thread per cluster, and Elasticsearch templates are
+    installed by the delivery worker, so SIGTERM is honoured at any moment."""
+
+    def __init__(
+        self, config: Config, sink=None, es_client: Elasticsearch | None = None
+    ):
         self.config = config
         self.log = logs.get()
         # Close on stop only what we built: a client passed in belongs to the caller.
         self._owns_client = es_client is None and sink is None
         self.es_client = es_client if not self._owns_client else elasticsearch_client(config.elasticsearch)
-        self.sink = sink if sink is not None else spooling_sink(config, elasticsearch_sink(config, self.es_client))
+        inner = sink if sink is not None else spooling_sink(config, elasticsearch_sink(config, self.es_client))
+        self.sink = QueuedSink(inner)
         self.alert_sink = alert_sink(config, self.es_client)
         # One alert state store per file: its lock serialises the clusters' read-modify-write, across reloads.
         self._alert_stores: dict[object, StateStore] = {}
+        self._alertings: dict[str, Alerting] = {}  # per cluster, the latest built (their senders flush at stop)
         self.pipelines = pipelines(config, self.sink, self._alerts_for(config), keep_documents=False)
         self.http = None  # exporter.http.HttpServer while running, when http.enabled
         self.scheduler = self._new_scheduler()
         self.stopped = threading.Event()
 
     def _new_scheduler(self) -> Scheduler:
-        # A worker per cluster plus one for maintenance: a slow cluster never delays another's scrape.
-        return Scheduler(max_workers=len(self.pipelines) + 1)
+        # Two workers per cluster (a slot starts while the previous one overruns) plus one for maintenance:
+        # a slow cluster never delays another's scrape.
+        return Scheduler(max_workers=2 * len(self.pipelines) + 1)
 
     def start(self) -> None:
         if self.config.http.enabled:
@@ -239,17 +252,15 @@ class Daemon:
             self.scheduler.every(
                 f"scrape:{name}",
                 self.config.scrape.interval_s,
-                pipeline.run_once,
+                pipeline.run_slot,
                 start_now=scrape_now is None or name in scrape_now,
             )
-        self.scheduler.every("maintenance", 3600, self._maintenance, start_now=False)
+        self.scheduler.every(
+            "maintenance", self.config.elasticsearch.maintenance_interval_s, self._maintenance, start_now=False
+        )
 
     def _setup_sink(self) -> None:
-        try:
-            mode = self.sink.setup()
-            self.log.info("sink_ready", storage=mode, target=self.sink.name)
-        except Exception as exc:  # noqa: BLE001 - retried on the first delivery
-            self.log.error("sink_setup_failed", error=str(exc))
+        self.sink.setup()  # in the delivery worker: logs sink_ready or sink_setup_failed
 
     def _alerts_for(self, config: Config) -> Callable[[str], Alerting]:
         """Per-cluster alerting sharing one state file (and its lock), alert sink and notifiers."""
@@ -258,11 +269,18 @@ class Daemon:
             self._alert_stores[location] = StateStore(location)
         store = self._alert_stores[location]
         notifier_list = notifiers(config)
-        return lambda cluster: alerting(
-            config, cluster, store=store, sink=self.alert_sink, notifier_list=notifier_list
-        )
+
+        def make(cluster: str) -> Alerting:
+            made = alerting(
+                config, cluster, store=store, sink=self.alert_sink, notifier_list=notifier_list, background=True
+            )
+            self._alertings[cluster] = made
+            return made
+
+        return make
 
     def _maintenance(self) -> None:
+        self.log.info("maintenance_started")
         try:
             if self.alert_sink is not None:
                 self.alert_sink.prune()
@@ -289,6 +307,11 @@ class Daemon:
                 pipeline.collector.close()
             except Exception:  # noqa: BLE001 - closing a never-connected client
                 pass
+        # Notifications in flight get the time left; what is not sent stays in the state file's outbox.
+        for alerting_ in self._alertings.values():
+            alerting_.flush(deadline - time.monotonic())
+        # What the delivery worker could not send in the time left is spooled, not lost.
+        self.sink.close(timeout_s=max(1.0, deadline - time.monotonic()))
         if self.http is not None:
             self.http.stop()
         if self._owns_client and self.es_client is not None:
@@ -309,8 +332,11 @@ class Daemon:
         if config.elasticsearch != self.config.elasticsearch:
             self.es_client = elasticsearch_client(config.elasticsearch)
             self._owns_client = True
-            # The spool directory carries over: what waits there is replayed to the new sink.
-            self.sink = spooling_sink(config, elasticsearch_sink(config, self.es_client))
+            # The spool directory carries over: what waits there is replayed to the new sink. The old
+            # delivery worker drains (or spools) in the background: a reload never waits on Elasticsearch.
+            retired = self.sink
+            self.sink = QueuedSink(spooling_sink(config, elasticsearch_sink(config, self.es_client)))
+            threading.Thread(target=retired.close, name="lagwatch-retire-sink", daemon=True).start()
             self._setup_sink()
             self.alert_sink = alert_sink(config, self.es_client)
         fresh = pipelines(config, self.sink, self._alerts_for(config), keep_documents=False)
@@ -330,13 +356,10 @@ class Daemon:
             else:
                 started.append(name)
         self.scheduler.remove_all()
-        for pipeline in old.values():  # clusters removed or changed
-            if not pipeline.wait_idle(5.0):
-                continue  # still scraping: closing its client now would fail that scrape half-way
-            try:
-                pipeline.collector.close()
-            except Exception:  # noqa: BLE001
-                pass
+        if old:  # clusters removed or changed: close their clients once their last scrape is done
+            threading.Thread(
+                target=_close_when_idle, args=(list(old.values()),), name="lagwatch-retire", daemon=True
+            ).start()
         self.config, self.pipelines = config, fresh
         if len(fresh) + 1 > self.scheduler.max_workers:  # more clusters than workers: a bigger pool
             self.scheduler.shutdown(wait=False)
@@ -344,3 +367,13 @@ class Daemon:
             self.scheduler.start()
         self._schedule(scrape_now=set(started))
         self.log.info("config_reloaded", kept=kept, started=started, removed=sorted(old))
+
+
+def _close_when_idle(retired: list[ClusterPipeline], timeout_s: float = 30.0) -> None:
+    for pipeline in retired:
+        if not pipeline.wait_idle(timeout_s):
+            continue  # still scraping: closing its client now would fail that scrape half-way
+        try:
+            pipeline.collector.close()
+        except Exception:  # noqa: BLE001
+            pass

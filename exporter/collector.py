@@ -90,6 +90,11 @@ class Collector:
         self.clock = clock
         # group -> coordinator node, kept between scrapes; forgotten when the coordinator moves.
         self._coordinators: dict[str, int] = {}
+        # What the last good answers said, for when a broker does not answer: the groups each broker listed
+        # (so a group whose broker is down is reported with its error, not dropped) and the partitions
+        # each group had committed to (so its lag is unknown there, not missing from the sums).
+        self._listed: dict[int, dict[str, tuple[str, str | None, str]]] = {}
+        self._last_committed: dict[str, tuple[TopicPartition, ...]] = {}
 
     @property
     def wire(self) -> KafkaWire:
@@ -105,11 +110,12 @@ class Collector:
 
     def collect(self) -> ClusterSnapshot:
         started = time.monotonic()
+        self.wire.new_scrape()
         self.wire.reset_counts()
         errors: list[ScrapeError] = []
         metadata = self._metadata(errors)
-        group_states = self._list_groups(metadata, errors)
-        groups = self._describe_and_fetch(group_states, metadata, errors)
+        group_states, unlisted = self._list_groups(metadata, errors)
+        groups = self._describe_and_fetch(group_states, unlisted, metadata, errors)
         involved = self._involved_partitions(groups, metadata)
         taken_at = self.clock()
         offsets, retention = self._offsets_and_retention(involved, metadata, errors)
@@ -166,7 +172,8 @@ class Collector:
     # --- steps ----------------------------------------------------------------------------------
 
     def _metadata(self, errors: list[ScrapeError]) -> _Metadata:
-        response = self.wire.send(MetadataRequest(topics=None, allow_auto_topic_creation=False))
+        response = self.wire.send_any(MetadataRequest(topics=None, allow_auto_topic_creation=False))
+        self.wire.use_metadata(response)
         meta = _Metadata(brokers={b.node_id: f"{b.host}:{b.port}" for b in response.brokers})
         for topic in response.topics:
             if topic.is_internal or not self.selection.topic(topic.name):
@@ -188,26 +195,42 @@ class Collector:
                     meta.leaders[tp] = partition.leader_id
         return meta
 
-    def _list_groups(self, meta: _Metadata, errors: list[ScrapeError]) -> dict[str, tuple[str, str | None, str]]:
-        """{group: (state, type, protocol type)} from every broker; a broker that fails is reported, the rest
-        still count."""
+    def _list_groups(
+        self, meta: _Metadata, errors: list[ScrapeError]
+    ) -> tuple[dict[str, tuple[str, str | None, str]], dict[str, str]]:
+        """{group: (state, type, protocol type)} from every broker, and {group: why its state is stale} for
+        groups a failed broker listed last time: they stay in the report, with that error, instead of
+        vanishing (a lag monitor that drops a group during an outage looks like a healthy one)."""
         brokers = sorted(meta.brokers)
+        self._listed = {b: listed for b, listed in self._listed.items() if b in meta.brokers}
         states: dict[str, tuple[str, str | None, str]] = {}
+        stale: dict[str, tuple[tuple[str, str | None, str], str]] = {}
         for broker, response in zip(brokers, self.wire.send_all([(ListGroupsRequest(), b) for b in brokers])):
+            problem = None
             if isinstance(response, BaseException):
-                errors.append(ScrapeError("broker", str(broker), f"ListGroups failed: {response!r}"))
-                continue
-            problem = error_name(response.error_code)
+                problem = f"ListGroups failed: {response!r}"
+            elif error_name(response.error_code):
+                problem = f"ListGroups: {error_name(response.error_code)}"
             if problem:
-                errors.append(ScrapeError("broker", str(broker), f"ListGroups: {problem}"))
+                errors.append(ScrapeError("broker", str(broker), problem))
+                for group, state in self._listed.get(broker, {}).items():
+                    stale[group] = (state, f"broker {broker} did not list its groups ({problem}); state as last seen")
                 continue
+            listed = {}
             for group in response.groups:
                 if group.protocol_type not in _CONSUMER_PROTOCOLS or not self.selection.group(group.group_id):
                     continue
                 state = getattr(group, "group_state", "") or "Unknown"
                 group_type = getattr(group, "group_type", "") or None
-                states[group.group_id] = (state, group_type, group.protocol_type)
-        return states
+                listed[group.group_id] = (state, group_type, group.protocol_type)
+            self._listed[broker] = listed
+            states.update(listed)
+        unlisted = {}
+        for group, (state, why) in stale.items():
+            if group not in states:  # moved to a broker that answered: that answer wins
+                states[group] = state
+                unlisted[group] = why
+        return states, unlisted
 
     def _find_coordinators(
         self, names: list[str], meta: _Metadata, group_errors: dict[str, str]
@@ -240,12 +263,17 @@ class Collector:
         self._coordinators.pop(group, None)
 
     def _describe_and_fetch(
-        self, states: dict[str, tuple[str, str | None, str]], meta: _Metadata, errors: list[ScrapeError]
+        self,
+        states: dict[str, tuple[str, str | None, str]],
+        unlisted: dict[str, str],
+        meta: _Metadata,
+        errors: list[ScrapeError],
     ) -> list[GroupObservation]:
         names = sorted(states)
+        self._last_committed = {g: tps for g, tps in self._last_committed.items() if g in states}
         if not names:
             return []
-        group_errors: dict[str, str] = {}
+        group_errors: dict[str, str] = dict(unlisted)
         size = self.selection.groups_per_request
         coordinators = self._find_coordinators(names, meta, group_errors)
 
@@ -273,6 +301,7 @@ class Collector:
                 batches.append(("offsets", chunk))
         described: dict[str, object] = {}
         committed: dict[str, dict[TopicPartition, int]] = {}
+        unread: dict[str, list[TopicPartition]] = defaultdict(list)  # partition-level OffsetFetch errors
         for (kind, chunk), response in zip(batches, self.wire.send_all(calls)):
             if isinstance(response, BaseException):
                 for group in chunk:
@@ -297,9 +326,11 @@ class Collector:
                         if not self.selection.topic(topic.name):
                             continue
                         for partition in topic.partitions:
-                            if error_name(partition.error_code) or partition.committed_offset < 0:
-                                continue
-                            offsets[(topic.name, partition.partition_index)] = partition.committed_offset
+                            tp = (topic.name, partition.partition_index)
+                            if error_name(partition.error_code):
+                                unread[row.group_id].append(tp)
+                            elif partition.committed_offset >= 0:
+                                offsets[tp] = partition.committed_offset
                     committed[row.group_id] = offsets
 
         observations = []
@@ -316,6 +347,9 @@ class Collector:
                 members = tuple(self._member(m, row.protocol_type) for m in row.members)
             if problem:
                 errors.append(ScrapeError("group", group, problem))
+            read = group in committed
+            if read:
+                self._last_committed[group] = tuple(sorted(set(committed[group]) | set(unread.get(group, ()))))
             observations.append(
                 GroupObservation(
                     group=group,
@@ -326,6 +360,9 @@ class Collector:
                     members=members,
                     committed=committed.get(group, {}),
                     error=problem,
+                    committed_read=read,
+                    # Not read this scrape: where the group had committed when last read, its lag is unknown.
+                    committed_unread=tuple(unread.get(group, ())) if read else self._last_committed.get(group, ()),
                 )
             )
         return observations
@@ -346,7 +383,7 @@ class Collector:
         return Member(member.member_id, member.client_id, host, assignment)
 
     def _involved_partitions(self, groups: list[GroupObservation], meta: _Metadata) -> list[TopicPartition]:
-        topics = {tp[0] for g in groups for tp in g.committed}
+        topics = {tp[0] for g in groups for tp in g.committed} | {tp[0] for g in groups for tp in g.committed_unread}
         topics |= {tp[0] for g in groups for m in g.members for tp in m.assignment}
         involved = set()
         for topic in topics:

@@ -233,6 +233,8 @@ class ElasticsearchConfig(_Strict):
     # auto: a data stream where the server supports them, daily indices otherwise.
     storage: Literal["auto", "data_stream", "daily_indices"] = "auto"
     retention_days: Annotated[int, Field(ge=1)] = 30
+    # How often daily indices older than retention_days are deleted.
+    maintenance_interval_s: Annotated[float, Field(ge=1)] = 3600.0
     bulk_chunk: Annotated[int, Field(ge=1, le=50_000)] = 1000
     request_timeout_s: Annotated[float, Field(gt=0)] = 30.0
 

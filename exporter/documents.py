@@ -66,6 +66,16 @@ def _time_lag_and_rates(
     }
 
 
+def _partial(row: GroupTopicLag | GroupLag) -> dict[str, Any]:
+    """A sum that could not read every partition: `lagwatch.lag.messages` is then null (never a smaller
+    number), `messages_known` the lower bound from what was read."""
+    return {
+        "lagwatch.lag.partial": row.partial,
+        "lagwatch.lag.messages_known": row.lag_known_sum,
+        "lagwatch.partitions_unknown": row.partitions_unknown,
+    }
+
+
 def _base(snapshot: ClusterSnapshot, doc_type: str, slot_ms: int) -> dict[str, Any]:
     return {
         "@timestamp": iso(snapshot.taken_at),
@@ -95,6 +105,7 @@ def partition_doc(row: PartitionLag, snapshot: ClusterSnapshot, slot_ms: int) ->
             "lagwatch.lag.items": row.lag_items,
             "lagwatch.committed": row.committed_offset is not None,
             "lagwatch.committed_below_log_start": row.committed_below_log_start,
+            "lagwatch.lag.partial": row.lag_unknown,
             "lagwatch.error": row.error,
         }
     )
@@ -112,6 +123,7 @@ def topic_doc(row: GroupTopicLag, snapshot: ClusterSnapshot, slot_ms: int) -> di
             "lagwatch.lag.messages": row.lag_sum,
             "lagwatch.lag.max_partition": row.lag_max,
             "lagwatch.lag.items": row.lag_items_sum,
+            **_partial(row),
             "lagwatch.partitions": row.partitions,
             "lagwatch.partitions_without_commit": row.partitions_without_commit,
             "lagwatch.partitions_below_log_start": row.partitions_below_log_start,
@@ -136,6 +148,7 @@ def group_doc(row: GroupLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[st
             "lagwatch.lag.messages": row.lag_sum,
             "lagwatch.lag.max_partition": row.lag_max,
             "lagwatch.lag.items": row.lag_items_sum,
+            **_partial(row),
             "lagwatch.partitions": row.partitions,
             "lagwatch.partitions_without_commit": row.partitions_without_commit,
             "lagwatch.catch_up.state": row.catch_up.value,
@@ -149,11 +162,17 @@ def group_doc(row: GroupLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[st
     return doc
 
 
-def self_doc(snapshot: ClusterSnapshot, slot_ms: int, documents: int, instance: str = "") -> dict[str, Any]:
-    """What the scrape itself did: the exporter's own health, charted and alerted on like any metric."""
+def self_doc(
+    snapshot: ClusterSnapshot, slot_ms: int, documents: int, instance: str = "", partial_groups: int = 0,
+    outcome: str = "scraped", reason: str | None = None,
+) -> dict[str, Any]:
+    """What the scrape itself did: the exporter's own health, charted and alerted on like any metric.
+    Every scrape slot has one, also a slot that was not scraped (`outcome: skipped`, with the reason)."""
     doc = _base(snapshot, SELF, slot_ms)
     doc.update(
         {
+            "lagwatch.self.outcome": outcome,
+            "lagwatch.self.reason": reason,
             "lagwatch.self.up": snapshot.up,
             "lagwatch.self.duration_ms": round(snapshot.duration_s * 1000, 3),
             "lagwatch.self.groups": len(snapshot.groups),
@@ -161,6 +180,7 @@ def self_doc(snapshot: ClusterSnapshot, slot_ms: int, documents: int, instance: 
             "lagwatch.self.documents": documents,
             "lagwatch.self.kafka_requests": sum(snapshot.requests.values()),
             "lagwatch.self.errors": len(snapshot.errors),
+            "lagwatch.self.partial_groups": partial_groups,
             "lagwatch.self.error_messages": [f"{e.scope} {e.name}: {e.message}" for e in snapshot.errors][:50],
             "lagwatch.self.instance": instance or None,
         }
@@ -191,8 +211,19 @@ def count(report: LagReport, granularity: str) -> int:
     )
 
 
+def skipped_slot_doc(
+    cluster: str, at: float, slot_ms: int, reason: str, instance: str = ""
+) -> dict[str, Any]:
+    """The self document of a slot that was not scraped (the previous scrape overran it)."""
+    snapshot = ClusterSnapshot(cluster=cluster, taken_at=at, topics={}, partitions={}, groups=(), up=False)
+    doc = self_doc(snapshot, slot_ms, 1, instance, outcome="skipped", reason=reason)
+    doc["lagwatch.self.up"] = None  # not measured, not known to be down
+    return doc
+
+
 def iterate(
-    report: LagReport, granularity: str, interval_s: float, instance: str = "", statuses=None
+    report: LagReport, granularity: str, interval_s: float, instance: str = "", statuses=None,
+    slot_ms: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The documents for one scrape, one at a time (a large estate's scrape never has to be held whole):
     the granularity's lag documents, then one self document. `statuses`
@@ -200,7 +231,8 @@ def iterate(
     part_status = statuses.partitions if statuses is not None else {}
     group_status = statuses.groups if statuses is not None else {}
     snapshot = report.snapshot
-    slot_ms = slot(snapshot.taken_at, interval_s)
+    if slot_ms is None:  # the scheduler's slot when it passes one; a late scrape keeps its own slot's ids
+        slot_ms = slot(snapshot.taken_at, interval_s)
     wanted = GRANULARITY_DOC_TYPES[granularity]
     if PARTITION in wanted:
         for r in report.partitions:
@@ -211,7 +243,8 @@ def iterate(
     if GROUP in wanted:
         for r in report.groups:
             yield with_status(group_doc(r, snapshot, slot_ms), group_status.get(r.group))
-    yield self_doc(snapshot, slot_ms, count(report, granularity), instance)
+    partial_groups = sum(1 for g in report.groups if g.partial)
+    yield self_doc(snapshot, slot_ms, count(report, granularity), instance, partial_groups)
 
 
 def build(

@@ -103,6 +103,15 @@ class LagCollector:
             "lagwatch_group_topic_lag", "Consumer group lag in messages per topic",
             labels=["cluster", "group", "topic"],
         )
+        partial = GaugeMetricFamily(
+            "lagwatch_group_lag_partial",
+            "1 when part of the group's lag could not be read this scrape: its lag series are then absent",
+            labels=["cluster", "group"],
+        )
+        unknown = GaugeMetricFamily(
+            "lagwatch_group_partitions_unknown", "Partitions whose lag could not be read this scrape",
+            labels=["cluster", "group"],
+        )
         lag_seconds = GaugeMetricFamily(
             "lagwatch_group_lag_seconds", "Age of the oldest unread record (max over partitions; absent if unknown)",
             labels=["cluster", "group"],
@@ -127,15 +136,23 @@ class LagCollector:
             up.add_metric([cluster], 1.0 if report.snapshot.up else 0.0)
             duration.add_metric([cluster], report.snapshot.duration_s)
             for group in report.groups:
+                # A partial sum is not exported as if it were whole: the series is absent and
+                # lagwatch_group_partitions_unknown says why.
+                partial.add_metric([cluster, group.group], 1.0 if group.partial else 0.0)
+                unknown.add_metric([cluster, group.group], group.partitions_unknown)
+                if group.partial:
+                    continue
                 group_lag.add_metric([cluster, group.group], group.lag_sum)
                 if group.lag_seconds_max is not None:
                     lag_seconds.add_metric([cluster, group.group], group.lag_seconds_max)
             for row in report.group_topics:
+                if row.partial:
+                    continue
                 group_topic_lag.add_metric([cluster, row.group, row.topic], row.lag_sum)
                 if row.lag_seconds_max is not None:
                     topic_lag_seconds.add_metric([cluster, row.group, row.topic], row.lag_seconds_max)
         yield from (up, duration, last_success, scrapes, errors, requests)
-        yield from (group_lag, group_topic_lag, lag_seconds, topic_lag_seconds)
+        yield from (group_lag, group_topic_lag, lag_seconds, topic_lag_seconds, partial, unknown)
 
         sink = self._sink()
         health = sink.health() if sink is not None and hasattr(sink, "health") else None

@@ -19,8 +19,17 @@ from kafka import KafkaAdminClient
 
 
 
+class BrokerSkipped(Errors.KafkaTimeoutError):
+    """Not sent: the broker already failed to answer in time during this scrape (a frozen broker costs
+    one request timeout per scrape, not one per request wave)."""
+
+
 class KafkaWire:
-    """Send requests to brokers through an admin client that the caller built and owns."""
+    """Send requests to brokers through an admin client that the caller built and owns.
+
+    Failure policy: every request ends with its response or an exception, returned in its place, never
+    raised (a broker kafka-python does not know, a closed connection, a timeout). Within one scrape
+    (`new_scrape()` starts one) a broker that timed out gets no more requests: they fail at once."""
 
     def __init__(self, admin: KafkaAdminClient, timeout_s: float):
         self._admin = admin
@@ -30,11 +39,26 @@ class KafkaWire:
         self.max_in_flight = int(admin.config.get("max_in_flight_requests_per_connection", 5))
         self._lock = threading.Lock()
         self.requests: collections.Counter[str] = collections.Counter()
+        self._silent: set[Any] = set()  # brokers that timed out in this scrape
+        self._silent_before: set[Any] = set()  # ... and in the previous one: avoided for any-broker requests
 
     @property
     def cluster(self):
         """kafka-python's cluster metadata (brokers, topics) as of the last Metadata response."""
         return self._manager.cluster
+
+    def new_scrape(self) -> None:
+        with self._lock:
+            self._silent_before, self._silent = self._silent, set()
+
+    def silent_brokers(self) -> set[Any]:
+        with self._lock:
+            return set(self._silent)
+
+    def use_metadata(self, response) -> None:
+        """Route by the Metadata we just read: kafka-python's own table is refreshed only every
+        metadata_max_age_ms (5 min), so a broker that rejoined or was added would be unknown until then."""
+        self._manager.cluster.update_metadata(response)
 
     def reset_counts(self) -> dict[str, int]:
         with self._lock:
@@ -45,15 +69,31 @@ class KafkaWire:
     def close(self) -> None:
         self._admin.close()
 
-    def least_loaded_node(self) -> Any:
-        return self._manager.least_loaded_node()
+    def least_loaded_node(self, exclude: set | frozenset = frozenset()) -> Any:
+        """A broker for requests any broker can answer: connected, idle and answering ones first."""
+        with self._lock:
+            avoid = self._silent | self._silent_before | set(exclude)
+        brokers = [b.node_id for b in self._manager.cluster.brokers()]
+        candidates = [n for n in brokers if n not in avoid] or [n for n in brokers if n not in self._silent]
+        conns = self._manager._conns
+        for node in candidates:
+            conn = conns.get(node)
+            if conn is not None and conn.connected and not conn.in_flight_requests:
+                return node
+        for node in candidates:
+            if self._manager.connection_delay(node) <= 0:
+                return node
+        return self._manager.least_loaded_node() if not candidates else candidates[0]
 
     def send_all(self, calls: Sequence[tuple[Any, Any]]) -> list[Any]:
         """Send (request, node_id) pairs, at most `max_in_flight` in flight per broker, all brokers
         at once. Returns, in order, each response or the exception that request ended with."""
         if not calls:
             return []
-        return self._manager.run(self._send_all, list(calls))
+        try:
+            return self._manager.run(self._send_all, list(calls))
+        except Exception as exc:  # noqa: BLE001 - the event loop itself failed: every request failed with it
+            return [exc] * len(calls)
 
     async def _send_all(self, calls: list[tuple[Any, Any]]) -> list[Any]:
         results: list[Any] = [None] * len(calls)
@@ -71,19 +111,26 @@ class KafkaWire:
             futures = {}
             for index in wave:
                 request, node = calls[index]
+                if node in self._silent:
+                    results[index] = BrokerSkipped(f"broker {node} did not answer earlier in this scrape")
+                    continue
                 with self._lock:
                     self.requests[request.name.removesuffix("Request")] += 1
-                futures[index] = self._manager.send(request, node_id=node)
+                try:
+                    futures[index] = self._manager.send(request, node_id=node, request_timeout_ms=self.timeout_ms)
+                except Exception as exc:  # noqa: BLE001 - e.g. UnknownBrokerIdError, raised synchronously
+                    results[index] = exc
             # One deadline for the whole wave: k hung requests cost one timeout, not k.
             wave_deadline = time.monotonic() + self.timeout_ms / 1000
             for index, future in futures.items():
                 remaining_ms = max(1, int((wave_deadline - time.monotonic()) * 1000))
                 try:
                     results[index] = await self._manager.wait_for(future, remaining_ms)
-                except Errors.KafkaError as exc:
-                    results[index] = exc
                 except Exception as exc:  # noqa: BLE001 - one failed request must not sink the scrape
                     results[index] = exc
+                    if isinstance(exc, (Errors.KafkaTimeoutError, Errors.RequestTimedOutError)):
+                        with self._lock:
+                            self._silent.add(calls[index][1])
             pending = rest
         return results
 
@@ -91,14 +138,33 @@ class KafkaWire:
         """One request; raises what it failed with."""
         node = node if node is not None else self.least_loaded_node()
         if node is None:
-            # kafka-python would say "NodeNotReadyError: No node_id provided"; say what it means.
-            servers = self._admin.config.get("bootstrap_servers") or ""
-            servers = servers if isinstance(servers, str) else ",".join(servers)
-            raise Errors.KafkaConnectionError(f"no broker reachable (bootstrap {servers})")
+            raise Errors.KafkaConnectionError(f"no broker reachable (bootstrap {self._bootstrap_text()})")
         result = self.send_all([(request, node)])[0]
         if isinstance(result, BaseException):
             raise result
         return result
+
+    def send_any(self, request: Any, attempts: int = 3) -> Any:
+        """A request any broker can answer (Metadata): on failure, the next broker, up to `attempts`."""
+        tried: set[Any] = set()
+        last: BaseException | None = None
+        for _ in range(attempts):
+            node = self.least_loaded_node(exclude=tried)
+            if node is None or node in tried:
+                break
+            tried.add(node)
+            try:
+                return self.send(request, node)
+            except Exception as exc:  # noqa: BLE001 - try the next broker
+                last = exc
+        if last is not None:
+            raise last
+        raise Errors.KafkaConnectionError(f"no broker reachable (bootstrap {self._bootstrap_text()})")
+
+    def _bootstrap_text(self) -> str:
+        # kafka-python would say "NodeNotReadyError: No node_id provided"; say what it means.
+        servers = self._admin.config.get("bootstrap_servers") or ""
+        return servers if isinstance(servers, str) else ",".join(servers)
 
 
 def error_name(code: int) -> str | None:

@@ -105,7 +105,7 @@ def topic_recreated(previous: ClusterSnapshot, snapshot: ClusterSnapshot, topic:
 def group_partitions(group: GroupObservation, snapshot: ClusterSnapshot) -> list[TopicPartition]:
     """Every partition of every topic the group reads (assigned or committed), so never-committed
     partitions of a consumed topic are visible too. Committed partitions of vanished topics stay."""
-    touched = set(group.committed) | {tp for m in group.members for tp in m.assignment}
+    touched = set(group.committed) | set(group.committed_unread) | {tp for m in group.members for tp in m.assignment}
     topics = {topic for topic, _ in touched}
     rows = set(touched)
     for topic in topics:
@@ -149,6 +149,8 @@ def build_report(
             same_incarnation=same_topic(tp[0]),
         )
 
+    # Topics whose metadata could not be read: their partitions' log-end offsets are unknown, not absent.
+    unreadable_topics = {e.name for e in snapshot.errors if e.scope == "topic"}
     # Per topic, not per row: tens of thousands of rows share a few hundred topics.
     scale_of: dict[str, int] = {}
     same_of: dict[str, bool] = {}
@@ -156,6 +158,7 @@ def build_report(
     for group in snapshot.groups:
         before = previous_groups.get(group.group)
         members = group.member_of()
+        unread = set(group.committed_unread)
         for tp in group_partitions(group, snapshot):
             topic, partition = tp
             offsets = snapshot.partitions.get(tp)
@@ -170,6 +173,12 @@ def build_report(
             if same is None:
                 same = same_of[topic] = same_topic(topic)
             error = offsets.error if offsets else f"partition {topic}/{partition} not in topic metadata"
+            # A commit on a topic that is gone from healthy metadata (deleted) has no lag; any other
+            # missing log-end offset is a failed read.
+            deleted = offsets is None and topic not in snapshot.topics and topic not in unreadable_topics
+            unknown = tp in unread or (committed is not None and log_end is None and not deleted)
+            if tp in unread:
+                error = group.error or "committed offset could not be read"
             partition_rows.append(
                 PartitionLag(
                     cluster=snapshot.cluster,
@@ -192,6 +201,7 @@ def build_report(
                     ),
                     member=members.get(tp),
                     error=error,
+                    lag_unknown=unknown,
                 )
             )
 
@@ -211,6 +221,8 @@ def build_report(
 
 def _group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: list[PartitionLag]) -> GroupTopicLag:
     lags = [r.lag for r in rows if r.lag is not None]
+    unknown = sum(1 for r in rows if r.lag_unknown)
+    known_sum = sum(lags)
     seconds, quality = worst_time_lag(r.time_lag for r in rows)
     info = snapshot.topics.get(topic)
     retention_ms = info.retention_ms if info else None
@@ -222,9 +234,9 @@ def _group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: list[P
         partitions_without_commit=sum(1 for r in rows if r.committed_offset is None),
         partitions_with_lag=len(lags),
         partitions_below_log_start=sum(1 for r in rows if r.committed_below_log_start),
-        lag_sum=sum(lags),
-        lag_max=max(lags, default=0),
-        lag_items_sum=sum(r.lag_items for r in rows if r.lag_items is not None),
+        lag_sum=None if unknown else known_sum,
+        lag_max=None if unknown else max(lags, default=0),
+        lag_items_sum=None if unknown else sum(r.lag_items for r in rows if r.lag_items is not None),
         lag_seconds_max=seconds,
         time_lag_quality=quality,
         produced=sum_counters(r.produced for r in rows),
@@ -232,22 +244,28 @@ def _group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: list[P
         consumed=sum_counters(r.consumed for r in rows if r.committed_offset is not None),
         retention_ms=retention_ms,
         retention_used=retention_used(seconds, retention_ms),
+        partitions_unknown=unknown,
+        lag_known_sum=known_sum,
     )
 
 
 def _group(cluster: str, group: GroupObservation, topics: list[GroupTopicLag]) -> GroupLag:
-    lag_sum = sum(t.lag_sum for t in topics)
+    known_sum = sum(t.lag_known_sum for t in topics)
+    unknown = sum(t.partitions_unknown for t in topics)
+    # Partial: some partition unreadable, or the group's offsets not read at all this scrape.
+    partial = bool(unknown) or not group.committed_read
+    lag_sum = None if partial else known_sum
     consumed = sum_counters(t.consumed for t in topics)
     produced = sum_counters(t.produced for t in topics)
     seconds, quality = worst_time_lag(
         TimeLag(t.lag_seconds_max, t.time_lag_quality) for t in topics
     ) if topics else (None, TimeLagQuality.UNKNOWN)
     # No partition with a known lag (never committed, or only a deleted topic): not "caught up".
-    known = any(t.partitions_with_lag for t in topics)
+    known = any(t.partitions_with_lag for t in topics) and not partial
     # Catch-up compares like with like: lag and consumption only exist where the group committed, so only
     # what producers write into those partitions counts against it.
     into_committed = sum_counters(t.produced_into_committed for t in topics)
-    state, eta = catch_up(lag_sum, consumed, into_committed) if known else (CatchUp.UNKNOWN, None)
+    state, eta = catch_up(known_sum, consumed, into_committed) if known else (CatchUp.UNKNOWN, None)
     used = [t.retention_used for t in topics if t.retention_used is not None]
     return GroupLag(
         cluster=cluster,
@@ -259,8 +277,8 @@ def _group(cluster: str, group: GroupObservation, topics: list[GroupTopicLag]) -
         partitions=sum(t.partitions for t in topics),
         partitions_without_commit=sum(t.partitions_without_commit for t in topics),
         lag_sum=lag_sum,
-        lag_max=max((t.lag_max for t in topics), default=0),
-        lag_items_sum=sum(t.lag_items_sum for t in topics),
+        lag_max=None if partial else max((t.lag_max or 0 for t in topics), default=0),
+        lag_items_sum=None if partial else sum(t.lag_items_sum or 0 for t in topics),
         lag_seconds_max=seconds,
         time_lag_quality=quality,
         produced=produced,
@@ -269,6 +287,8 @@ def _group(cluster: str, group: GroupObservation, topics: list[GroupTopicLag]) -
         catch_up_seconds=eta,
         retention_used_max=max(used) if used else None,
         error=group.error,
+        partitions_unknown=unknown,
+        lag_known_sum=known_sum,
     )
 
 

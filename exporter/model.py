@@ -46,6 +46,12 @@ class GroupObservation:
     members: tuple[Member, ...] = ()
     committed: Mapping[TopicPartition, int] = field(default_factory=dict)
     error: str | None = None
+    # False when this scrape could not read the group's committed offsets at all (OffsetFetch failed, its
+    # coordinator is down): `committed` is then empty and says nothing about what the group committed.
+    committed_read: bool = True
+    # Partitions whose committed offset could not be read this scrape: partition-level OffsetFetch errors,
+    # or, when the whole fetch failed, the partitions the group had committed to when last read.
+    committed_unread: tuple[TopicPartition, ...] = ()
 
     def member_of(self) -> dict[TopicPartition, Member]:
         return {tp: m for m in self.members for tp in m.assignment}
@@ -146,6 +152,9 @@ class PartitionLag:
     consumed: Counter
     member: Member | None = None
     error: str | None = None
+    # The lag could not be read (committed offset or log-end offset unreadable this scrape). A partition the
+    # group never committed to has lag None too, but that is known, not unknown.
+    lag_unknown: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,9 +166,11 @@ class GroupTopicLag:
     partitions_without_commit: int
     partitions_with_lag: int  # partitions whose lag is known (committed and log-end both read)
     partitions_below_log_start: int
-    lag_sum: int
-    lag_max: int
-    lag_items_sum: int
+    # None when any partition's lag is unknown (partial): a sum that leaves out what it could not read
+    # would be a smaller number than the truth. `lag_known_sum` is the sum over what was read.
+    lag_sum: int | None
+    lag_max: int | None
+    lag_items_sum: int | None
     lag_seconds_max: float | None
     time_lag_quality: TimeLagQuality
     produced: Counter  # into every partition of the topic (what the topic document shows)
@@ -168,6 +179,12 @@ class GroupTopicLag:
     retention_used: float | None  # time lag as a share of retention.ms: 1.0 means unread data is due for deletion
     # Into the partitions the group has committed to: what catch-up weighs against consumption.
     produced_into_committed: Counter = Counter(None, None)
+    partitions_unknown: int = 0
+    lag_known_sum: int = 0
+
+    @property
+    def partial(self) -> bool:
+        return self.lag_sum is None
 
 
 @dataclass(frozen=True)
@@ -180,9 +197,9 @@ class GroupLag:
     topics: int
     partitions: int
     partitions_without_commit: int
-    lag_sum: int
-    lag_max: int
-    lag_items_sum: int
+    lag_sum: int | None  # None when partial (see GroupTopicLag)
+    lag_max: int | None
+    lag_items_sum: int | None
     lag_seconds_max: float | None
     time_lag_quality: TimeLagQuality
     produced: Counter
@@ -191,6 +208,12 @@ class GroupLag:
     catch_up_seconds: float | None
     retention_used_max: float | None
     error: str | None = None
+    partitions_unknown: int = 0
+    lag_known_sum: int = 0
+
+    @property
+    def partial(self) -> bool:
+        return self.lag_sum is None
 
 
 @dataclass(frozen=True)

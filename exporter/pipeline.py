@@ -29,6 +29,7 @@ class PipelineStatus:
     scrapes_ok: int = 0
     scrapes_failed: int = 0
     errors_total: int = 0  # per-item scrape errors (groups, partitions, brokers) summed over all scrapes
+    slots_skipped: int = 0  # slots not scraped because the previous scrape was still running
     requests_total: tuple[tuple[str, int], ...] = ()  # (api, count) summed over all scrapes
 
     def after(self, report: LagReport, last_success: float | None) -> PipelineStatus:
@@ -99,6 +100,7 @@ class ClusterPipeline:
         self._probed_at: dict[TopicPartition, float] = {}
         self.log = logs.get().bind(cluster=collector.cluster)
         self._busy = threading.Lock()
+        self._last_slot_ms: int | None = None
         self._status = PipelineStatus(collector.cluster, interval_s)
 
     def scrape(self) -> ClusterSnapshot:
@@ -181,9 +183,35 @@ class ClusterPipeline:
         return self._status
 
     def run_once(self) -> CycleResult | None:
-        with self._busy, gcpause.paused():
+        """One scrape now (tests, `lagwatch once`): waits for a running one to finish first."""
+        with self._busy:
+            return self._guarded_cycle(None)
+
+    def run_slot(self) -> CycleResult | None:
+        """What the scheduler calls at every slot. A slot whose scrape cannot start because the previous
+        one is still running is not lost from view: it gets a `self` document saying it was skipped."""
+        now = self.clock()
+        slot_ms = documents.slot(now, self.interval_s)
+        if self._last_slot_ms is not None and slot_ms <= self._last_slot_ms:
+            slot_ms = self._last_slot_ms + max(1, int(self.interval_s * 1000))  # never two scrapes in one slot
+        if not self._busy.acquire(blocking=False):
+            self._skip(now, slot_ms, "previous scrape still running")
+            return None
+        try:
+            self._last_slot_ms = slot_ms
+            return self._guarded_cycle(slot_ms)
+        finally:
+            self._busy.release()
+
+    def _skip(self, now: float, slot_ms: int, reason: str) -> None:
+        self._status = dataclasses.replace(self._status, slots_skipped=self._status.slots_skipped + 1)
+        self.log.warning("scrape_skipped", slot=slot_ms, reason=reason)
+        self._deliver([documents.skipped_slot_doc(self.collector.cluster, now, slot_ms, reason, self.instance)])
+
+    def _guarded_cycle(self, slot_ms: int | None) -> CycleResult | None:
+        with gcpause.paused():
             try:
-                return self._cycle()
+                return self._cycle(slot_ms)
             except Exception as exc:  # noqa: BLE001 - a bug in one cycle must not silence the next ones
                 self.log.error("scrape_cycle_failed", error=f"{type(exc).__name__}: {exc}")
                 self._status = dataclasses.replace(self._status, scrapes_failed=self._status.scrapes_failed + 1)
@@ -196,7 +224,7 @@ class ClusterPipeline:
             return True
         return False
 
-    def _cycle(self) -> CycleResult:
+    def _cycle(self, slot_ms: int | None = None) -> CycleResult:
         deadline = time.monotonic() + self.scrape_timeout_s
         snapshot = self.scrape()
         if snapshot.errors:  # error texts reach documents and /readyz: never with a secret in them
@@ -220,7 +248,7 @@ class ClusterPipeline:
         doc_count = documents.count(report, self.granularity)
         docs: list[dict] = []
         delivered, sink_error = 0, None
-        stream = documents.iterate(report, self.granularity, self.interval_s, self.instance, statuses)
+        stream = documents.iterate(report, self.granularity, self.interval_s, self.instance, statuses, slot_ms)
         for chunk in iter(lambda: list(itertools.islice(stream, self.delivery_chunk)), []):
             if self.keep_documents:
                 docs += chunk
@@ -240,7 +268,8 @@ class ClusterPipeline:
             up=snapshot.up,
             groups=len(snapshot.groups),
             partitions=len(report.partitions),
-            lag=sum(g.lag_sum for g in report.groups),
+            lag=sum(g.lag_known_sum for g in report.groups),
+            partial_groups=sum(1 for g in report.groups if g.partial),
             documents=doc_count,
             indexed=delivered,
             kafka_requests=sum(snapshot.requests.values()),
@@ -271,4 +300,4 @@ class ClusterPipeline:
             self.log.error("document_rejected", doc_id=doc_id, reason=reason)
         if result.retry:
             self.log.warning("documents_not_indexed", documents=len(result.retry))
-        return result.indexed + result.duplicates, result.error
+        return result.indexed + result.duplicates + result.queued, result.error

@@ -44,10 +44,17 @@ def as_table(report: LagReport) -> str:
     for g in report.groups:
         eta = f"{g.catch_up_seconds:.0f}s" if g.catch_up_seconds is not None else "-"
         lines.append(
-            f"# group {g.group}: state={g.state} members={g.members} lag={g.lag_sum} "
+            f"# group {g.group}: state={g.state} members={g.members} lag={_group_lag(g)} "
             f"catch_up={g.catch_up.value} eta={eta}"
         )
     return "\n".join(lines)
+
+
+def _group_lag(g) -> str:
+    """A partial sum is shown as the lower bound it is, never as the whole."""
+    if not g.partial:
+        return str(g.lag_sum)
+    return f">={g.lag_known_sum} (partial: {g.partitions_unknown} partitions unknown)"
 
 
 def as_json(report: LagReport) -> dict[str, Any]:
@@ -74,6 +81,7 @@ def as_json(report: LagReport) -> dict[str, Any]:
         "groups": [
             {
                 "group": g.group, "state": g.state, "members": g.members, "lag": g.lag_sum,
+                "lag_known": g.lag_known_sum, "partitions_unknown": g.partitions_unknown, "partial": g.partial,
                 "lag_seconds": g.lag_seconds_max, "catch_up": g.catch_up.value,
                 "catch_up_seconds": g.catch_up_seconds, "error": g.error,
             }

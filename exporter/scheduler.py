@@ -1,7 +1,8 @@
-"""APScheduler wiring only: one interval job per cluster, never two runs of one job at once.
+"""APScheduler wiring only: one interval job per cluster, started at every slot.
 
-A run that overruns its interval is not stacked: APScheduler skips the next start (max_instances=1)
-and coalesces missed runs into one; we log each skip as `scrape_overrun`.
+Two instances of a job may run at once, so the job of a slot starts on time even while the previous slot's
+scrape overruns: the pipeline then records that slot as skipped (exporter/pipeline.py `run_slot`) instead of
+APScheduler dropping it without a trace. Missed runs are coalesced into one; we log APScheduler's own skips.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ class Scheduler:
         """Run `job` now (if start_now) and then at every multiple of the interval since the epoch, so that
         replicas of one shard scrape in the same slot and write the same document ids."""
         aligned = datetime.fromtimestamp(math.ceil(time.time() / interval_s) * interval_s, timezone.utc)
+        options = {}
+        if start_now:
+            options["next_run_time"] = datetime.now(timezone.utc)
+        # Without start_now, next_run_time is left out: APScheduler takes an explicit None as "paused".
         self._scheduler.add_job(
             job,
             "interval",
@@ -38,12 +43,16 @@ class Scheduler:
             start_date=aligned,
             id=name,
             name=name,
-            max_instances=1,
+            max_instances=2,
             coalesce=True,
             misfire_grace_time=max(1, int(interval_s)),
-            next_run_time=datetime.now(timezone.utc) if start_now else None,
             replace_existing=True,
+            **options,
         )
+
+    def jobs(self) -> dict[str, datetime | None]:
+        """Each job's next run time (None: paused): what the daemon's tests check after a reload."""
+        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
 
     def remove_all(self) -> None:
         self._scheduler.remove_all_jobs()

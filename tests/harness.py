@@ -221,3 +221,37 @@ class RunningDaemon:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+class Blackhole:
+    """Fault injection, not a stand-in: a TCP port that accepts connections and never answers, as a hung
+    Elasticsearch node or webhook endpoint does (the kernel completes the handshake; nothing replies)."""
+
+    def __init__(self):
+        import socket
+
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(512)
+        self._held: list = []
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self._held.append(conn)  # read nothing, answer nothing
+
+    def close(self) -> None:
+        self._closed.set()
+        self._sock.close()
+        for conn in self._held:
+            conn.close()

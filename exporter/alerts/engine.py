@@ -9,6 +9,7 @@ Elasticsearch outage delays notifications instead of losing them, and a restart 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -39,6 +40,8 @@ class Alerting:
         notifiers: Sequence = (),
         repeat_s: float = 0.0,
         clock: Callable[[], float] | None = None,
+        # The daemon sends transitions from a worker thread: a slow webhook never holds up a scrape.
+        background: bool = False,
     ):
         self.cluster = cluster
         self.status_config = status_config
@@ -59,6 +62,12 @@ class Alerting:
         for group, topic, partition, offset, since in saved.get("stuck", []):
             self.windows[(group, topic, partition)] = PartitionWindow((), since, offset)
         self.outbox: list[dict[str, Any]] = list(saved.get("outbox", []))
+        self.background = background
+        self._lock = threading.RLock()  # outbox and state file: the scrape thread and the sender share them
+        self._wake = threading.Event()
+        self._idle = threading.Event()  # set while the sender waits with nothing to send
+        self._idle.set()
+        self._sender: threading.Thread | None = None
 
     def _now(self, report: LagReport) -> float:
         return self.clock() if self.clock is not None else report.snapshot.taken_at
@@ -114,13 +123,14 @@ class Alerting:
         for rule in self.threshold_rules:
             if rule.match.per_topic:
                 rows = [
-                    (r.group, r.topic, r.lag_sum, r.lag_seconds_max)
+                    # A partial aggregate (lag_sum None) is unknown: it neither fires nor resolves.
+                    (r.group, r.topic, r.lag_sum, None if r.partial else r.lag_seconds_max)
                     for r in report.group_topics
                     if rule.match.group_matches(r.group) and rule.match.topic_matches(r.topic)
                 ]
             else:
                 rows = [
-                    (r.group, None, r.lag_sum, r.lag_seconds_max)
+                    (r.group, None, r.lag_sum, None if r.partial else r.lag_seconds_max)
                     for r in report.groups
                     if rule.match.group_matches(r.group) and r.error is None
                 ]
@@ -171,23 +181,64 @@ class Alerting:
         now = self._now(report)
         up = report.snapshot.up
         evaluations = self._evaluations(report, statuses, now) if up else []
-        self.alerts, transitions = lifecycle.advance(
-            self.alerts, evaluations, now, repeat_s=self.repeat_s, complete=up
-        )
-        for t in transitions:
-            ev = t.evaluation
-            self.log.warning(
-                f"alert_{t.kind}", alert=ev.alert_id, severity=t.severity, value=ev.value,
-                threshold=ev.threshold, status=ev.status_code,
+        with self._lock:
+            self.alerts, transitions = lifecycle.advance(
+                self.alerts, evaluations, now, repeat_s=self.repeat_s, complete=up
             )
-            for target in self._targets():
-                self.outbox.append({"target": target, "transition": t.to_json()})
-        self._trim_outbox()
-        self._save()
-        if self.outbox:
-            before = len(self.outbox)
-            self._deliver()
-            if len(self.outbox) != before:
+            for t in transitions:
+                ev = t.evaluation
+                self.log.warning(
+                    f"alert_{t.kind}", alert=ev.alert_id, severity=t.severity, value=ev.value,
+                    threshold=ev.threshold, status=ev.status_code,
+                )
+                for target in self._targets():
+                    self.outbox.append({"target": target, "transition": t.to_json()})
+            self._trim_outbox()
+            self._save()
+            pending = bool(self.outbox)
+        if not pending:
+            return
+        if self.background:
+            self._kick()
+        else:
+            self.send_outbox()
+
+    def _kick(self) -> None:
+        if self._sender is None or not self._sender.is_alive():
+            self._sender = threading.Thread(
+                target=self._send_loop, name=f"lagwatch-notify-{self.cluster}", daemon=True
+            )
+            self._sender.start()
+        self._idle.clear()
+        self._wake.set()
+
+    def _send_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                self.send_outbox()
+            except Exception as exc:  # noqa: BLE001 - the sender must outlive a bug in one delivery
+                self.log.error("alerting_failed", error=f"{type(exc).__name__}: {exc}")
+            if not self._wake.is_set():
+                self._idle.set()
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` for the sender to finish its round (at shutdown). What it could not send
+        stays in the state file's outbox for the next start."""
+        return self._idle.wait(max(0.0, timeout_s))
+
+    def send_outbox(self) -> None:
+        """Deliver what waits in the outbox (without holding the lock while a target is slow), then drop
+        what was delivered and save. Transitions recorded meanwhile stay for the next round."""
+        with self._lock:
+            entries = list(self.outbox)
+        if not entries:
+            return
+        delivered = self._deliver(entries)
+        if delivered:
+            with self._lock:
+                self.outbox = [e for e in self.outbox if id(e) not in delivered]
                 self._save()
 
     def _targets(self) -> list[str]:
@@ -221,9 +272,10 @@ class Alerting:
         except (OSError, ValueError) as exc:
             self.log.error("alert_state_not_saved", path=str(self.store.path), error=str(exc))
 
-    def _deliver(self) -> None:
+    def _deliver(self, outbox: list[dict[str, Any]]) -> set[int]:
+        """Send `outbox` entries to their targets; returns the ids (id()) of those delivered."""
         delivered: set[int] = set()
-        index_entries = [e for e in self.outbox if e["target"] == INDEX_TARGET]
+        index_entries = [e for e in outbox if e["target"] == INDEX_TARGET]
         if index_entries and self.sink is not None:
             docs = {}
             for e in index_entries:
@@ -238,7 +290,7 @@ class Alerting:
             except Exception as exc:  # noqa: BLE001 - kept in the outbox for the next scrape
                 self.log.warning("alert_documents_not_indexed", error=str(exc), documents=len(docs))
         for notifier in self.notifiers:
-            for e in [e for e in self.outbox if e["target"] == notifier.name]:
+            for e in [e for e in outbox if e["target"] == notifier.name]:
                 t = Transition.from_json(e["transition"])
                 try:
                     notifier.send(t)
@@ -250,4 +302,4 @@ class Alerting:
                 delivered.add(id(e))
                 self.log.info("notification_sent", notifier=notifier.name, alert=t.evaluation.alert_id,
                               transition=t.kind)
-        self.outbox = [e for e in self.outbox if id(e) not in delivered]
+        return delivered

@@ -15,12 +15,17 @@ class RecordingWire:
     def reset_counts(self):
         return {}
 
-    def least_loaded_node(self):
+    def new_scrape(self):
+        pass
+
+    def least_loaded_node(self, exclude=frozenset()):
         return 0
 
     def send(self, request, node=None):
         self.sent.append(request)
         raise RuntimeError("no broker in a unit test")
+
+    send_any = send
 
     def send_all(self, calls):
         self.sent.extend(request for request, _ in calls)
