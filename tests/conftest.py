@@ -83,6 +83,17 @@ def _missing_tool(name: str, why: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def tmux_binary() -> str:
+    """tmux, for the tests that drive `lagwatch top` in a real terminal."""
+    import shutil
+
+    path = shutil.which("tmux")
+    if path is None:
+        _missing_tool("tmux", "the `lagwatch top` terminal tests run the view inside it")
+    return path
+
+
+@pytest.fixture(scope="session")
 def secure_stack():
     """A second Kafka broker (SASL_PLAINTEXT, SASL_SSL, SSL, mutual-TLS listeners) and a second
     Elasticsearch node (security on, HTTPS), started side by side only when a security test asks."""

@@ -79,12 +79,14 @@ COLUMNS = (
     Column("eta", "ETA", 7, 14, 7, right=True),
     Column("status", "STATUS", 6, 6, 97),
 )
-_GROW_ORDER = ("group:20", "lag", "eta", "trend", "state", "cluster", "rate", "type", "group")
+_GROW_ORDER = ("group:32", "eta", "trend", "lag", "state", "cluster", "rate", "type", "group")
+TYPE_FROM_WIDTH = 120  # the group type says little next to the state: only on wide terminals
 
 
 def layout(width: int, clusters: int) -> list[tuple[Column, int]]:
     """The group columns that fit `width`, each with its width."""
-    return fit_columns([c for c in COLUMNS if c.id != "cluster" or clusters > 1], width, _GROW_ORDER, "group")
+    cols = [c for c in COLUMNS if (c.id != "cluster" or clusters > 1) and (c.id != "type" or width >= TYPE_FROM_WIDTH)]
+    return fit_columns(cols, width, _GROW_ORDER, "group")
 
 
 def fit_columns(cols: list[Column], width: int, grow_order, flex: str) -> list[tuple[Column, int]]:
@@ -174,9 +176,9 @@ def _cluster_line(c: ClusterLine, now: float, width: int) -> Text:
         return Text(fmt.fit(f"{c.name}: first scrape running… ({every})", width), style="yellow")
     if c.state == "down":
         rows_from = f"rows from {fmt.clock(c.data_at)} (stale)" if c.data_at is not None else "no data yet"
-        text = (
-            f"{c.name}: DOWN since {fmt.clock(c.down_since)}: {c.error or 'unreachable'} · retrying {every} · "
-            f"{rows_from}"
+        text = (  # the error last: on a narrow screen it is what gets cut
+            f"{c.name}: DOWN since {fmt.clock(c.down_since)} · retrying {every} · {rows_from} · "
+            f"{c.error or 'unreachable'}"
         )
         return Text(fmt.fit(text, width), style="bold red")
     parts = [

@@ -71,10 +71,11 @@ class ViewState:
 def _move(state: ViewState, visible: Sequence[GroupKey], step: int | None, to: int | None = None) -> ViewState:
     if not visible:
         return replace(state, selected=None)
+    # Nothing selected (or the selected group filtered away): the first line is the highlighted one.
     index = visible.index(state.selected) if state.selected in visible else 0
     if to is not None:
         index = to
-    elif step is not None and state.selected in visible:
+    elif step is not None:
         index += step
     index = max(0, min(len(visible) - 1, index))
     return replace(state, selected=visible[index])
