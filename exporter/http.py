@@ -1,6 +1,8 @@
 """The daemon's own HTTP endpoints: /healthz (alive), /readyz (scraping and delivering), /metrics (Prometheus).
 
-A stdlib ThreadingHTTPServer on a daemon thread: a slow client never blocks scraping. /metrics is rendered
+Served by exporter/httpserve.py (one asyncio loop on its own thread, a deep listen backlog, idle sockets
+closed after `idle_timeout_s`, slow endpoints on worker threads): a slow client never blocks scraping, and a
+burst of probes or a pile of idle sockets never blocks /healthz. /metrics is rendered
 by prometheus_client from a custom collector that reads each pipeline's latest status (the last LagReport and
 cumulative counters) and the sink's health at request time, so nothing is updated twice.
 """
@@ -8,15 +10,14 @@ cumulative counters) and the sink's health at request time, so nothing is update
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from exporter import logs
+from exporter.httpserve import Response, Server
 
 # A cluster is ready while its last successful scrape is at most this many intervals old.
 READY_INTERVALS = 3
@@ -194,64 +195,37 @@ class LagCollector:
 class HttpServer:
     """Serves the endpoints for a Daemon-like object (attributes `pipelines` and `sink`, read per request)."""
 
-    def __init__(self, daemon, host: str, port: int):
+    def __init__(self, daemon, host: str, port: int, *, idle_timeout_s: float = 10.0, backlog: int = 1024):
         self.daemon = daemon
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(LagCollector(lambda: daemon.pipelines, lambda: daemon.sink))
         self.log = logs.get()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
-                server._handle(self)
-
-            def log_message(self, format, *args):  # noqa: A002 - quiet: Prometheus polls every few seconds
-                return
-
-        self._httpd = ThreadingHTTPServer((host, port), Handler)
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        # /healthz answers on the server's loop (it reads nothing); the others on its worker threads.
+        self._server = Server(self._respond, host, port, inline=lambda path: path == "/healthz",
+                              backlog=backlog, idle_timeout_s=idle_timeout_s)
 
     @property
     def port(self) -> int:
-        return self._httpd.server_address[1]
+        return self._server.address[1]
 
     @property
     def host(self) -> str:
-        return self._httpd.server_address[0]
+        return self._server.address[0]
 
     def start(self) -> HttpServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="lagwatch-http", daemon=True)
-        self._thread.start()
+        self._server.start()
         self.log.info("http_started", host=self.host, port=self.port, paths=["/healthz", "/readyz", "/metrics"])
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._server.stop()
 
-    def _handle(self, request: BaseHTTPRequestHandler) -> None:
-        path = request.path.split("?", 1)[0]
-        try:
-            if path == "/healthz":
-                self._send(request, 200, "application/json", b'{"status":"ok"}\n')
-            elif path == "/readyz":
-                ready, body = readiness(self.daemon.pipelines, self.daemon.sink)
-                self._send(request, 200 if ready else 503, "application/json", json.dumps(body).encode() + b"\n")
-            elif path == "/metrics":
-                self._send(request, 200, CONTENT_TYPE_LATEST, generate_latest(self.registry))
-            else:
-                self._send(request, 404, "text/plain", b"not found: try /healthz, /readyz or /metrics\n")
-        except Exception as exc:  # noqa: BLE001 - an endpoint bug must not kill the server thread
-            self.log.error("http_error", path=path, error=repr(exc))
-            self._send(request, 500, "text/plain", b"internal error\n")
-
-    @staticmethod
-    def _send(request: BaseHTTPRequestHandler, status: int, content_type: str, body: bytes) -> None:
-        request.send_response(status)
-        request.send_header("Content-Type", content_type)
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        request.wfile.write(body)
+    def _respond(self, path: str) -> Response:
+        if path == "/healthz":
+            return Response(200, "application/json", b'{"status":"ok"}\n')
+        if path == "/readyz":
+            ready, body = readiness(self.daemon.pipelines, self.daemon.sink)
+            return Response(200 if ready else 503, "application/json", json.dumps(body).encode() + b"\n")
+        if path == "/metrics":
+            return Response(200, CONTENT_TYPE_LATEST, generate_latest(self.registry))
+        return Response(404, "text/plain", b"not found: try /healthz, /readyz or /metrics\n")
