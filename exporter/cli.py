@@ -465,7 +465,12 @@ def _cmd_top(args: argparse.Namespace) -> int:
     state = top.detail_state(config, args.sort, args.filter, args.group)
     if args.once:
         _configure_logging(config)
-        return top.once(config, state, args.width, args.interval)
+        return top.once(config, state, args.width, args.interval, args.scrapes, args.svg, args.height)
+    top.add_argument("--scrapes", type=int, default=1, metavar="N",
+                     help="with --once: scrape N times, --interval apart, before printing (rates and trends need 2+)")
+    top.add_argument("--height", type=int, metavar="ROWS",
+                     help="with --once: print what a screen this high shows (default: every group, no key help)")
+    top.add_argument("--svg", metavar="FILE", help="with --once: also save the frame as an SVG picture")
     app.register_secrets(config)
     return top.live(config, state, args.interval, args.log_file)
 
@@ -477,6 +482,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     return args.handler(args)
+    if not 1 <= args.scrapes <= 1000 or (args.width is not None and args.width < 20) or (
+        args.height is not None and args.height < 1
+    ):
+        print("lagwatch: --scrapes must be 1 to 1000, --width at least 20, --height at least 1", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

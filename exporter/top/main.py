@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import sys
+import time
 from collections import deque
+from pathlib import Path
+
+from rich.console import Console
 
 from exporter import app, logs
 from exporter.alerts.engine import Alerting
@@ -66,25 +71,41 @@ def _detail_key(config: Config, group: str | None):
     return (config.clusters[0].name, group)
 
 
-def once(config: Config, state: ViewState, width: int | None, interval_s: float | None = None) -> int:
-    """Scrape every cluster once and print the frame; exit 1 when a cluster could not be read."""
+def once(
+    config: Config,
+    state: ViewState,
+    width: int | None,
+    interval_s: float | None = None,
+    scrapes: int = 1,
+    svg: str | None = None,
+    height: int | None = None,
+) -> int:
+    """Scrape every cluster (`scrapes` times, an interval apart: rates and trends need two or more) and
+    print the last frame: every group, or with `height` exactly what a screen that high shows (key help
+    included); with `svg`, also save it as an SVG picture. Exit 1 when a cluster is down."""
     view = feeds(config, interval_s)
     try:
-        view.scrape_all_once()
+        for index in range(scrapes):
+            started = time.monotonic()
+            view.scrape_all_once()
+            if index < scrapes - 1:
+                time.sleep(max(0.0, view.feeds[0].interval_s - (time.monotonic() - started)))
         picture = view.picture()
     finally:
         view.stop()
-    tty = sys.stdout.isatty()
     columns = width or shutil.get_terminal_size((80, 24)).columns
-    lines = render.frame(picture, state, columns, None)
-    if tty:
-        from rich.console import Console
-
+    lines = render.frame(picture, state, columns, height)
+    if sys.stdout.isatty():
         console = Console(width=columns, highlight=False, soft_wrap=False)
         for line in lines:
             console.print(line, no_wrap=True, overflow="crop")
     else:
         print(render.plain(lines))  # no colours, no escapes: for scripts and tests
+    if svg:
+        recorder = Console(width=columns, record=True, file=io.StringIO(), force_terminal=True, color_system="truecolor")
+        for line in lines:
+            recorder.print(line, no_wrap=True, overflow="crop")
+        Path(svg).write_text(recorder.export_svg(title="lagwatch top"), encoding="utf-8")
     return 0 if view.all_up else 1
 
 

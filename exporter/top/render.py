@@ -275,7 +275,7 @@ PARTITION_COLUMNS = (
     Column("status", "STATUS", 6, 6, 85),
     Column("owner", "OWNER", 8, 40, 50),
 )
-_PARTITION_GROW = ("topic:20", "owner:24", "lag", "committed", "log_end", "topic", "owner")
+_PARTITION_GROW = ("topic:20", "owner:32", "lag", "committed:11", "log_end:11", "owner", "topic", "committed", "log_end")
 
 
 def detail_frame(picture: Picture, state: ViewState, width: int, height: int | None) -> list[Text]:

@@ -44,7 +44,7 @@ def partition_lines(frame: str) -> dict[tuple[str, int], list[str]]:
     return {(c[0], int(c[1])): c for c in (line.split() for line in lines[start + 1:] if line.strip())}
 
 
-def test_once_frame_shows_every_group_with_the_lag_kafkas_tool_reports(kafka, bootstrap):
+def test_once_frame_shows_every_group_with_the_lag_kafkas_tool_reports(kafka, bootstrap, tmp_path):
     prefix = unique("top")
     orders = kafka.create_topic(f"{prefix}.orders", partitions=3)
     audit = kafka.create_topic(f"{prefix}.audit", partitions=1)
@@ -75,6 +75,14 @@ def test_once_frame_shows_every_group_with_the_lag_kafkas_tool_reports(kafka, bo
         assert number(cells[lag_at]) == sum(r["lag"] for r in rows if r["lag"] is not None), (group, cells)
     assert ours[live][header.index("MEM")] == "1" and ours[live][header.index("STATE")] == "Stable"
     assert ours[caught_up][lag_at] == "0"
+
+    svg = tmp_path / "frame.svg"
+    screen = lagwatch("top", "--bootstrap", bootstrap, "--once", "--height", "10", "--width", "80", "--svg", str(svg),
+                      "--filter", f"^{re.escape(prefix)}-")
+    assert screen.returncode == 0, screen.stderr
+    lines = screen.stdout.rstrip("\n").split("\n")
+    assert len(lines) == 10 and lines[-1].startswith("q quit") and all(len(line) <= 80 for line in lines)
+    assert svg.read_text().startswith("<svg") and prefix in svg.read_text()
 
     for group in (lagging, partial):
         detail = lagwatch("top", "--bootstrap", bootstrap, "--once", "--group", group, "--width", "120")
