@@ -54,8 +54,11 @@ def run(
                 ready, _, _ = select.select([fd], [], [], TICK_S)
                 if not ready:
                     continue
-                data = os.read(fd, 4096)
-                if not data:  # the terminal went away
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:  # the terminal went away (EIO after a hang-up)
+                    break
+                if not data:
                     break
                 visible = render.visible_keys(picture, state) if state.detail is None else []
                 page = render.page_size(picture, height)
@@ -64,5 +67,8 @@ def run(
     except KeyboardInterrupt:
         pass
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        try:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        except termios.error:  # no terminal left to restore
+            pass
     return state

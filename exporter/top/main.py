@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -114,6 +116,12 @@ def live(
 ) -> int:
     from exporter.top.live import NotATerminal, run
 
+    if stop is None:
+        # SIGTERM, or SIGHUP when the terminal or the ssh session goes away: leave the loop so the terminal
+        # is restored, rather than die with it in cbreak mode on the alternate screen.
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, lambda *_: stop.set())
     stream = open(log_file, "a", encoding="utf-8") if log_file else _Ring()
     logs.configure(config.log.level, config.log.format, stream=stream)
     view = feeds(config, interval_s)

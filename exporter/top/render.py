@@ -8,6 +8,7 @@ asks for but the group type; wider terminals get the type, the cluster column an
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -111,21 +112,63 @@ def fit_columns(cols: list[Column], width: int, grow_order, flex: str) -> list[t
     return [(c, widths[c.id]) for c in cols]
 
 
-_arranged: dict[tuple[int, str, str], tuple[tuple[GroupRow, ...], list[GroupRow]]] = {}
+# One remembered value per kind: (the object it was made from, its parameters, the value).
+_memo: dict[str, tuple[object, tuple, object]] = {}
+
+
+def _remember(kind: str, source, key: tuple, make):
+    """`make()` once for this `source` object and `key`: a key press or a clock tick re-draws a large
+    estate without sorting or indexing it again. One value per kind, so an old scrape's rows or report are
+    not kept alive (on a large estate that would be hundreds of MB)."""
+    hit = _memo.get(kind)
+    if hit is not None and hit[0] is source and hit[1] == key:
+        return hit[2]
+    value = make()
+    _memo[kind] = (source, key, value)
+    return value
+
+
+def _forget_others(picture: Picture) -> None:
+    """Drop what was remembered from objects the picture no longer shows."""
+    current = {id(picture.rows)} | {id(report) for report, _ in picture.reports.values()}
+    for kind in ("arranged", "by_key", "by_group"):
+        hit = _memo.get(kind)
+        if hit is not None and id(hit[0]) not in current:
+            del _memo[kind]
+    positions, arranged = _memo.get("positions"), _memo.get("arranged")
+    if positions is not None and (arranged is None or positions[0] is not arranged[2]):
+        del _memo["positions"]
 
 
 def arrange(picture: Picture, state: ViewState) -> list[GroupRow]:
-    """The rows in display order: filtered, then sorted. Remembered for the same rows, sort and filter:
-    a key press or a clock tick re-draws without sorting a large estate again."""
-    key = (id(picture.rows), state.sort, state.filter)
-    hit = _arranged.get(key)
-    if hit is not None and hit[0] is picture.rows:  # the rows are kept alive by the entry: ids stay unique
-        return hit[1]
-    result = sort_rows(filter_rows(picture.rows, state.filter), state.sort)
-    if len(_arranged) >= 8:
-        _arranged.clear()
-    _arranged[key] = (picture.rows, result)
-    return result
+    """The rows in display order: filtered, then sorted."""
+    return _remember("arranged", picture.rows, (state.sort, state.filter),
+                     lambda: sort_rows(filter_rows(picture.rows, state.filter), state.sort))
+
+
+def _positions(picture: Picture, state: ViewState) -> dict[GroupKey, int]:
+    rows = arrange(picture, state)
+    return _remember("positions", rows, (), lambda: {r.key: i for i, r in enumerate(rows)})
+
+
+def _row_of(picture: Picture, key: GroupKey) -> GroupRow | None:
+    return _remember("by_key", picture.rows, (), lambda: {r.key: r for r in picture.rows}).get(key)
+
+
+def _detail_rows(report: LagReport, statuses: Statuses | None, group: str):
+    """(topic rows, partition rows) of one group, indexed once per report (a report holds every group's
+    partitions: filtering them on every frame would cost a large estate tens of milliseconds)."""
+    def index():
+        by_group: dict[str, tuple[list, list]] = {}
+        for p in report.partitions:
+            by_group.setdefault(p.group, ([], []))[0].append(p)
+        for t in report.group_topics:
+            by_group.setdefault(t.group, ([], []))[1].append(t)
+        return by_group
+
+    partitions, topics = _remember("by_group", report, (), index).get(group, ([], []))
+    narrowed = dataclasses.replace(report, partitions=tuple(partitions), group_topics=tuple(topics))
+    return topic_rows(narrowed, group), partition_rows(narrowed, statuses, group)
 
 
 def _cell(column: Column, width: int, row: GroupRow, prefix: bool) -> tuple[str, str]:
@@ -222,11 +265,12 @@ def _footer(state: ViewState, width: int, help_text: str) -> Text:
 def frame(picture: Picture, state: ViewState, width: int, height: int | None) -> list[Text]:
     """The frame's lines: exactly `height` of them (all rows when `height` is None, as `--once` prints)."""
     width = max(20, width)
+    _forget_others(picture)
     if state.detail is not None:
         return detail_frame(picture, state, width, height)
     rows = arrange(picture, state)
     lines = _header(picture, state, width, len(rows), len(picture.rows), _cluster_room(picture, height))
-    clusters = len({r.cluster for r in picture.rows} | {c.name for c in picture.clusters})
+    clusters = len(picture.clusters)
     columns = layout(width, clusters)
     prefix = clusters > 1 and not any(c.id == "cluster" for c, _ in columns)
     header = Text(no_wrap=True, style=HEADER_STYLE)
@@ -235,8 +279,7 @@ def frame(picture: Picture, state: ViewState, width: int, height: int | None) ->
     header.append(" " * max(0, width - len(header.plain)))
     lines.append(header)
     body = len(rows) if height is None else max(0, height - len(lines) - 1)
-    keys = [r.key for r in rows]
-    index = keys.index(state.selected) if state.selected in keys else (0 if height is not None else -1)
+    index = _positions(picture, state).get(state.selected, 0 if height is not None else -1)
     start = (index // body) * body if body and index >= 0 else 0
     for offset, row in enumerate(rows[start:start + body]):
         lines.append(_row_line(columns, row, prefix, height is not None and start + offset == index))
@@ -281,7 +324,7 @@ _PARTITION_GROW = ("topic:20", "owner:32", "lag", "committed:11", "log_end:11", 
 def detail_frame(picture: Picture, state: ViewState, width: int, height: int | None) -> list[Text]:
     cluster, group = state.detail
     found = picture.reports.get(cluster)
-    row = next((r for r in picture.rows if r.key == state.detail), None)
+    row = _row_of(picture, state.detail)
     lines: list[Text] = []
     if found is None or row is None:
         lines.append(Text(fmt.fit(f"group {group} is not in the latest scrape of cluster {cluster}", width), style="yellow"))
@@ -301,7 +344,8 @@ def detail_frame(picture: Picture, state: ViewState, width: int, height: int | N
         lines.append(Text(fmt.fit(summary, width), style=style))
         if row.error:
             lines.append(Text(fmt.fit(f"group error: {row.error}", width), style="bold red"))
-        for t in topic_rows(report, group):
+        topics, partitions = _detail_rows(report, statuses, group)
+        for t in topics:
             extra = f", {t.partitions_without_commit} never committed" if t.partitions_without_commit else ""
             lag_text = fmt.count(t.lag) if t.lag is not None else (
                 f"≥{fmt.count(t.lag_known)} ({t.partitions_unknown} unknown)"
@@ -316,7 +360,7 @@ def detail_frame(picture: Picture, state: ViewState, width: int, height: int | N
         header.append(" " * max(0, width - len(header.plain)))
         lines.append(header)
         body = []
-        for p in partition_rows(report, statuses, group):
+        for p in partitions:
             cells = {
                 "topic": (p.topic, ""), "partition": (str(p.partition), ""),
                 "committed": (fmt.count(p.committed) if p.committed is not None else "-", ""),

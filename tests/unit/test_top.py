@@ -371,3 +371,21 @@ def test_down_cluster_keeps_last_rows_marked_stale_and_header_says_down():
 def test_failed_cycle_is_down_too():
     view, _ = observe(ClusterView(ClusterLine("c1", "pending", 10.0)), None, None, {}, 5.0)
     assert view.line.state == "down" and "scrape failed" in view.line.error
+
+
+def test_a_new_scrape_releases_what_was_remembered_of_the_old_one():
+    old, new = picture(), picture(estate(2000.0))
+    render.frame(old, ViewState(), 80, 24)
+    render.frame(old, ViewState(detail=("c1", "billing")), 80, 24)
+    assert any(hit[0] is old.rows for hit in render._memo.values())
+    render.frame(new, ViewState(), 80, 24)
+    kept = [hit[0] for hit in render._memo.values()]
+    assert all(source is not old.rows and source is not old.reports["c1"][0] for source in kept)
+
+
+def test_remembered_order_follows_the_sort_and_filter():
+    pic = picture()
+    names = lambda state: [line.plain.split()[0] for line in render.frame(pic, state, 100, None)[3:]]
+    assert names(ViewState(sort="name")) == ["audit", "billing", "fresh", "ledger"]
+    assert names(ViewState(sort="lag")) == ["billing", "ledger", "audit", "fresh"]
+    assert names(ViewState(sort="name", filter="l")) == ["billing", "ledger"]
