@@ -185,17 +185,20 @@ def _load_config(args: argparse.Namespace):
         return config_module.load(args.config, environ)
     except config_module.ConfigError as exc:
         source = args.config or "environment (no -c FILE and no LAGWATCH_CONFIG)"
-        print(f"lagwatch: invalid config from {source}:", file=sys.stderr)
-        for path, message in exc.problems:
-            print(f"  {path}: {message}", file=sys.stderr)
+        for path, message in exc.problems:  # one line each, whole: easy to grep, nothing wraps into the next
+            message = " ".join(str(message).split())
+            print(f"lagwatch: invalid config from {source}: {path}: {message}", file=sys.stderr)
         return None
 
 
 def _configure_logging(config) -> None:
     from exporter import app, logs
+    from exporter import config as config_module
 
     logs.configure(config.log.level, config.log.format)
     app.register_secrets(config)
+    for secret in config_module.secret_values(config):  # also URL passwords (Kibana's, ...)
+        logs.register_secret(secret)
 
 
 def _wait_for_signal() -> threading.Event:

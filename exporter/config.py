@@ -14,9 +14,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AnyHttpUrl,
+    AnyUrl,
     BaseModel,
     ConfigDict,
     Field,
@@ -467,11 +467,16 @@ class Config(_Strict):
 # --- Loading ----------------------------------------------------------------------------------
 
 
-def _list_index(key: str, variable: str, where: list[str]) -> int:
+def _list_index(key: str, variable: str, where: list[str], items: list) -> int:
     if not key.isdigit():
         raise ConfigError(
             [(".".join(where), f"{variable}: {key!r} stands where a list index belongs, e.g. LAGWATCH_CLUSTERS__0__NAME")]
         )
+    # An existing item or the next one: LAGWATCH_CLUSTERS__99999999__NAME must not make 10^8 empty items.
+    if len(key) > 6 or int(key) > len(items):
+        raise ConfigError([(".".join(where) or "(top level)",
+                            f"{variable}: index {int(key) if len(key) < 20 else key[:20] + '...'} skips items: "
+                            f"the list has {len(items)}, so the next index is {len(items)}")])
     return int(key)
 
 
@@ -480,7 +485,7 @@ def _set_path(tree: dict, path: list[str], value: str, variable: str) -> None:
     for index, key in enumerate(path[:-1]):
         nxt = path[index + 1]
         if isinstance(node, list):
-            pos = _list_index(key, variable, path[:index])
+            pos = _list_index(key, variable, path[:index], node)
             while len(node) <= pos:
                 node.append({})
             node = node[pos]
@@ -492,7 +497,7 @@ def _set_path(tree: dict, path: list[str], value: str, variable: str) -> None:
     if not isinstance(node, (dict, list)):
         raise ConfigError([(".".join(path[:-1]), f"{variable}: overrides a single value as if it were a section")])
     if isinstance(node, list):
-        pos = _list_index(last, variable, path[:-1])
+        pos = _list_index(last, variable, path[:-1], node)
         while len(node) <= pos:
             node.append({})
         node[pos] = value
@@ -503,12 +508,24 @@ def _set_path(tree: dict, path: list[str], value: str, variable: str) -> None:
 def apply_env(tree: dict, environ: Mapping[str, str]) -> dict:
     """LAGWATCH_SCRAPE__INTERVAL_S=10 sets scrape.interval_s; LAGWATCH_CLUSTERS__0__NAME sets clusters[0].name.
     Comma-separated values fill list fields (hosts, bootstrap_servers)."""
-    for key in sorted(environ):
-        if not key.startswith(ENV_PREFIX) or ENV_NESTING not in key:
+    sections = set(Config.model_fields)
+    overrides = []
+    for key in environ:
+        if not key.startswith(ENV_PREFIX):
+            continue
+        if ENV_NESTING not in key:
+            name = key[len(ENV_PREFIX):].lower()
+            if name in sections:  # LAGWATCH_SCRAPE=5: a section is not one value (other LAGWATCH_* are not config)
+                raise ConfigError([(name, f"{key}: {name} is a section, not one value; set its options, "
+                                          f"e.g. {key}{ENV_NESTING}<OPTION>")])
             continue
         path = [part.lower() for part in key[len(ENV_PREFIX):].split(ENV_NESTING) if part]
         if path:
-            _set_path(tree, path, environ[key], key)
+            overrides.append((path, key))
+    # Numbers as numbers: LAGWATCH_CLUSTERS__10__... comes after __2__, so lists fill in order.
+    overrides.sort(key=lambda item: [(0, int(p), "") if p.isdigit() and len(p) < 20 else (1, 0, p) for p in item[0]])
+    for path, key in overrides:
+        _set_path(tree, path, environ[key], key)
     return tree
 
 
@@ -583,28 +600,60 @@ def parse(raw: Any, environ: Mapping[str, str] | None = None) -> Config:
 
 def load(path: str | os.PathLike | None, environ: Mapping[str, str] | None = None) -> Config:
     """Read and validate a YAML config file; with no file, only the environment configures."""
+    from exporter.config_yaml import YamlInputError, load_yaml
+
     raw: Any = {}
     if path is not None:
         try:
-            text = Path(path).read_text()
+            data = Path(path).read_bytes()
         except OSError as exc:
             raise ConfigError([("(file)", f"cannot read {path}: {exc.strerror}")]) from None
         try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or "invalid YAML"
-            raise ConfigError([("(file)", f"{path} is not valid YAML{where}: {problem}")]) from None
+            raw = load_yaml(data)
+        except YamlInputError as exc:
+            raise ConfigError([(exc.where, exc.message)]) from None
     return parse(raw, environ)
 
 
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@\s]*):([^@/\s]*)@", re.I)
+
+
 def _mask_url_password(url: str) -> str:
-    return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@/]*@", r"\1:**********@", url, flags=re.I)
+    return _URL_PASSWORD.sub(r"\1:**********@", url)
+
+
+def _mask_urls(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _mask_urls(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_mask_urls(v) for v in data]
+    return _mask_url_password(data) if isinstance(data, str) else data
 
 
 def redacted(config: Config) -> dict[str, Any]:
-    """The effective config as plain data, secrets shown as '**********' (also inside host URLs)."""
-    data = config.model_dump(mode="json", exclude_none=False)
-    data["elasticsearch"]["hosts"] = [_mask_url_password(h) for h in data["elasticsearch"]["hosts"]]
-    return data
+    """The effective config as plain data, secrets shown as '**********': every secret option, and the
+    password of every URL (Elasticsearch hosts, Kibana, anything else that takes a URL)."""
+    return _mask_urls(config.model_dump(mode="json", exclude_none=False))
+
+
+def secret_values(config: Config) -> list[str]:
+    """Every secret in the config, for masking in logs (exporter.logs.register_secret): each secret option,
+    the password of each URL, and whole webhook URLs (their token is in the path)."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, SecretStr):
+            secret = value.get_secret_value()
+            found.append(secret)
+            found.extend(m.group(2) for m in [_URL_PASSWORD.match(secret)] if m and m.group(2))
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                walk(item)
+        elif isinstance(value, AnyUrl) and value.password:
+            found.append(value.password)
+
+    walk(config)
+    return [s for s in dict.fromkeys(found) if s]

@@ -318,3 +318,116 @@ def test_a_password_inside_an_elasticsearch_url_is_masked_in_logs():
     logs.configure("info", "json", stream)
     logs.get().error("sink_unavailable", error="cannot reach https://writer:Url-Pa55word@es:9200/_bulk")
     assert "Url-Pa55word" not in stream.getvalue() and "**********" in stream.getvalue()
+
+
+# --- hostile input: every one a ConfigError naming its field, quickly ------------------------------------
+
+import time  # noqa: E402
+
+BOMB = """a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+clusters: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+def load_problem(tmp_path, content: bytes | str, environ=None) -> tuple[str, str]:
+    path = tmp_path / "lagwatch.yaml"
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    began = time.monotonic()
+    with pytest.raises(ConfigError) as info:
+        load(path, environ or {})
+    assert time.monotonic() - began < 2
+    assert len(info.value.problems) == 1, info.value.problems
+    return info.value.problems[0]
+
+
+def test_invalid_utf8_is_a_config_error_naming_the_line(tmp_path):
+    where, message = load_problem(tmp_path, b"clusters:\n  - name: caf\xe9\n")
+    assert where == "(file)" and "not UTF-8" in message and "line 2" in message
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 2000)),
+                                  "- " * 50_000 + "x"], ids=["flow", "block-mapping", "block-sequence"])
+def test_deeply_nested_yaml_is_a_config_error(tmp_path, text):
+    where, message = load_problem(tmp_path, text)
+    assert where == "(file)" and "nested deeper than" in message and "line" in message
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly_naming_the_key(tmp_path):
+    where, message = load_problem(tmp_path, BOMB)
+    assert where in ("c", "d", "e", "f", "g", "h", "clusters") and "aliases" in message
+
+
+def test_modest_yaml_aliases_still_work(tmp_path):
+    path = tmp_path / "lagwatch.yaml"
+    path.write_text("x-common: &sec {protocol: PLAINTEXT}\n" if False else
+                    "clusters:\n  - &one {name: a, bootstrap_servers: 'k:1'}\n  - {name: b, bootstrap_servers: 'k:2'}\n"
+                    "groups: {allow: &all ['.*'], deny: []}\ntopics: {allow: *all}\n")
+    config = load(path, {})
+    assert [c.name for c in config.clusters] == ["a", "b"] and config.topics.allow == (".*",)
+
+
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("clusters:\n  - name: a\n    bootstrap_servers: k:1\nscrape:\n  interval_s: 5\n  interval_s: 50\n",
+         "scrape.interval_s"),
+        ("clusters:\n  - name: a\n    name: b\n    bootstrap_servers: k:1\n", "clusters[0].name"),
+        ("clusters: []\nclusters:\n  - {name: a, bootstrap_servers: 'k:1'}\n", "clusters"),
+    ],
+    ids=["option", "inside-a-list", "top-level"],
+)
+def test_a_duplicate_yaml_key_is_refused_naming_it(tmp_path, text, field):
+    where, message = load_problem(tmp_path, text)
+    assert where == field and "duplicate key" in message and "line" in message
+
+
+def test_a_huge_list_index_in_the_environment_is_an_error_not_a_hang():
+    began = time.monotonic()
+    with pytest.raises(ConfigError) as info:
+        parse(minimal(), {"LAGWATCH_CLUSTERS__99999999__NAME": "x"})
+    assert time.monotonic() - began < 2
+    ((where, message),) = info.value.problems
+    assert where == "clusters" and "LAGWATCH_CLUSTERS__99999999__NAME" in message and "next index is 1" in message
+
+
+def test_list_indices_from_the_environment_count_as_numbers_not_text():
+    env = {}
+    for i in range(12):
+        env[f"LAGWATCH_CLUSTERS__{i}__NAME"] = f"c{i}"
+        env[f"LAGWATCH_CLUSTERS__{i}__BOOTSTRAP_SERVERS"] = f"k{i}:9092"
+    config = parse({}, env)
+    assert [c.name for c in config.clusters] == [f"c{i}" for i in range(12)]
+
+
+@pytest.mark.parametrize("variable, field", [("LAGWATCH_SCRAPE", "scrape"), ("LAGWATCH_CLUSTERS", "clusters"),
+                                             ("LAGWATCH_ELASTICSEARCH", "elasticsearch")])
+def test_a_single_value_for_a_whole_section_is_an_error_not_ignored(variable, field):
+    with pytest.raises(ConfigError) as info:
+        parse(minimal(), {variable: "5"})
+    ((where, message),) = info.value.problems
+    assert where == field and variable in message
+
+
+def test_every_url_password_is_masked_in_the_effective_config_and_registered_for_logs():
+    from exporter.config import secret_values
+
+    raw = minimal() | {
+        "elasticsearch": {"hosts": ["https://writer:Es-Pa55word@es:9200"]},
+        "kibana": {"url": "https://admin:Kib-Pa55word@kibana:5601"},
+        "alerts": {"notifiers": [{"name": "ops", "url": "https://hook:Hook-Pa55word@hooks.example/T1/B2/tok3n"}]},
+    }
+    config = parse(raw, {})
+    shown = yaml.safe_dump(redacted(config))
+    for secret in ("Es-Pa55word", "Kib-Pa55word", "Hook-Pa55word", "tok3n"):
+        assert secret not in shown
+    assert "https://admin:**********@kibana:5601" in shown
+    values = secret_values(config)
+    assert {"Es-Pa55word", "Kib-Pa55word"} <= set(values)
+    assert any("tok3n" in v for v in values)
