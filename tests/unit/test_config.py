@@ -366,8 +366,7 @@ def test_a_yaml_alias_bomb_is_refused_quickly_naming_the_key(tmp_path):
 
 def test_modest_yaml_aliases_still_work(tmp_path):
     path = tmp_path / "lagwatch.yaml"
-    path.write_text("x-common: &sec {protocol: PLAINTEXT}\n" if False else
-                    "clusters:\n  - &one {name: a, bootstrap_servers: 'k:1'}\n  - {name: b, bootstrap_servers: 'k:2'}\n"
+    path.write_text("clusters:\n  - &one {name: a, bootstrap_servers: 'k:1'}\n  - {name: b, bootstrap_servers: 'k:2'}\n"
                     "groups: {allow: &all ['.*'], deny: []}\ntopics: {allow: *all}\n")
     config = load(path, {})
     assert [c.name for c in config.clusters] == ["a", "b"] and config.topics.allow == (".*",)
