@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import signal
 import sys
@@ -116,6 +117,9 @@ def live(
 ) -> int:
     from exporter.top.live import NotATerminal, run
 
+    if not (os.isatty(0) and sys.stdout.isatty()):  # before connecting anywhere
+        print("lagwatch: lagwatch top needs a terminal; use --once to print one frame", file=sys.stderr)
+        return 2
     if stop is None:
         # SIGTERM, or SIGHUP when the terminal or the ssh session goes away: leave the loop so the terminal
         # is restored, rather than die with it in cbreak mode on the alternate screen.

@@ -389,3 +389,44 @@ def test_remembered_order_follows_the_sort_and_filter():
     assert names(ViewState(sort="name")) == ["audit", "billing", "fresh", "ledger"]
     assert names(ViewState(sort="lag")) == ["billing", "ledger", "audit", "fresh"]
     assert names(ViewState(sort="name", filter="l")) == ["billing", "ledger"]
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def run_cli(*args: str, env: dict | None = None):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "exporter.cli", *args], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["top", "--bootstrap", "kafka-without-port", "--once"], "clusters[0].bootstrap_servers"),
+        (["once", "--bootstrap", "kafka-without-port"], "clusters[0].bootstrap_servers"),
+        (["top", "--bootstrap", "k:9092", "--security-protocol", "SASL_SSL", "--once"], "clusters[0].security"),
+        (["top", "--bootstrap", "k:9092", "--once", "--scrapes", "0"], "--scrapes"),
+        (["top", "--bootstrap", "k:9092", "--interval", "0.1"], "--interval"),
+        (["top", "--bootstrap", "k:9092", "--sort", "size"], "invalid choice"),
+        (["top", "--bootstrap", "127.0.0.1:1"], "needs a terminal"),  # stdin is not a terminal here
+    ],
+)
+def test_bad_top_and_quick_once_options_exit_2_naming_the_field(args, says):
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_password_file_is_read_and_never_printed(tmp_path):
+    secret = tmp_path / "password"
+    secret.write_text("s3cret-Pa55word\n")
+    result = run_cli("top", "--bootstrap", "127.0.0.1:1", "--security-protocol", "SASL_PLAINTEXT",
+                     "--sasl-mechanism", "PLAIN", "--username", "u", "--password-file", str(secret), "--once",
+                     env={"LAGWATCH_CLUSTERS__0__REQUEST_TIMEOUT_S": "1"})
+    assert result.returncode == 1  # nothing listens there: down, not a usage error
+    assert "DOWN since" in result.stdout
+    assert "s3cret-Pa55word" not in result.stdout + result.stderr
