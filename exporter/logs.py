@@ -80,25 +80,43 @@ def configure(level: str = "info", fmt: str = "json", stream=None) -> None:
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    # Library loggers (kafka-python, elasticsearch) only speak up for warnings, through the same masking.
+    # Library loggers (kafka-python, elastic_transport, urllib3, asyncio) and Python's warnings go through the
+    # same renderer and masking: with JSON logging every line on stderr is one JSON object, a library's
+    # traceback inside its `exception` field instead of lines of its own.
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.add_logger_name,
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _redact,
+            renderer,
+        ],
+    )
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # warnings.warn(...) (urllib3, elasticsearch) as py.warnings records
     # kafka-python logs several lines per failed connection attempt, every retry: a broker outage would
     # flood the log. lagwatch reports each failure once per scrape (scrape_failed / scrape_error) with the
     # cluster named; the library's own lines only show at log.level debug.
     logging.getLogger("kafka").setLevel(logging.WARNING if level == "debug" else logging.CRITICAL)
+    # A thread that dies of an exception would print its traceback on stderr: one event instead.
+    threading.excepthook = _thread_crashed
 
 
-class _MaskingFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return mask(super().format(record))
-
-    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
-        # One line, not a traceback: a library's stack trace would split one event into many lines.
-        return f"{ei[0].__name__}: {ei[1]}" if ei and ei[0] else ""
+def _thread_crashed(args) -> None:
+    if args.exc_type is SystemExit:
+        return
+    get().error(
+        "thread_crashed", thread=args.thread.name if args.thread else None,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )
 
 
 def get(name: str = "lagwatch"):
