@@ -271,7 +271,8 @@ def lens_objects() -> list[dict[str, Any]]:
         # --- Overview ---
         _lens(
             "lagwatch-total-lag-per-cluster", "Total lag per cluster (messages)",
-            "Sum of every group's lag, averaged over the scrapes in each time bucket (group documents).",
+            "Sum of every group's lag, averaged over the scrapes in each time bucket (group documents). Groups "
+            "whose lag was partial (see 'Groups read whole vs partial') are not in the sum.",
             "lnsXY", lag, group_q,
             # Clusters ranked alphabetically: Lens cannot rank terms by a formula column.
             {"ts": _date_histogram(), "cluster": _terms("lagwatch.cluster", "Cluster", 20),
@@ -293,6 +294,16 @@ def lens_objects() -> list[dict[str, Any]]:
             {"group": _terms("kafka.consumergroup.id", "Group", 10, "seconds"),
              "seconds": _metric("max", "lagwatch.lag.seconds", "Time lag (s)")},
             _xy("bar_horizontal", "group", ["seconds"]),
+        ),
+        _lens(
+            "lagwatch-groups-partial", "Groups read whole vs partial (per scrape)",
+            "Groups whose lag lagwatch read whole (false) or only partly (true: a broker or leader did not "
+            "answer). A partial group's lag is null in that scrape, so it is missing from 'Total lag per "
+            "cluster': any 'true' here means that total is too small for that time.",
+            "lnsXY", lag, group_q,
+            {"ts": _date_histogram(), "partial": _terms("lagwatch.lag.partial", "Partial", 2, "groups"),
+             "groups": _metric("unique_count", "kafka.consumergroup.id", "Groups")},
+            _xy("bar_stacked", "ts", ["groups"], "partial", "groups"),
         ),
         _lens(
             "lagwatch-group-status", "Groups by status",
@@ -565,7 +576,8 @@ def dashboards() -> list[dict[str, Any]]:
                 ("lens", "lagwatch-top-groups-by-lag-seconds", 24, 22, 24, 14),
                 ("lens", "lagwatch-produce-vs-consume-per-group", 0, 36, 24, 14),
                 ("lens", "lagwatch-produce-rate-per-topic", 24, 36, 24, 14),
-                ("lens", "lagwatch-scrape-duration", 0, 50, 48, 10),
+                ("lens", "lagwatch-scrape-duration", 0, 50, 24, 10),
+                ("lens", "lagwatch-groups-partial", 24, 50, 24, 10),
             ],
             [("cluster", LAG_VIEW, "lagwatch.cluster", "Cluster")],
         ),

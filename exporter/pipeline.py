@@ -271,7 +271,7 @@ class ClusterPipeline:
             lag=sum(g.lag_known_sum for g in report.groups),
             partial_groups=sum(1 for g in report.groups if g.partial),
             documents=doc_count,
-            indexed=delivered,
+            delivered=delivered,  # handed to the sink (the daemon: queued for its delivery worker)
             kafka_requests=sum(snapshot.requests.values()),
             errors=len(snapshot.errors),
             duration_ms=round(snapshot.duration_s * 1000, 1),

@@ -94,6 +94,21 @@ def tmux_binary() -> str:
 
 
 @pytest.fixture(scope="session")
+def kafka_cluster():
+    """Three Kafka brokers (KRaft, three voters, replication factor 3), started once per session, only when
+    a multi-broker test asks; fault helpers kill / freeze / resume / restart / add_broker."""
+    from exporter.devstack.kafka_cluster import KafkaCluster
+
+    cluster = KafkaCluster(size=3)
+    _services["kafka_cluster"] = cluster
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+        _services.pop("kafka_cluster", None)
+
+
+@pytest.fixture(scope="session")
 def secure_stack():
     """A second Kafka broker (SASL_PLAINTEXT, SASL_SSL, SSL, mutual-TLS listeners) and a second
     Elasticsearch node (security on, HTTPS), started side by side only when a security test asks."""

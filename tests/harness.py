@@ -75,12 +75,14 @@ class KafkaDriver:
     @property
     def producer(self) -> KafkaProducer:
         if self._producer is None:
-            self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5)
+            self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5, acks="all")
         return self._producer
 
-    def create_topic(self, name: str, partitions: int = 1, configs: dict[str, str] | None = None) -> str:
+    def create_topic(
+        self, name: str, partitions: int = 1, configs: dict[str, str] | None = None, replication: int = 1
+    ) -> str:
         self.admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=configs or {})]
+            [NewTopic(name, num_partitions=partitions, replication_factor=replication, topic_configs=configs or {})]
         )
         wait_for(lambda: name in self.admin.list_topics(), what=f"topic {name}")
         return name

@@ -94,6 +94,14 @@ class KafkaBroker:
     port: int = 0
     controller_port: int = 0
     workdir: Path | None = None
+    # Members of a multi-node cluster (exporter/devstack/kafka_cluster.py) set these; one broker needs none.
+    node_id: int = 1
+    roles: str = "broker,controller"
+    voters: str | None = None  # controller.quorum.voters; default: this node alone
+    cluster_id: str | None = None
+    replication: int = 1  # replication factor of the internal topics
+    heap: str = "768m"
+    frozen: bool = False  # SIGSTOPped by a fault test
     _process: subprocess.Popen | None = None
     _command: list[str] | None = None  # what start() ran, for restart()
 
@@ -107,17 +115,26 @@ class KafkaBroker:
         return self._process.pid if self._process is not None else None
 
     @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
     def log_path(self) -> Path:
         assert self.workdir is not None, "broker not started"
         return self.workdir / "broker.log"
 
     def properties(self) -> dict[str, str]:
         assert self.workdir is not None
+        controller = "controller" in self.roles
+        listeners = f"PLAINTEXT://127.0.0.1:{self.port}"
+        if controller:
+            listeners += f",CONTROLLER://127.0.0.1:{self.controller_port}"
+        replicas = str(self.replication)
         props = {
-            "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "process.roles": self.roles,
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}",
+            "listeners": listeners,
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
@@ -125,11 +142,11 @@ class KafkaBroker:
             "log.dirs": str(self.workdir / "data"),
             "num.partitions": "1",
             # One node: every internal topic must live with a single replica.
-            "offsets.topic.replication.factor": "1",
+            "offsets.topic.replication.factor": replicas,
             "offsets.topic.num.partitions": "10",
-            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.replication.factor": replicas,
             "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.replication.factor": replicas,
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
             "log.flush.interval.messages": "1000000",
@@ -138,6 +155,18 @@ class KafkaBroker:
         return props
 
     def start(self, timeout: float = 120) -> KafkaBroker:
+        self.launch()
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop(keep_files=True)
+            raise
+        self.progress(f"Kafka {self.version} ready on {self.bootstrap}")
+        return self
+
+    def launch(self) -> KafkaBroker:
+        """Format the storage and start the JVM without waiting for it to answer (the members of a cluster
+        are launched together: none answers before the controller quorum has formed)."""
         libs = kafka_libs(self.version, self.progress)
         java = java_home() / "bin" / "java"
         self.workdir = Path(tempfile.mkdtemp(prefix="lagwatch-kafka-"))
@@ -149,14 +178,14 @@ class KafkaBroker:
         base = [
             str(java),
             "-Xms256m",
-            "-Xmx768m",
+            f"-Xmx{self.heap}",
             f"-Dlog4j2.configurationFile={self.workdir / 'log4j2.properties'}",
             *self.jvm_options,
             "-cp",
             _classpath(libs),
         ]
         # `--cluster-id=` form: an id starting with "-" (1 in 64) would otherwise be read as an option.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = self.cluster_id or base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         self.progress(f"formatting KRaft storage for Kafka {self.version} ...")
         fmt = subprocess.run(
             [*base, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config)],
@@ -169,12 +198,6 @@ class KafkaBroker:
         self.progress(f"starting Kafka {self.version} on {self.bootstrap} (log: {self.log_path}) ...")
         self._command = [*base, "kafka.Kafka", str(config)]
         self._process = spawn(self._command, self.log_path)
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.stop(keep_files=True)
-            raise
-        self.progress(f"Kafka {self.version} ready on {self.bootstrap}")
         return self
 
     def _wait_ready(self, timeout: float) -> None:
