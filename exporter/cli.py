@@ -327,9 +327,24 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _devstack_missing(exc: ModuleNotFoundError) -> int:
+    if not (exc.name or "").startswith("exporter.devstack"):
+        raise exc
+    # The container image leaves the local stack out (it downloads jars and needs a JDK).
+    print(
+        "lagwatch: demo and devstack are not in this installation (the container image leaves out the local "
+        "stack): run them from a source checkout (pip install -e .) with a JDK 17+ and Maven",
+        file=sys.stderr,
+    )
+    return EXIT_FAILURE
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from exporter.devstack import demo
-    from exporter.devstack.common import StackError
+    try:
+        from exporter.devstack import demo
+        from exporter.devstack.common import StackError
+    except ModuleNotFoundError as exc:
+        return _devstack_missing(exc)
 
     stop = _wait_for_signal()
     try:
@@ -340,8 +355,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_devstack(args: argparse.Namespace) -> int:
-    from exporter.devstack import ElasticsearchNode, KafkaBroker
-    from exporter.devstack.common import StackError
+    try:
+        from exporter.devstack import ElasticsearchNode, KafkaBroker
+        from exporter.devstack.common import StackError
+    except ModuleNotFoundError as exc:
+        return _devstack_missing(exc)
 
     kafka, es = KafkaBroker(), ElasticsearchNode()
     stop = _wait_for_signal()

@@ -1,8 +1,7 @@
-"""The container image, proven without a Docker engine: lint it, then install exactly as it does.
+"""The Dockerfile and compose file, statically: hadolint, and the properties the image must keep.
 
-There is no Docker engine on the build machines, so we run the Dockerfile's own build-stage RUN commands
-in a fresh virtual environment (its COPY sources copied into a temporary build context) and check the
-result starts: `lagwatch --help` and `lagwatch check-config` on the config the image ships.
+The image itself is built and run for real by the container tier (tests/container, podman); these checks
+need no engine and run everywhere.
 """
 
 from __future__ import annotations
@@ -66,41 +65,19 @@ def test_final_stage_is_slim_non_root_with_healthcheck_and_runs_the_daemon():
     assert words["CMD"] == '["run"]' and words["ENTRYPOINT"] == '["lagwatch"]'
     assert "LAGWATCH_CONFIG=/etc/lagwatch/lagwatch.yaml" in words["ENV"]
     assert any(i == "COPY" and a.endswith("/etc/lagwatch/lagwatch.yaml") for i, a in final)
+    # The venv is copied without the tools that built it.
+    assert any(i == "RUN" and "pip uninstall" in a and "setuptools" in a for i, a in build)
 
 
-def test_installing_as_the_build_stage_does_gives_a_working_lagwatch(tmp_path):
-    build = stages(DOCKERFILE.read_text())[0]
-    context = tmp_path / "src"
-    context.mkdir()
-    for instruction, arguments in build:
-        if instruction == "COPY":
-            *sources, _ = arguments.split()
-            for source in sources:
-                src = ROOT / source
-                (shutil.copytree if src.is_dir() else shutil.copy)(src, context / source)
-    venv = tmp_path / "opt-lagwatch"
-    base_python = getattr(sys, "_base_executable", sys.executable)
-    for instruction, arguments in build:
-        if instruction != "RUN":
-            continue
-        command = arguments.replace("/opt/lagwatch", str(venv))
-        command = re.sub(r"(^|&& )python ", rf"\g<1>{base_python} ", command)
-        result = subprocess.run(["bash", "-c", command], cwd=context, capture_output=True, text=True)
-        assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-
-    lagwatch = venv / "bin" / "lagwatch"
-    help_result = subprocess.run([str(lagwatch), "--help"], capture_output=True, text=True)
-    assert help_result.returncode == 0 and "consumer lag" in help_result.stdout
-    check = subprocess.run(
-        [str(lagwatch), "check-config"],
-        capture_output=True,
-        text=True,
-        env={"PATH": os.environ["PATH"], "LAGWATCH_CONFIG": str(ROOT / "config" / "lagwatch.yaml")},
-    )
-    assert check.returncode == 0, check.stderr
-    # The image's venv must not carry the test tooling.
-    installed = subprocess.run([str(venv / "bin" / "pip"), "list"], capture_output=True, text=True).stdout
-    assert "pytest" not in installed and "hadolint" not in installed
+def test_the_build_context_leaves_out_the_venv_tests_and_devstack():
+    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+    assert ignored[0] == "*", "allow-list: only what the Dockerfile copies enters the context"
+    allowed = {line[1:].rstrip("/") for line in ignored if line.startswith("!")}
+    copied = {source.rstrip("/") for i, a in instructions(DOCKERFILE.read_text())
+              if i == "COPY" and "--from" not in a for source in a.split()[:-1]}
+    assert copied == allowed
+    assert "exporter/devstack" in ignored
 
 
 def test_compose_file_runs_setup_once_before_the_daemon():
