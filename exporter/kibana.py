@@ -26,7 +26,11 @@ MIN_VERSION = (8, 11)
 # Rule fields `PUT /api/alerting/rule/<id>` accepts; everything else (type, consumer, enabled) is fixed at
 # creation, and `enabled` stays whatever the operator chose in Kibana.
 _UPDATABLE = ("name", "tags", "schedule", "params")
-_ACTION_KEYS = ("group", "id", "params", "frequency", "uuid", "alerts_filter")
+# What Kibana's rule update accepts per action (its update schema; connector_type_id is response-only and
+# refused in a PUT). Every one of them may have been set by an operator in Kibana: all are kept.
+_ACTION_KEYS = ("group", "id", "params", "frequency", "uuid", "alerts_filter", "use_alert_data_for_template")
+# Rule-level notification settings an operator may set in Kibana (not the condition, which setup owns).
+_KEPT_RULE_KEYS = ("notify_when", "throttle", "alert_delay")
 
 
 class KibanaError(Exception):
@@ -148,6 +152,7 @@ class Kibana:
         update["actions"] = [
             {k: a[k] for k in _ACTION_KEYS if k in a} for a in current.get("actions", [])
         ]
+        update.update({k: current[k] for k in _KEPT_RULE_KEYS if current.get(k) is not None})
         self.request("PUT", path, json.dumps(update).encode(), "application/json")
         return "updated"
 

@@ -23,8 +23,10 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "s3cret-kibana-pw"
 RULE_PATH = "/api/alerting/rule/" + kibana_objects.RULE_ID
-# What PUT /api/alerting/rule/<id> accepts (Kibana rejects other keys with 400).
-UPDATE_KEYS = {"name", "tags", "schedule", "params", "actions", "throttle", "notify_when"}
+# What PUT /api/alerting/rule/<id> accepts (Kibana rejects other keys with 400), and per action
+# (x-pack/plugins/alerting common/routes/rule/apis/update schema; connector_type_id is response-only).
+UPDATE_KEYS = {"name", "tags", "schedule", "params", "actions", "throttle", "notify_when", "alert_delay"}
+UPDATE_ACTION_KEYS = {"group", "id", "params", "frequency", "uuid", "alerts_filter", "use_alert_data_for_template"}
 
 
 class FakeKibana:
@@ -96,6 +98,9 @@ class FakeKibana:
                     if self.command == "PUT":
                         if key not in fake.rules or set(sent) - UPDATE_KEYS:
                             return self._reply(400, {"message": f"bad update: {sorted(set(sent) - UPDATE_KEYS)}"})
+                        extra = {k for a in sent.get("actions", []) for k in a} - UPDATE_ACTION_KEYS
+                        if extra:
+                            return self._reply(400, {"message": f"bad action keys: {sorted(extra)}"})
                         fake.rules[key].update(sent)
                         return self._reply(200, fake.rules[key])
                 return self._reply(404, {"message": f"no route {self.command} {path}"})
@@ -211,6 +216,33 @@ def test_setup_restores_a_changed_rule_and_keeps_the_connectors_an_operator_adde
     sent = json.loads(put[0]["body"])
     assert sent["params"]["timeWindowSize"] == 5 and '"gte": 120' in sent["params"]["esQuery"]
     assert sent["actions"] == [{k: v for k, v in action.items() if k != "connector_type_id"}]
+
+
+def test_setup_keeps_every_setting_an_operator_gave_the_connectors_and_the_rules_alert_delay(
+    tmp_path, capsys, es_url, prefix
+):
+    with FakeKibana() as kibana:
+        config = write_config(tmp_path, es_url, prefix, {"url": kibana.url, "rule_time_lag_s": 120})
+        run_setup(capsys, config)
+        stored = kibana.rules[f"default:{RULE_PATH}"]
+        stored["params"]["threshold"] = [1]  # drifted: setup must update the rule
+        actions = [
+            {"group": "query matched", "id": "slack-connector", "params": {"message": "{{alert.id}} lags"},
+             "connector_type_id": ".slack", "uuid": "a-1", "use_alert_data_for_template": True,
+             "frequency": {"summary": False, "notify_when": "onActionGroupChange", "throttle": None},
+             "alerts_filter": {"query": {"kql": "kibana.alert.severity: critical", "filters": []}}},
+            {"group": "recovered", "id": "pager", "params": {}, "connector_type_id": ".pagerduty", "uuid": "a-2",
+             "use_alert_data_for_template": False},
+        ]
+        stored["actions"] = copy.deepcopy(actions)
+        stored["alert_delay"] = {"active": 3}
+        code, out, err = run_setup(capsys, config)
+        assert code == 0, err
+        assert f"rule {kibana_objects.RULE_ID} updated" in out
+        sent = json.loads([r for r in kibana.requests if r["method"] == "PUT"][-1]["body"])
+        assert sent["actions"] == [{k: v for k, v in a.items() if k != "connector_type_id"} for a in actions]
+        assert sent["alert_delay"] == {"active": 3}
+        assert sent["params"]["threshold"] != [1]  # the condition is setup's
 
 
 def test_setup_without_kibana_url_installs_the_templates_and_says_kibana_was_skipped(tmp_path, capsys, es, es_url, prefix):
