@@ -469,6 +469,11 @@ keys:  l t s n   sort by lag, time lag, status, name
     top.add_argument("--filter", metavar="PATTERN", default="", help="initial filter")
     top.add_argument("--group", metavar="[CLUSTER/]GROUP", help="open this group (with --once: print its partitions)")
     top.add_argument("--width", type=int, metavar="COLUMNS", help="frame width for --once (default: the terminal's, or 80)")
+    top.add_argument("--scrapes", type=int, default=1, metavar="N",
+                     help="with --once: scrape N times, --interval apart, before printing (rates and trends need 2+)")
+    top.add_argument("--height", type=int, metavar="ROWS",
+                     help="with --once: print what a screen this high shows (default: every group, no key help)")
+    top.add_argument("--svg", metavar="FILE", help="with --once: also save the frame as an SVG picture")
     top.add_argument("--log-file", metavar="FILE", help="append the log here (by default the live view keeps none)")
     top.set_defaults(handler=_cmd_top)
 
@@ -480,6 +485,11 @@ def _cmd_top(args: argparse.Namespace) -> int:
     if args.interval is not None and not 0.5 <= args.interval <= 3600:
         print("lagwatch: --interval must be between 0.5 and 3600 seconds", file=sys.stderr)
         return EXIT_USAGE
+    if not 1 <= args.scrapes <= 1000 or (args.width is not None and args.width < 20) or (
+        args.height is not None and args.height < 1
+    ):
+        print("lagwatch: --scrapes must be 1 to 1000, --width at least 20, --height at least 1", file=sys.stderr)
+        return EXIT_USAGE
     config = _load_config(args)
     if config is None:
         return EXIT_USAGE
@@ -487,11 +497,6 @@ def _cmd_top(args: argparse.Namespace) -> int:
     if args.once:
         _configure_logging(config)
         return top.once(config, state, args.width, args.interval, args.scrapes, args.svg, args.height)
-    top.add_argument("--scrapes", type=int, default=1, metavar="N",
-                     help="with --once: scrape N times, --interval apart, before printing (rates and trends need 2+)")
-    top.add_argument("--height", type=int, metavar="ROWS",
-                     help="with --once: print what a screen this high shows (default: every group, no key help)")
-    top.add_argument("--svg", metavar="FILE", help="with --once: also save the frame as an SVG picture")
     app.register_secrets(config)
     return top.live(config, state, args.interval, args.log_file)
 
@@ -503,11 +508,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     return args.handler(args)
-    if not 1 <= args.scrapes <= 1000 or (args.width is not None and args.width < 20) or (
-        args.height is not None and args.height < 1
-    ):
-        print("lagwatch: --scrapes must be 1 to 1000, --width at least 20, --height at least 1", file=sys.stderr)
-        return EXIT_USAGE
 
 
 if __name__ == "__main__":
