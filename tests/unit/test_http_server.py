@@ -121,7 +121,20 @@ def big_metrics_daemon() -> Daemon:
     return Daemon([Pipeline(status)])
 
 
-def test_a_client_hanging_up_mid_answer_logs_one_line_and_no_traceback(server, capfd):
+@pytest.fixture
+def debug_events():
+    """Debug events on whatever logging an earlier test configured (http_client_gone is a debug line)."""
+    import logging
+
+    import structlog
+
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    yield
+    structlog.configure(**saved)
+
+
+def test_a_client_hanging_up_mid_answer_logs_one_line_and_no_traceback(server, capfd, debug_events):
     http = server(big_metrics_daemon())
     with capture_logs() as logged:
         for _ in range(3):
