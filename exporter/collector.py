@@ -45,6 +45,7 @@ _MEMBERLESS_STATES = {"Empty", "Dead"}
 # Group-level errors after which the coordinator must be looked up again: COORDINATOR_LOAD_IN_PROGRESS,
 # COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR.
 _COORDINATOR_MOVED = {14, 15, 16}
+_GROUP_ID_NOT_FOUND = 69
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,10 @@ class Collector:
         # (so a group whose broker is down is reported with its error, not dropped) and the partitions
         # each group had committed to (so its lag is unknown there, not missing from the sums).
         self._listed: dict[int, dict[str, tuple[str, str | None, str]]] = {}
+        # Groups seen before that no broker lists now, although every broker answered (a coordinator still
+        # loading its partitions answers with an empty list): kept until they are listed again or their
+        # committed offsets are gone (deleted or expired), never silently dropped.
+        self._unconfirmed: dict[str, tuple[str, str | None, str]] = {}
         self._last_committed: dict[str, tuple[TopicPartition, ...]] = {}
 
     @property
@@ -202,6 +207,8 @@ class Collector:
         groups a failed broker listed last time: they stay in the report, with that error, instead of
         vanishing (a lag monitor that drops a group during an outage looks like a healthy one)."""
         brokers = sorted(meta.brokers)
+        seen_before = {g: st for listed in self._listed.values() for g, st in listed.items()}
+        seen_before.update(self._unconfirmed)
         self._listed = {b: listed for b, listed in self._listed.items() if b in meta.brokers}
         states: dict[str, tuple[str, str | None, str]] = {}
         stale: dict[str, tuple[tuple[str, str | None, str], str]] = {}
@@ -230,6 +237,12 @@ class Collector:
             if group not in states:  # moved to a broker that answered: that answer wins
                 states[group] = state
                 unlisted[group] = why
+        self._unconfirmed = {
+            g: st for g, st in seen_before.items() if g not in states and self.selection.group(g)
+        }
+        for group, state in self._unconfirmed.items():
+            states[group] = state
+            unlisted[group] = "listed by no broker this scrape (a coordinator still loading?); state as last seen"
         return states, unlisted
 
     def _find_coordinators(
@@ -316,6 +329,9 @@ class Collector:
             else:
                 for row in response.groups:
                     problem = error_name(row.error_code)
+                    if row.error_code == _GROUP_ID_NOT_FOUND:
+                        committed[row.group_id] = {}  # the group is gone: it has committed nothing
+                        continue
                     if problem:
                         group_errors.setdefault(row.group_id, f"OffsetFetch: {problem}")
                         if row.error_code in _COORDINATOR_MOVED:
@@ -335,6 +351,10 @@ class Collector:
 
         observations = []
         for group in names:
+            if group in self._unconfirmed and group in committed and not committed[group] and not unread.get(group):
+                self._unconfirmed.pop(group)  # not listed and nothing committed: deleted or expired
+                self._last_committed.pop(group, None)
+                continue
             state, group_type, protocol_type = states[group]
             members: tuple[Member, ...] = ()
             row = described.get(group)

@@ -73,6 +73,7 @@ def _partial(row: GroupTopicLag | GroupLag) -> dict[str, Any]:
         "lagwatch.lag.partial": row.partial,
         "lagwatch.lag.messages_known": row.lag_known_sum,
         "lagwatch.partitions_unknown": row.partitions_unknown,
+        "lagwatch.partitions_beyond_log_end": row.partitions_beyond_log_end,
     }
 
 
@@ -106,6 +107,8 @@ def partition_doc(row: PartitionLag, snapshot: ClusterSnapshot, slot_ms: int) ->
             "lagwatch.committed": row.committed_offset is not None,
             "lagwatch.committed_below_log_start": row.committed_below_log_start,
             "lagwatch.lag.partial": row.lag_unknown,
+            "lagwatch.committed_beyond_log_end": row.beyond_log_end > 0,
+            "lagwatch.committed_beyond_by": row.beyond_log_end or None,
             "lagwatch.error": row.error,
         }
     )

@@ -32,6 +32,13 @@ def partition_lag(committed: int | None, log_end: int | None) -> int | None:
     return max(0, log_end - committed)
 
 
+def beyond_log_end(committed: int | None, log_end: int | None) -> int:
+    """Committed minus log-end when the commit is beyond the end of the log, else 0."""
+    if committed is None or log_end is None or log_end < 0 or committed <= log_end:
+        return 0
+    return committed - log_end
+
+
 def below_log_start(committed: int | None, log_start: int | None) -> bool:
     """True when retention deleted records the group never read."""
     return committed is not None and log_start is not None and 0 <= committed < log_start
@@ -202,6 +209,7 @@ def build_report(
                     member=members.get(tp),
                     error=error,
                     lag_unknown=unknown,
+                    beyond_log_end=beyond_log_end(committed, log_end),
                 )
             )
 
@@ -246,6 +254,7 @@ def _group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: list[P
         retention_used=retention_used(seconds, retention_ms),
         partitions_unknown=unknown,
         lag_known_sum=known_sum,
+        partitions_beyond_log_end=sum(1 for r in rows if r.beyond_log_end),
     )
 
 
@@ -289,6 +298,7 @@ def _group(cluster: str, group: GroupObservation, topics: list[GroupTopicLag]) -
         error=group.error,
         partitions_unknown=unknown,
         lag_known_sum=known_sum,
+        partitions_beyond_log_end=sum(t.partitions_beyond_log_end for t in topics),
     )
 
 

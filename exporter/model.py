@@ -155,6 +155,10 @@ class PartitionLag:
     # The lag could not be read (committed offset or log-end offset unreadable this scrape). A partition the
     # group never committed to has lag None too, but that is known, not unknown.
     lag_unknown: bool = False
+    # How far the committed offset is beyond the log-end offset (topic recreated, unclean leader election,
+    # an offset set by hand): Kafka's tool prints it as negative lag; the consumer will get
+    # OFFSET_OUT_OF_RANGE and reset. `lag` is then 0, so sums never subtract it.
+    beyond_log_end: int = 0
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,7 @@ class GroupTopicLag:
     produced_into_committed: Counter = Counter(None, None)
     partitions_unknown: int = 0
     lag_known_sum: int = 0
+    partitions_beyond_log_end: int = 0
 
     @property
     def partial(self) -> bool:
@@ -210,6 +215,7 @@ class GroupLag:
     error: str | None = None
     partitions_unknown: int = 0
     lag_known_sum: int = 0
+    partitions_beyond_log_end: int = 0
 
     @property
     def partial(self) -> bool:

@@ -12,6 +12,11 @@ COLUMNS = (
 )
 
 
+def kafka_tool_lag(row) -> int | None:
+    """Lag as Kafka's own tool prints it: negative when the commit is beyond the log end."""
+    return -row.beyond_log_end if row.beyond_log_end else row.lag
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
@@ -34,7 +39,7 @@ def as_table(report: LagReport) -> str:
     for r in report.partitions:
         seconds = r.time_lag.seconds
         rows.append(tuple(_cell(v) for v in (
-            r.group, r.topic, r.partition, r.committed_offset, r.log_end_offset, r.lag,
+            r.group, r.topic, r.partition, r.committed_offset, r.log_end_offset, kafka_tool_lag(r),
             (f"{'>=' if r.time_lag.quality.value == 'at_least' else ''}{seconds:.1f}" if seconds is not None else None),
             r.lag_items, r.member.member_id if r.member else None,
             r.member.client_host if r.member else None, r.member.client_id if r.member else None,
@@ -44,7 +49,8 @@ def as_table(report: LagReport) -> str:
     for g in report.groups:
         eta = f"{g.catch_up_seconds:.0f}s" if g.catch_up_seconds is not None else "-"
         lines.append(
-            f"# group {g.group}: state={g.state} members={g.members} lag={_group_lag(g)} "
+            f"# group {g.group}: type={g.group_type or 'classic'} state={g.state} members={g.members} "
+            f"lag={_group_lag(g)} "
             f"catch_up={g.catch_up.value} eta={eta}"
         )
     return "\n".join(lines)
@@ -69,7 +75,8 @@ def as_json(report: LagReport) -> dict[str, Any]:
             {
                 "group": r.group, "topic": r.topic, "partition": r.partition,
                 "committed_offset": r.committed_offset, "log_end_offset": r.log_end_offset,
-                "log_start_offset": r.log_start_offset, "lag": r.lag, "lag_items": r.lag_items,
+                "log_start_offset": r.log_start_offset, "lag": kafka_tool_lag(r), "lag_items": r.lag_items,
+                "lag_unknown": r.lag_unknown, "committed_beyond_log_end": r.beyond_log_end > 0,
                 "lag_seconds": r.time_lag.seconds, "lag_seconds_quality": r.time_lag.quality.value,
                 "committed_below_log_start": r.committed_below_log_start,
                 "member_id": r.member.member_id if r.member else None,
@@ -80,7 +87,8 @@ def as_json(report: LagReport) -> dict[str, Any]:
         ],
         "groups": [
             {
-                "group": g.group, "state": g.state, "members": g.members, "lag": g.lag_sum,
+                "group": g.group, "type": g.group_type or "classic", "state": g.state, "members": g.members,
+                "lag": g.lag_sum,
                 "lag_known": g.lag_known_sum, "partitions_unknown": g.partitions_unknown, "partial": g.partial,
                 "lag_seconds": g.lag_seconds_max, "catch_up": g.catch_up.value,
                 "catch_up_seconds": g.catch_up_seconds, "error": g.error,

@@ -135,6 +135,10 @@ def evaluate(window: PartitionWindow, now: float, config: StatusConfig) -> Statu
         return Status(Code.ERR, "partition_unavailable")
     if last.committed is None:
         return Status(Code.OK, "no_commit")
+    if last.log_end is not None and last.committed > last.log_end:
+        # The consumer's next fetch gets OFFSET_OUT_OF_RANGE and it resets (auto.offset.reset): data may
+        # be skipped or read twice.
+        return Status(Code.ERR, "committed_beyond_log_end")
     if last.lag == 0:
         return Status(Code.OK, "caught_up")
     stuck_for = now - window.stuck_since if window.stuck_since is not None else 0.0

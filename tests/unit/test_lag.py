@@ -336,3 +336,56 @@ def test_catch_up_ignores_traffic_into_partitions_the_group_never_committed():
     # (counting it would say falling_behind)
     assert g.catch_up is CatchUp.CATCHING_UP
     assert g.catch_up_seconds == pytest.approx(10.0)
+
+
+# --- honest aggregates and offset anomalies -----------------------------------------------------
+
+
+def test_a_partition_whose_log_end_could_not_be_read_makes_its_sums_null_not_smaller():
+    snap = snapshot(100.0, {("t", 0): 50, ("t", 1): 80}, [group("g", {("t", 0): 10, ("t", 1): 20})])
+    unreadable = PartitionOffsets("t", 1, None, error="ListOffsets to broker 2 failed")
+    snap = ClusterSnapshot(snap.cluster, snap.taken_at, snap.topics, {**snap.partitions, ("t", 1): unreadable},
+                           snap.groups)
+    rep = report(snap)
+    assert row(rep, "g", "t", 1).lag_unknown and row(rep, "g", "t", 1).lag is None
+    (topic,), (g,) = rep.group_topics, rep.groups
+    assert (topic.lag_sum, topic.lag_max, topic.partitions_unknown, topic.lag_known_sum) == (None, None, 1, 40)
+    assert (g.lag_sum, g.partial, g.partitions_unknown, g.lag_known_sum) == (None, True, 1, 40)
+    assert g.catch_up is CatchUp.UNKNOWN
+
+
+def test_a_group_whose_offsets_could_not_be_read_keeps_its_last_known_partitions_as_unknown():
+    obs = GroupObservation("g", "Stable", committed={}, error="OffsetFetch failed", committed_read=False,
+                           committed_unread=(("t", 0), ("t", 1)))
+    rep = report(snapshot(100.0, {("t", 0): 50, ("t", 1): 80}, [obs]))
+    assert {(r.partition, r.lag_unknown, r.error) for r in rep.partitions} == {
+        (0, True, "OffsetFetch failed"), (1, True, "OffsetFetch failed")}
+    (g,) = rep.groups
+    assert (g.lag_sum, g.partitions_unknown, g.lag_known_sum) == (None, 2, 0)
+
+
+def test_a_group_never_read_has_no_sum_even_without_known_partitions():
+    obs = GroupObservation("g", "Unknown", committed={}, error="FindCoordinator failed", committed_read=False)
+    (g,) = report(snapshot(100.0, {("t", 0): 50}, [obs])).groups
+    assert g.lag_sum is None and g.partial
+
+
+def test_never_committed_partitions_are_not_unknown():
+    rep = report(snapshot(100.0, {("t", 0): 50, ("t", 1): 80}, [group("g", {("t", 0): 10})]))
+    assert not row(rep, "g", "t", 1).lag_unknown
+    assert rep.groups[0].lag_sum == 40 and not rep.groups[0].partial
+
+
+def test_a_commit_on_a_deleted_topic_is_not_unknown():
+    snap = snapshot(100.0, {("t", 0): 50}, [group("g", {("t", 0): 10, ("gone", 0): 5})])
+    rep = report(snap)
+    assert not row(rep, "g", "gone", 0).lag_unknown
+    assert rep.groups[0].lag_sum == 40
+
+
+def test_a_commit_beyond_the_log_end_is_flagged_and_never_subtracted():
+    rep = report(snapshot(100.0, {("t", 0): 10, ("t", 1): 80}, [group("g", {("t", 0): 60, ("t", 1): 20})]))
+    beyond = row(rep, "g", "t", 0)
+    assert (beyond.lag, beyond.beyond_log_end) == (0, 50)
+    assert rep.group_topics[0].partitions_beyond_log_end == 1
+    assert (rep.groups[0].lag_sum, rep.groups[0].partitions_beyond_log_end) == (60, 1)

@@ -161,3 +161,9 @@ GROUP_CASES = [
 def test_group_status_is_the_worst_partition(parts, error, code, settled):
     status = worst(parts, error)
     assert (status.code, status.settled) == (code, settled)
+
+
+def test_a_commit_beyond_the_log_end_is_err_the_consumer_will_reset():
+    window = PartitionWindow((Sample(at=100.0, committed=60, log_end=10),))
+    got = evaluate(window, 100.0, CONFIG)
+    assert (got.code, got.reason) == (Code.ERR, "committed_beyond_log_end")
