@@ -81,7 +81,15 @@ class Spool:
             match = _SEGMENT.match(path.name)
             if match:
                 seq, docs, attempts = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
-                self._segments[seq] = Segment(seq, docs, path.stat().st_size, path, attempts)
+                found = Segment(seq, docs, path.stat().st_size, path, attempts)
+                other = self._segments.get(seq)
+                if other is not None:
+                    # A crash between writing a rewritten segment and deleting the one it replaces: the rewrite
+                    # (more attempts, fewer documents: the rest was indexed) is the one to keep.
+                    keep, drop = sorted((found, other), key=lambda s: (-s.attempts, s.documents))
+                    drop.path.unlink(missing_ok=True)
+                    found = keep
+                self._segments[seq] = found
             elif path.name.endswith(".tmp"):
                 path.unlink(missing_ok=True)  # a write interrupted by a crash: never renamed, never counted
         self._next = max(self._segments, default=0) + 1

@@ -593,3 +593,15 @@ def test_a_real_full_disk_is_counted_as_dropped_and_leaves_no_tmp(tmp_path):
         assert len(inner.indexed) == 200 - dropped and sink.counts().balanced
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_crash_between_rewriting_a_segment_and_deleting_the_old_one_keeps_the_rewrite(tmp_path):
+    spool = Spool(tmp_path, max_bytes=10**6)
+    spool.append(docs("a", 3))
+    (segment,) = spool.segments()
+    old_bytes = segment.path.read_bytes()
+    spool.replace(segment, docs("a", 3)[1:2], attempts=1)  # the replay indexed a-0 and a-2
+    segment.path.write_bytes(old_bytes)  # as if the process died before unlinking the old file
+    reopened = Spool(tmp_path, max_bytes=10**6)
+    assert [d["_id"] for s in reopened.segments() for d in reopened.read(s)] == ["a-1"]
+    assert reopened.segments()[0].attempts == 1 and len(list(tmp_path.glob("*.jsonl"))) == 1
