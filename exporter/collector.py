@@ -25,6 +25,7 @@ from kafka.protocol.consumer import (
 from kafka.protocol.metadata import FindCoordinatorRequest, MetadataRequest
 
 from exporter.kafka_wire import KafkaWire, error_name
+from exporter.protocol import ConsumerGroupDescribeRequest
 from exporter.model import (
     ClusterSnapshot,
     GroupObservation,
@@ -299,9 +300,17 @@ class Collector:
         for node, groups in sorted(by_coordinator.items()):
             # Empty groups have no members to describe (ListGroups told us their state): only the others.
             active = [g for g in groups if states[g][0] not in _MEMBERLESS_STATES]
-            for chunk in _chunks(active, size):
+            # KIP-848 groups (type `consumer`) are described with ConsumerGroupDescribe: DescribeGroups only
+            # knows classic groups and answers "not a classic group" with state Dead.
+            kip848 = [g for g in active if states[g][1] == "consumer"]
+            classic = [g for g in active if states[g][1] != "consumer"]
+            for chunk in _chunks(classic, size):
                 calls.append((DescribeGroupsRequest(groups=list(chunk)), node))
                 batches.append(("describe", chunk))
+            for chunk in _chunks(kip848, size):
+                request = ConsumerGroupDescribeRequest(group_ids=list(chunk), include_authorized_operations=False)
+                calls.append((request, node))
+                batches.append(("describe_848", chunk))
             for chunk in _chunks(groups, size):
                 # max_version 9: v10 replaces topic names with topic ids.
                 request = OffsetFetchRequest(
@@ -312,7 +321,7 @@ class Collector:
                 )
                 calls.append((request, node))
                 batches.append(("offsets", chunk))
-        described: dict[str, object] = {}
+        described: dict[str, tuple[str, object]] = {}
         committed: dict[str, dict[TopicPartition, int]] = {}
         unread: dict[str, list[TopicPartition]] = defaultdict(list)  # partition-level OffsetFetch errors
         for (kind, chunk), response in zip(batches, self.wire.send_all(calls)):
@@ -321,9 +330,9 @@ class Collector:
                     group_errors.setdefault(group, f"{kind} failed: {response!r}")
                     self._forget_coordinator(group)
                 continue
-            if kind == "describe":
+            if kind in ("describe", "describe_848"):
                 for row in response.groups:
-                    described[row.group_id] = row
+                    described[row.group_id] = (kind, row)
                     if row.error_code in _COORDINATOR_MOVED:
                         self._forget_coordinator(row.group_id)
             else:
@@ -357,14 +366,24 @@ class Collector:
                 continue
             state, group_type, protocol_type = states[group]
             members: tuple[Member, ...] = ()
-            row = described.get(group)
+            kind, row = described.get(group, (None, None))
             problem = group_errors.get(group)
+            epoch = None
             if row is not None:
+                kip848 = kind == "describe_848"
                 describe_problem = error_name(row.error_code)
                 if describe_problem and describe_problem != "GroupIdNotFoundError":
-                    problem = problem or f"DescribeGroups: {describe_problem}"
-                state = row.group_state or state
-                members = tuple(self._member(m, row.protocol_type) for m in row.members)
+                    api = "ConsumerGroupDescribe" if kip848 else "DescribeGroups"
+                    problem = problem or f"{api}: {describe_problem}"
+                if not describe_problem:  # an error answer's state (Dead) must not replace the listed one
+                    state = row.group_state or state
+                if kip848:
+                    epoch = row.group_epoch
+                    members = tuple(self._kip848_member(m) for m in row.members)
+                    protocol_type = "consumer"
+                else:
+                    members = tuple(self._member(m, row.protocol_type) for m in row.members)
+                    protocol_type = row.protocol_type
             if problem:
                 errors.append(ScrapeError("group", group, problem))
             read = group in committed
@@ -374,8 +393,9 @@ class Collector:
                 GroupObservation(
                     group=group,
                     state=state,
-                    protocol_type=row.protocol_type if row is not None else protocol_type,
+                    protocol_type=protocol_type,
                     group_type=group_type,
+                    epoch=epoch,
                     coordinator=coordinators.get(group),
                     members=members,
                     committed=committed.get(group, {}),
@@ -386,6 +406,17 @@ class Collector:
                 )
             )
         return observations
+
+    def _kip848_member(self, member) -> Member:
+        """A KIP-848 member: its assignment comes decoded (topic names and partitions), no assignor bytes."""
+        assignment = tuple(
+            (tp.topic_name, p)
+            for tp in member.assignment.topic_partitions
+            if self.selection.topic(tp.topic_name)
+            for p in tp.partitions
+        )
+        host = (member.client_host or "").lstrip("/")
+        return Member(member.member_id, member.client_id, host, assignment)
 
     def _member(self, member, protocol_type: str) -> Member:
         assignment: tuple[TopicPartition, ...] = ()

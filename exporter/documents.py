@@ -145,7 +145,8 @@ def group_doc(row: GroupLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[st
         {
             "kafka.consumergroup.id": row.group,
             "lagwatch.group.state": row.state,
-            "lagwatch.group.type": row.group_type,
+            "lagwatch.group.type": row.group_type or "classic",
+            "lagwatch.group.epoch": row.epoch,
             "lagwatch.group.members": row.members,
             "lagwatch.group.topics": row.topics,
             "lagwatch.lag.messages": row.lag_sum,

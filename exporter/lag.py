@@ -296,6 +296,7 @@ def _group(cluster: str, group: GroupObservation, topics: list[GroupTopicLag]) -
         catch_up_seconds=eta,
         retention_used_max=max(used) if used else None,
         error=group.error,
+        epoch=group.epoch,
         partitions_unknown=unknown,
         lag_known_sum=known_sum,
         partitions_beyond_log_end=sum(t.partitions_beyond_log_end for t in topics),

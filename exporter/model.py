@@ -41,7 +41,7 @@ class GroupObservation:
     group: str
     state: str
     protocol_type: str = "consumer"
-    group_type: str | None = None
+    group_type: str | None = None  # ListGroups v5: classic, consumer (KIP-848), share, streams; None: older broker
     coordinator: int | None = None
     members: tuple[Member, ...] = ()
     committed: Mapping[TopicPartition, int] = field(default_factory=dict)
@@ -52,6 +52,7 @@ class GroupObservation:
     # Partitions whose committed offset could not be read this scrape: partition-level OffsetFetch errors,
     # or, when the whole fetch failed, the partitions the group had committed to when last read.
     committed_unread: tuple[TopicPartition, ...] = ()
+    epoch: int | None = None  # the group epoch (KIP-848 groups)
 
     def member_of(self) -> dict[TopicPartition, Member]:
         return {tp: m for m in self.members for tp in m.assignment}
@@ -213,6 +214,7 @@ class GroupLag:
     catch_up_seconds: float | None
     retention_used_max: float | None
     error: str | None = None
+    epoch: int | None = None
     partitions_unknown: int = 0
     lag_known_sum: int = 0
     partitions_beyond_log_end: int = 0

@@ -257,3 +257,37 @@ class Blackhole:
         self._sock.close()
         for conn in self._held:
             conn.close()
+
+
+class JavaConsumer:
+    """Kafka's own console consumer (the Java client) as a live member of a group, e.g. with
+    `group.protocol=consumer` (KIP-848), which kafka-python cannot speak. Stopped with `stop()`."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str, *, protocol: str = "consumer",
+                 client_id: str | None = None, auto_commit: bool = True, share: bool = False):
+        import subprocess
+
+        from exporter.devstack.common import java_home
+        from exporter.devstack.maven import kafka_libs
+        from exporter.devstack.versions import KAFKA_VERSION
+
+        self.client_id = client_id or f"{group}-java"
+        main = "ConsoleShareConsumer" if share else "ConsoleConsumer"
+        props = [f"client.id={self.client_id}"]
+        if not share:
+            props += [f"group.protocol={protocol}", f"enable.auto.commit={str(auto_commit).lower()}",
+                      "auto.commit.interval.ms=200", "auto.offset.reset=earliest"]
+        argv = [str(java_home() / "bin" / "java"), "-Xmx192m", "-XX:+UseSerialGC",
+                "-cp", str(kafka_libs(KAFKA_VERSION) / "*"), f"org.apache.kafka.tools.consumer.{main}",
+                "--bootstrap-server", bootstrap, "--topic", topic, "--group", group]
+        for prop in props:
+            argv += ["--consumer-property", prop]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except Exception:  # noqa: BLE001
+                self.process.kill()
