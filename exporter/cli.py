@@ -193,12 +193,9 @@ def _load_config(args: argparse.Namespace):
 
 def _configure_logging(config) -> None:
     from exporter import app, logs
-    from exporter import config as config_module
 
     logs.configure(config.log.level, config.log.format)
-    app.register_secrets(config)
-    for secret in config_module.secret_values(config):  # also URL passwords (Kibana's, ...)
-        logs.register_secret(secret)
+    app.register_secrets(config)  # every secret, URL passwords (Kibana's, ...) included
 
 
 def _wait_for_signal() -> threading.Event:
@@ -268,6 +265,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: (stop.set(), wake.set()))
     # Its own event: a SIGTERM arriving while a reload is handled is never lost.
     signal.signal(signal.SIGHUP, lambda *_: (reload_requested.set(), wake.set()))
+    if config.coordination is not None:
+        from exporter.coordination.coordinator import preflight
+
+        problem = preflight(config)  # a missing or unfit topic only the operator can fix
+        if problem is not None:
+            print(f"lagwatch: {problem}", file=sys.stderr)
+            return EXIT_USAGE
     daemon = app.Daemon(config)
     daemon.start()
     while not stop.is_set():

@@ -153,7 +153,5 @@ class QueuedSink:
             self.log.error("sink_unavailable", error=logs.mask(str(exc)), documents=len(docs))
             self._spool(docs, f"{type(exc).__name__}: {exc}")
             return
-        for doc_id, reason in result.rejected[:10]:
-            self.log.error("document_rejected", doc_id=doc_id, reason=reason)
-        if result.retry:
+        if result.retry:  # rejections are logged by the spooling sink (documents_rejected)
             self.log.warning("documents_not_indexed", documents=len(result.retry))

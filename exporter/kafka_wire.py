@@ -157,9 +157,14 @@ class KafkaWire:
                 return self.send(request, node)
             except Exception as exc:  # noqa: BLE001 - try the next broker
                 last = exc
-        if last is not None:
-            raise last
-        raise Errors.KafkaConnectionError(f"no broker reachable (bootstrap {self._bootstrap_text()})")
+        if last is None or isinstance(last, (Errors.NodeNotReadyError, Errors.KafkaConnectionError,
+                                             Errors.KafkaTimeoutError)):
+            # kafka-python would say "NodeNotReadyError: 1"; say what it means.
+            cause = f" (last: {type(last).__name__}: {last})" if last is not None else ""
+            raise Errors.KafkaConnectionError(
+                f"no broker reachable (bootstrap {self._bootstrap_text()}; tried {sorted(tried)}){cause}"
+            )
+        raise last
 
     def _bootstrap_text(self) -> str:
         # kafka-python would say "NodeNotReadyError: No node_id provided"; say what it means.

@@ -60,7 +60,11 @@ def test_health_readiness_and_prometheus_metrics_of_a_running_daemon(kafka, es, 
     try:
         port = daemon.http.port
         assert get(port, "/healthz")[0] == 200
-        status, body, _ = wait_for(lambda: (r := get(port, "/readyz"))[0] == 200 and r, what="ready")
+        # Ready once a scrape went out and its delivery (off the scrape path) reached Elasticsearch.
+        status, body, _ = wait_for(
+            lambda: (r := get(port, "/readyz"))[0] == 200 and json.loads(r[1])["sink"]["reachable"] and r,
+            what="ready with the sink reached",
+        )
         ready = json.loads(body)
         assert ready["ready"] and ready["clusters"]["web"]["ready"] and ready["sink"]["reachable"]
         status, text, headers = get(port, "/metrics")

@@ -174,7 +174,8 @@ def test_setup_imports_one_multipart_ndjson_into_the_space_and_creates_the_rule(
     assert created["rule_type_id"] == ".es-query" and created["params"]["index"] == [f"{prefix}-lag*"]
     assert [r["method"] for r in kibana.requests if RULE_PATH in r["path"]] == ["GET", "POST"]
 
-    assert "imported 22 saved objects into space 'ops'" in out
+    assert f"imported {len(kibana_objects.saved_objects(prefix))} saved objects into space 'ops'" in out
+    assert len(kibana_objects.saved_objects(prefix)) == 23  # 2 data views, 17 Lens panels, a search, 3 dashboards
     assert f"rule {kibana_objects.RULE_ID} created" in out
     assert f"index template {prefix}-lag installed" in out and f"index template {prefix}-alerts installed" in out
     assert PASSWORD not in out + err
