@@ -95,6 +95,12 @@ class EstateSpec:
         return random.Random(f"{group}/{tp[0]}/{tp[1]}").randint(0, self.records)
 
 
+def expected_lag(spec: EstateSpec) -> int:
+    """The estate's total lag as built: every partition holds `records` records (log-end offset), minus each
+    pair's committed offset. What every tool should report, summed over the estate's groups."""
+    return sum(spec.records - spec.committed_offset(group, tp) for group, tps in spec.assignments() for tp in tps)
+
+
 ESTATES = {
     "W": EstateSpec("W", topics=200, partitions=50, groups=1000, partitions_per_group=(50,), records=20),
     "G": EstateSpec("G", topics=200, partitions=2, groups=65_000, partitions_per_group=(1, 2), records=20),

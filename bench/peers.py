@@ -1,17 +1,21 @@
-"""The tools our users would run instead, installed by package name at bench time, never committed.
+"""The tools our users would run instead: built from the operator's source checkouts, never committed.
 
-- kafka_exporter and KMinion: `go install <module>@latest` through the Go module proxy into
-  ~/.cache/lagwatch/bench/gobin; measured as the time of one full /metrics scrape.
-- Burrow: Debian's `burrow` package (plus Debian's `zookeeper`, which Burrow 1.x needs for itself);
-  measured as the time from its start until its HTTP API lists every group with lag.
+Each peer is built with `go build` in a checkout the operator made (one directory per peer under
+`--peers-src DIR` or `LAGWATCH_PEERS_SRC`, named as in PEERS: kminion, kafka_exporter, burrow); the binary goes
+into ~/.cache/lagwatch/bench/peers/, keyed by the checkout's commit. Without a checkout the bench falls back to
+`go install <module>@<tag>` through the Go module proxy (the proxy this machine may use refuses all three with
+403; bench/README.md). Every dependency of a `go build` comes from the Go module proxy.
 
-Every program listens on and talks to 127.0.0.1 only. When a peer cannot be installed or does not work
-against our Kafka, `measure` says exactly why (from its own output) instead of a number.
+A running peer is measured on its own steady-state full scrape, against 127.0.0.1 only, on free ports:
+- KMinion and kafka_exporter: one full `/metrics` (each call collects everything afresh from Kafka);
+- Burrow: one `/metrics` once it holds the estate (it consumes `__consumer_offsets` and answers from memory),
+  and, apart, the time from its start until `/metrics` first shows every committed group-partition.
+Every answer is checked: rows and lag summed over the estate's groups. A peer that cannot be built, started or
+scraped gets its row with the exact reason (its own output).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -20,15 +24,48 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from exporter.devstack.common import cache_dir, free_port
 
-GO_MODULES = {
-    "kafka_exporter": ("github.com/danielqsj/kafka_exporter", "kafka_exporter"),
-    "kminion": ("github.com/redpanda-data/kminion/v2", "kminion"),
+
+@dataclass(frozen=True)
+class Peer:
+    name: str
+    repository: str  # what the operator clones
+    tag: str  # the release measured here (bench/README.md)
+    commit: str
+    module: str  # go.mod's module line: the checkout is checked against it
+    install: str  # the `go install` fallback
+    metric: str  # the per-partition lag metric in /metrics
+    group_label: str
+
+    @property
+    def installed_binary(self) -> str:
+        """What `go install` names the binary: the module path's last element (before a /vN suffix)."""
+        parts = self.module.split("/")
+        return parts[-2] if re.fullmatch(r"v\d+", parts[-1]) else parts[-1]
+
+
+PEERS = {
+    "kminion": Peer("kminion", "https://github.com/redpanda-data/kminion", "v2.3.5",
+                    "4f3867a4400b731feda1f17f2e96dea36158d2ab", "github.com/cloudhut/kminion/v2",
+                    "github.com/cloudhut/kminion/v2@v2.3.5",
+                    "kminion_kafka_consumer_group_topic_partition_lag", "group_id"),
+    "kafka_exporter": Peer("kafka_exporter", "https://github.com/danielqsj/kafka_exporter", "v1.9.0-15-g953e2f1",
+                           "953e2f1745b90101f331ad629f10be5239845f69", "github.com/danielqsj/kafka_exporter",
+                           "github.com/danielqsj/kafka_exporter@v1.9.0", "kafka_consumergroup_lag",
+                           "consumergroup"),
+    "burrow": Peer("burrow", "https://github.com/linkedin/Burrow", "v1.9.5",
+                   "ced55ba90f6b833a45a124d411fd5eef63a70933", "github.com/linkedin/Burrow",
+                   "github.com/linkedin/Burrow@v1.9.5", "burrow_kafka_consumer_partition_lag", "consumer_group"),
 }
-_setup: dict[str, dict] = {}
+SRC_ENV = "LAGWATCH_PEERS_SRC"
+
+
+class PeerFailed(Exception):
+    """A peer did not build, start or answer: the message is its row in the report."""
 
 
 def bench_cache() -> Path:
@@ -37,122 +74,97 @@ def bench_cache() -> Path:
     return path
 
 
-def setup(names: list[str], log: Callable[[str], None]) -> dict[str, dict]:
+def build_command(out: Path) -> list[str]:
+    return ["go", "build", "-o", str(out), "."]
+
+
+# --- building ------------------------------------------------------------------------------------
+
+
+def setup(names: list[str], src_root: str | None, log: Callable[[str], None]) -> dict[str, dict]:
+    """Build (or find in the cache) every named peer. Returns per peer {"ok", "binary", "version", ...} or
+    {"ok": False, "why"}."""
+    root = src_root or os.environ.get(SRC_ENV)
+    states = {}
     for name in names:
-        if name in GO_MODULES:
-            _setup[name] = _go_install(name, log)
-        elif name == "burrow":
-            _setup[name] = _apt_install(["burrow", "zookeeper"], "/usr/bin/Burrow", log)
+        peer = PEERS.get(name)
+        if peer is None:
+            states[name] = {"ok": False, "why": f"unknown peer {name!r} (known: {', '.join(PEERS)})"}
+        elif not shutil.which("go"):
+            states[name] = {"ok": False, "why": "no Go toolchain (`go`) on PATH"}
         else:
-            _setup[name] = {"ok": False, "why": f"unknown peer {name!r}"}
-        state = _setup[name]
-        log(f"peer {name}: " + (f"installed {state.get('version', '')}" if state["ok"] else state["why"]))
-    return _setup
+            checkout = _checkout(Path(root), name) if root else None
+            states[name] = _go_build(peer, checkout, log) if checkout else _go_install(peer, root, log)
+        state = states[name]
+        log(f"peer {name}: " + (f"{state['how']} {state.get('version', '')}" if state["ok"] else state["why"]))
+    return states
 
 
-def _go_install(name: str, log) -> dict:
-    module, binary = GO_MODULES[name]
+def _checkout(root: Path, name: str) -> Path | None:
+    for candidate in (root / name, root / name.capitalize(), root / PEERS[name].repository.rsplit("/", 1)[-1]):
+        if (candidate / "go.mod").is_file():
+            return candidate
+    return None
+
+
+def _git(checkout: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(checkout), *args], capture_output=True, text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _go_build(peer: Peer, checkout: Path, log) -> dict:
+    module = re.search(r"^module\s+(\S+)", (checkout / "go.mod").read_text(), re.M)
+    if not module or module.group(1) != peer.module:
+        found = module.group(1) if module else "none"
+        return {"ok": False, "why": f"{checkout} is not a {peer.name} checkout (go.mod module {found}, "
+                                    f"expected {peer.module})"}
+    commit = _git(checkout, "rev-parse", "HEAD")
+    version = _git(checkout, "describe", "--tags", "--always", "--dirty") or "unknown (not a git checkout)"
+    dirty = not commit or version.endswith("-dirty")
+    key = f"{peer.name}-{commit[:12]}" if commit else f"{peer.name}-nogit"
+    out = bench_cache() / "peers" / key / peer.name
+    state = {"ok": True, "how": "built", "binary": str(out), "version": version, "commit": commit,
+             "checkout": str(checkout), "build": " ".join(build_command(out)), "go": _go_version(),
+             "pinned": commit == peer.commit}
+    if commit != peer.commit:
+        log(f"peer {peer.name}: checkout at {commit or '?'} is not the commit bench/README.md names ({peer.commit})")
+    if out.exists() and not dirty:
+        return {**state, "build_s": 0.0, "cached": True}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log(f"peer {peer.name}: `{state['build']}` in {checkout} ({version}) ...")
+    started = time.monotonic()
+    done = subprocess.run(build_command(out), cwd=checkout, capture_output=True, text=True, timeout=1800,
+                          check=False)
+    if done.returncode != 0 or not out.exists():
+        return {"ok": False, "why": f"`go build` in {checkout} failed: {' '.join(done.stderr.split())[-500:]}"}
+    return {**state, "build_s": round(time.monotonic() - started, 1), "cached": False}
+
+
+def _go_install(peer: Peer, root: str | None, log) -> dict:
+    """Fallback without a checkout: `go install module@tag` through the Go module proxy."""
     gobin = bench_cache() / "gobin"
-    target = gobin / binary
+    target = gobin / peer.installed_binary
+    spec = peer.install
+    where = (f"no checkout under {root}/{peer.name}" if root
+             else f"no source checkouts given (--peers-src or {SRC_ENV})")
     if target.exists():
-        return {"ok": True, "binary": str(target), "version": _go_version(target)}
-    if not shutil.which("go"):
-        return {"ok": False, "why": "no Go toolchain on this machine"}
-    env = dict(os.environ, GOBIN=str(gobin), GOFLAGS="-mod=mod")
-    log(f"go install {module}@latest ...")
-    done = subprocess.run(["go", "install", f"{module}@latest"], capture_output=True, text=True, env=env,
-                          timeout=900, check=False)
+        return {"ok": True, "how": "go install", "binary": str(target), "version": spec}
+    log(f"peer {peer.name}: {where}; go install {spec} ...")
+    env = dict(os.environ, GOBIN=str(gobin))
+    done = subprocess.run(["go", "install", spec], capture_output=True, text=True, env=env, timeout=1800,
+                          check=False)
     if done.returncode != 0 or not target.exists():
         message = " ".join(done.stderr.split())[-400:]
-        return {"ok": False, "why": f"`go install {module}@latest` failed: {message}"}
-    return {"ok": True, "binary": str(target), "version": _go_version(target)}
+        return {"ok": False, "why": f"{where}, and `go install {spec}` failed: {message}"}
+    return {"ok": True, "how": "go install", "binary": str(target), "version": spec}
 
 
-def _go_version(binary: Path) -> str:
-    done = subprocess.run(["go", "version", "-m", str(binary)], capture_output=True, text=True, check=False)
-    match = re.search(r"^\s*mod\s+\S+\s+(\S+)", done.stdout, re.M)
-    return match.group(1) if match else ""
+def _go_version() -> str:
+    done = subprocess.run(["go", "version"], capture_output=True, text=True, check=False)
+    return done.stdout.strip()
 
 
-def _apt_install(packages: list[str], binary: str, log) -> dict:
-    missing = [p for p in packages if subprocess.run(["dpkg", "-s", p], capture_output=True).returncode != 0]
-    if missing:
-        if os.geteuid() != 0:
-            return {"ok": False, "why": f"Debian packages {missing} missing and not root to install them"}
-        log(f"apt-get install {' '.join(missing)} ...")
-        done = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", *missing],
-                              capture_output=True, text=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
-                              check=False)
-        if done.returncode != 0:
-            return {"ok": False, "why": f"apt-get install {missing} failed: {done.stderr.strip()[-300:]}"}
-    version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", packages[0]], capture_output=True,
-                             text=True).stdout
-    return {"ok": True, "binary": binary, "version": version}
-
-
-def measure(name: str, bootstrap: str, spec, runs: int, log) -> dict:
-    state = _setup.get(name) or {"ok": False, "why": "not set up"}
-    if not state["ok"]:
-        return {"ran": False, "why": state["why"]}
-    try:
-        if name == "burrow":
-            return _burrow(state, bootstrap, spec, runs, log)
-        return _metrics_exporter(name, state, bootstrap, spec, runs, log)
-    except Exception as exc:  # noqa: BLE001 - a peer's failure is a result, not the bench's end
-        return {"ran": False, "why": f"{type(exc).__name__}: {exc}"}
-
-
-# --- Prometheus exporters: time of one full /metrics scrape ----------------------------------------
-
-
-def _metrics_exporter(name: str, state: dict, bootstrap: str, spec, runs: int, log) -> dict:
-    port = free_port()
-    workdir = Path(tempfile.mkdtemp(prefix=f"lagwatch-bench-{name}-"))
-    if name == "kafka_exporter":
-        cmd = [state["binary"], f"--kafka.server={bootstrap}", f"--web.listen-address=127.0.0.1:{port}",
-               "--kafka.version=3.0.0", "--log.level=warn"]
-        env = dict(os.environ)
-    else:  # kminion: configured through the environment; consumer groups read with the admin API
-        cmd = [state["binary"]]
-        env = dict(os.environ, KAFKA_BROKERS=bootstrap, EXPORTER_HOST="127.0.0.1", EXPORTER_PORT=str(port),
-                   MINION_CONSUMERGROUPS_SCRAPEMODE="adminApi", MINION_CONSUMERGROUPS_GRANULARITY="partition",
-                   LOGGER_LEVEL="warn")
-    log_path = workdir / "out.log"
-    with open(log_path, "wb") as out:
-        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}/metrics"
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                return {"ran": False, "why": f"exited {process.returncode}: {log_path.read_text()[-400:]}"}
-            try:
-                urllib.request.urlopen(url, timeout=5).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    return {"ran": False, "why": f"/metrics not answering after 120 s: {log_path.read_text()[-400:]}"}
-                time.sleep(0.5)
-        walls, groups_seen = [], 0
-        for index in range(runs):
-            started = time.perf_counter()
-            body = urllib.request.urlopen(url, timeout=900).read().decode()
-            walls.append(time.perf_counter() - started)
-            groups_seen = len(set(re.findall(r'consumergroup="([^"]+)"', body)) |
-                              set(re.findall(r'group_id="([^"]+)"', body)))
-            log(f"{name} scrape {index + 1}/{runs}: {walls[-1]:.2f}s, {groups_seen:,} groups in /metrics")
-        rss = _vmhwm(process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
-    from bench.run import spread
-
-    return {"ran": True, "version": state.get("version", ""), "what": "one full /metrics scrape",
-            "wall_s": spread(walls), "peak_rss_mb": spread([rss]), "groups_seen": groups_seen}
+# --- running ---------------------------------------------------------------------------------------
 
 
 def _vmhwm(pid: int) -> float:
@@ -165,49 +177,115 @@ def _vmhwm(pid: int) -> float:
     return float("nan")
 
 
-# --- Burrow: time until its API reports lag for every group ----------------------------------------
+def _tail(path: Path, chars: int = 400) -> str:
+    return " ".join(path.read_text(errors="replace")[-chars:].split())
 
 
-def _burrow(state: dict, bootstrap: str, spec, runs: int, log, wait_s: float = 90) -> dict:
-    walls, rss, why = [], [], ""
-    for index in range(runs):
-        wall, peak, why = _burrow_once(state, bootstrap, spec, wait_s, log)
-        if wall is None:
-            break
-        walls.append(wall)
-        rss.append(peak)
-        log(f"burrow run {index + 1}/{runs}: every group listed with lag after {wall:.2f}s, rss {peak:.0f} MB")
-    if not walls:
-        return {"ran": False, "why": why}
-    from bench.run import spread
+def parse_lag(body: str, peer: Peer, prefix: str) -> tuple[int, int, int]:
+    """(rows, groups, lag) of the per-partition lag metric over the estate's groups (`prefix-`). Negative
+    values (kafka_exporter's -1 for a partition without a commit) are rows without a lag, not summed."""
+    label = re.compile(peer.group_label + r'="([^"]*)"')
+    rows, lag, groups = 0, 0, set()
+    start = peer.metric + "{"
+    for line in body.splitlines():
+        if not line.startswith(start):
+            continue
+        match = label.search(line)
+        if not match or not match.group(1).startswith(prefix + "-"):
+            continue
+        value = float(line.rsplit(" ", 1)[-1])
+        groups.add(match.group(1))
+        if value >= 0:
+            rows += 1
+            lag += int(value)
+    return rows, len(groups), lag
 
-    return {"ran": True, "version": state.get("version", ""), "what": "start until every group has lag",
-            "wall_s": spread(walls), "peak_rss_mb": spread(rss)}
+
+class Running:
+    """One started peer: `scrape()` times one full /metrics, `stop()` ends it and returns its peak RSS."""
+
+    def __init__(self, peer: Peer, state: dict, cmd: list[str], env: dict, port: int, workdir: Path):
+        self.peer, self.state, self.port, self.workdir = peer, state, port, workdir
+        self.log_path = workdir / "out.log"
+        with open(self.log_path, "wb") as out:
+            self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                            stdin=subprocess.DEVNULL, cwd=workdir)
+        self.started = time.perf_counter()
+        self.url = f"http://127.0.0.1:{port}/metrics"
+        self.full_view_s: float | None = None
+        self.rss_mb = float("nan")
+
+    def _get(self, timeout: float) -> str:
+        if self.process.poll() is not None:
+            raise PeerFailed(f"exited {self.process.returncode}: {_tail(self.log_path)}")
+        return urllib.request.urlopen(self.url, timeout=timeout).read().decode()
+
+    def scrape(self, prefix: str, timeout: float) -> dict:
+        started = time.perf_counter()
+        try:
+            body = self._get(timeout)
+        except OSError as exc:
+            raise PeerFailed(f"one /metrics did not answer within {timeout:.0f} s ({exc}); "
+                             f"log: {_tail(self.log_path, 200)}") from exc
+        wall = time.perf_counter() - started
+        rows, groups, lag = parse_lag(body, self.peer, prefix)
+        return {"wall_s": wall, "rows": rows, "groups": groups, "lag": lag, "bytes": len(body)}
+
+    def stop(self) -> float:
+        if self.process.poll() is None:
+            self.rss_mb = _vmhwm(self.process.pid)
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        return self.rss_mb
 
 
-def _burrow_once(state, bootstrap, spec, wait_s, log):
-    workdir = Path(tempfile.mkdtemp(prefix="lagwatch-bench-burrow-"))
-    zk_port, http_port = free_port(), free_port()
-    (workdir / "zk").mkdir()
-    (workdir / "zoo.cfg").write_text(
-        f"tickTime=2000\ndataDir={workdir / 'zk'}\nclientPort={zk_port}\nclientPortAddress=127.0.0.1\n"
-        "admin.enableServer=false\n"
-    )
-    shutil.copy("/etc/zookeeper/conf_example/log4j.properties", workdir)
-    burrow_dir = workdir / "burrow"
-    burrow_dir.mkdir()
-    (burrow_dir / "burrow.toml").write_text(f"""
+def start(name: str, state: dict, bootstrap: str, spec, ready_timeout: float, log,
+          expected_lag: int | None = None) -> Running:
+    """Start a built peer and wait until it serves the whole estate: the first full scrape is a warm-up, not
+    measured. Burrow is serving once /metrics shows every committed group-partition with the estate's lag
+    (`expected_lag`: it computes lag against the broker offsets it fetched last, every 5 s); the time until
+    then is its `full_view_s`."""
+    peer = PEERS[name]
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix=f"lagwatch-bench-{name}-"))
+    if name == "kafka_exporter":
+        cmd = [state["binary"], f"--kafka.server={bootstrap}", f"--web.listen-address=127.0.0.1:{port}",
+               "--kafka.version=3.0.0", "--log.level=warn"]
+        env = dict(os.environ)
+    elif name == "kminion":  # configured through the environment; consumer groups read with the admin API
+        cmd = [state["binary"]]
+        env = dict(os.environ, KAFKA_BROKERS=bootstrap, EXPORTER_HOST="127.0.0.1", EXPORTER_PORT=str(port),
+                   MINION_CONSUMERGROUPS_SCRAPEMODE="adminApi", MINION_CONSUMERGROUPS_GRANULARITY="partition",
+                   LOGGER_LEVEL="warn")
+    else:
+        (workdir / "burrow.toml").write_text(burrow_config(bootstrap, port, workdir))
+        cmd = [state["binary"], "--config-dir", str(workdir)]
+        env = dict(os.environ)
+    running = Running(peer, state, cmd, env, port, workdir)
+    try:
+        _wait_ready(running, spec, ready_timeout, log, expected_lag)
+    except BaseException:
+        running.stop()
+        raise
+    return running
+
+
+def burrow_config(bootstrap: str, http_port: int, workdir: Path) -> str:
+    """No [zookeeper] and no notifier: Burrow 1.9 then starts no ZooKeeper client (core/burrow.go). Offsets
+    every 5 s, start from the beginning of __consumer_offsets, in-memory storage, HTTP on 127.0.0.1."""
+    return f"""
 [general]
 pidfile="{workdir / 'burrow.pid'}"
 [logging]
-level="info"
-[zookeeper]
-servers=["127.0.0.1:{zk_port}"]
-timeout=6
-root-path="/burrow"
+level="warn"
 [client-profile.bench]
 client-id="burrow-bench"
-kafka-version="2.1.0"
+kafka-version="3.0.0"
 [cluster.bench]
 class-name="kafka"
 servers=["{bootstrap}"]
@@ -228,87 +306,28 @@ workers=20
 intervals=15
 expire-group=604800
 min-distance=1
-""")
-    zk_log, burrow_log = open(workdir / "zk.log", "wb"), open(workdir / "burrow.log", "wb")
-    zk = subprocess.Popen(["/usr/share/zookeeper/bin/zkServer.sh", "start-foreground", str(workdir / "zoo.cfg")],
-                          stdout=zk_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                          env=dict(os.environ, ZOOCFGDIR=str(workdir), ZOO_LOG_DIR=str(workdir)))
-    burrow = None
-    try:
-        _wait_port(zk_port, 60)
-        started = time.perf_counter()
-        burrow = subprocess.Popen([state["binary"], "--config-dir", str(burrow_dir)], stdout=burrow_log,
-                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{http_port}/v3/kafka/bench"
-        deadline = started + wait_s
-        listed = 0
-        while time.perf_counter() < deadline:
-            if burrow.poll() is not None:
-                return None, 0, f"Burrow exited {burrow.returncode}: {_tail(workdir / 'burrow.log')}"
-            try:
-                listed = len(json.loads(urllib.request.urlopen(f"{base}/consumer", timeout=30).read())["consumers"])
-            except (OSError, ValueError, KeyError):
-                listed = 0
-            if listed >= spec.groups and _burrow_has_lag(base, spec):
-                return time.perf_counter() - started, _vmhwm(burrow.pid), ""
-            time.sleep(0.2)
-        return None, _vmhwm(burrow.pid), _burrow_why(workdir / "burrow.log", listed, spec, wait_s)
-    finally:
-        for process in (burrow, zk):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-        zk_log.close(), burrow_log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+"""
 
 
-def _burrow_has_lag(base: str, spec) -> bool:
-    """Lag for the first and the last group (the API answers per group)."""
-    for index in (0, spec.groups - 1):
+def _wait_ready(running: Running, spec, timeout: float, log, expected_lag: int | None) -> None:
+    deadline = running.started + timeout
+    seen = (0, 0, 0)
+    while time.perf_counter() < deadline:
         try:
-            status = json.loads(urllib.request.urlopen(f"{base}/consumer/{spec.group(index)}/lag", timeout=30).read())
-        except (OSError, ValueError):
-            return False
-        if status.get("error") or not status.get("status", {}).get("partitions"):
-            return False
-    return True
-
-
-def _burrow_why(log_path: Path, listed: int, spec, wait_s: float) -> str:
-    text = log_path.read_text(errors="replace")
-    reasons = []
-    versions = re.findall(r'"failed to decode".*?"reason":"([^"]+)","version":(\d+)', text)
-    if versions:
-        kinds = sorted({f"{r} {v}" for r, v in versions})
-        reasons.append(f"Burrow could not decode {len(versions):,} __consumer_offsets records ({', '.join(kinds)}: "
-                       "Kafka 4.x writes offset-commit values in a newer format than Burrow knows)")
-    fetch = text.count("failed to fetch offsets from broker")
-    if fetch:
-        reasons.append(f"{fetch} 'failed to fetch offsets from broker' errors (its client sends ListOffsets v0, "
-                       "which Kafka 4.0 removed, KIP-896; the broker answers UnsupportedVersionException)")
-    reasons.append(f"after {wait_s:.0f} s its API listed {listed:,} of {spec.groups:,} groups")
-    return "; ".join(reasons)
-
-
-def _tail(path: Path, chars: int = 400) -> str:
-    return " ".join(path.read_text(errors="replace")[-chars:].split())
-
-
-def _wait_port(port: int, timeout: float) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            # Listening is not serving yet: ZooKeeper answers the four-letter `srvr` once it serves.
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-                sock.sendall(b"srvr")
-                if b"Mode" in sock.recv(4096):
-                    return
+            body = running._get(max(5.0, deadline - time.perf_counter()))
+        except PeerFailed:
+            raise
         except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"ZooKeeper did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
+            time.sleep(0.3)
+            continue
+        seen = parse_lag(body, running.peer, spec.prefix)
+        complete = seen[0] >= spec.pairs and (expected_lag is None or seen[2] == expected_lag)
+        if running.peer.name != "burrow" or complete:
+            running.full_view_s = time.perf_counter() - running.started
+            log(f"peer {running.peer.name}: serving after {running.full_view_s:.1f}s "
+                f"({seen[0]:,} rows, {seen[1]:,} groups)")
+            return
+        time.sleep(0.5)
+    raise PeerFailed(f"not serving the estate {timeout:.0f} s after start: /metrics showed {seen[0]:,} of "
+                     f"{spec.pairs:,} group-partitions, lag {seen[2]:,} of {expected_lag or 0:,}; "
+                     f"log: {_tail(running.log_path, 300)}")

@@ -91,46 +91,93 @@ def spread(values: list[float]) -> dict[str, float]:
 # --- the contenders ----------------------------------------------------------------------------------
 
 
-def measure_lagwatch(bootstrap: str, runs: int, dump_docs: Path | None = None, timeout: float = 900) -> dict:
-    """One fresh process per run: the first scrape (connect included) and a second one on the same
-    connection (what the daemon does every interval). Peak RSS is the whole process's."""
-    rows = []
-    for index in range(runs):
-        cmd = [PYTHON, "-m", "bench.scrape_once", "--bootstrap", bootstrap, "--scrapes", "2"]
-        if dump_docs is not None and index == 0:
-            cmd += ["--dump-docs", str(dump_docs)]
-        child = run_child(cmd, timeout)
-        if child.returncode != 0:
-            raise RuntimeError(f"lagwatch scrape failed:\n{child.stderr[-3000:]}")
-        data = json.loads(child.stdout.strip().splitlines()[-1])
-        first, second = data["scrapes"][0], data["scrapes"][-1]
-        rows.append(
-            {
-                "wall_s": first["wall_s"],
-                "cpu_s": first["cpu_s"],
-                "warm_wall_s": second["wall_s"],
-                "warm_cpu_s": second["cpu_s"],
-                "process_wall_s": child.wall_s,
-                "peak_rss_mb": child.peak_rss_mb,
-                "requests": first["requests"],
-                "requests_by_api": first["requests_by_api"],
-                "documents": first["documents"],
-                "groups": first["groups"],
-                "pairs": first["pairs"],
-                "errors": first["errors"],
-            }
-        )
-        log(
-            f"lagwatch run {index + 1}/{runs}: scrape {first['wall_s']:.2f}s (warm {second['wall_s']:.2f}s) "
-            f"cpu {first['cpu_s']:.2f}s rss {child.peak_rss_mb:.0f} MB requests {first['requests']} "
-            f"docs {first['documents']:,} groups {first['groups']:,} errors {first['errors']}"
-        )
-    result = {key: spread([r[key] for r in rows]) for key in (
-        "wall_s", "cpu_s", "warm_wall_s", "warm_cpu_s", "process_wall_s", "peak_rss_mb")}
+def lagwatch_once(bootstrap: str, prefix: str, dump_docs: Path | None = None, timeout: float = 900) -> dict:
+    """One fresh process: the first scrape (connect included) and a second one on the same connection (what
+    the daemon does every interval). Peak RSS is the whole process's."""
+    cmd = [PYTHON, "-m", "bench.scrape_once", "--bootstrap", bootstrap, "--scrapes", "2", "--prefix", prefix]
+    if dump_docs is not None:
+        cmd += ["--dump-docs", str(dump_docs)]
+    child = run_child(cmd, timeout)
+    if child.returncode != 0:
+        raise RuntimeError(f"lagwatch scrape failed:\n{child.stderr[-3000:]}")
+    data = json.loads(child.stdout.strip().splitlines()[-1])
+    first, second = data["scrapes"][0], data["scrapes"][-1]
+    row = {
+        "wall_s": first["wall_s"],
+        "cpu_s": first["cpu_s"],
+        "warm_wall_s": second["wall_s"],
+        "warm_cpu_s": second["cpu_s"],
+        "process_wall_s": child.wall_s,
+        "peak_rss_mb": child.peak_rss_mb,
+        "requests": first["requests"],
+        "requests_by_api": first["requests_by_api"],
+        "warm_requests": second["requests"],
+        "documents": first["documents"],
+        "groups": first["groups"],
+        "pairs": first["pairs"],
+        "errors": first["errors"],
+        "lag": first["lag_prefixed"],
+    }
+    log(f"lagwatch: scrape {first['wall_s']:.2f}s (next {second['wall_s']:.2f}s) cpu {first['cpu_s']:.2f}s "
+        f"rss {child.peak_rss_mb:.0f} MB requests {first['requests']} (next {second['requests']}) "
+        f"docs {first['documents']:,} rows {first['pairs']:,} errors {first['errors']}")
+    return row
+
+
+LAGWATCH_STATS = ("wall_s", "cpu_s", "warm_wall_s", "warm_cpu_s", "process_wall_s", "peak_rss_mb")
+
+
+def summarize_lagwatch(rows: list[dict]) -> dict:
+    result = {key: spread([r[key] for r in rows]) for key in LAGWATCH_STATS}
     last = rows[-1]
-    result.update(requests=last["requests"], requests_by_api=last["requests_by_api"], documents=last["documents"],
-                  groups=last["groups"], pairs=last["pairs"], errors=last["errors"])
+    result.update({k: last[k] for k in ("requests", "requests_by_api", "warm_requests", "documents", "groups",
+                                        "pairs", "errors", "lag")})
     return result
+
+
+def measure_lagwatch(bootstrap: str, runs: int, prefix: str) -> dict:
+    return summarize_lagwatch([lagwatch_once(bootstrap, prefix) for _ in range(runs)])
+
+
+def stages_once(bootstrap: str, timeout: float = 900) -> dict:
+    """One fresh process timing each stage of a first and a next scrape (bench/stages.py)."""
+    child = run_child([PYTHON, "-m", "bench.stages", "--bootstrap", bootstrap, "--scrapes", "2"], timeout)
+    if child.returncode != 0:
+        raise RuntimeError(f"staged scrape failed:\n{child.stderr[-3000:]}")
+    data = json.loads(child.stdout.strip().splitlines()[-1])
+    first, warm = data["scrapes"][0], data["scrapes"][-1]
+    log("stages (next scrape): " + ", ".join(f"{k} {v['wall_s']:.2f}s" for k, v in warm["stages"].items())
+        + f"; total {warm['total']['wall_s']:.2f}s, decode {warm['stages']['collect']['decode_s']:.2f}s of "
+        f"{warm['stages']['collect']['response_bytes'] / 1e6:.1f} MB")
+    return {"first": first, "warm": warm, "peak_rss_mb": child.peak_rss_mb}
+
+
+def summarize_stages(rows: list[dict]) -> dict:
+    """Per scrape (first, warm) and stage: the spread of wall and CPU over the runs, plus the collect details."""
+    out: dict = {"runs": len(rows), "peak_rss_mb": spread([r["peak_rss_mb"] for r in rows])}
+    for which in ("first", "warm"):
+        scrapes = [r[which] for r in rows]
+        stages = {}
+        for name in scrapes[0]["stages"]:
+            stages[name] = {k: spread([s["stages"][name][k] for s in scrapes]) for k in ("wall_s", "cpu_s")}
+        collect = [s["stages"]["collect"] for s in scrapes]
+        stages["collect"].update(
+            decode_s=spread([c["decode_s"] for c in collect]),
+            broker_wait_s=spread([c["broker_wait_s"] for c in collect]),
+            response_bytes=collect[-1]["response_bytes"],
+            bytes_by_api=collect[-1]["bytes_by_api"],
+            responses=collect[-1]["responses"],
+            requests=collect[-1]["requests"],
+        )
+        detail = {name: {k: spread([s["detail"][name][k] for s in scrapes]) for k in ("wall_s", "cpu_s")}
+                  for name in scrapes[0]["detail"]}
+        out[which] = {
+            "stages": stages,
+            "detail": detail,
+            "total": {k: spread([s["total"][k] for s in scrapes]) for k in ("wall_s", "cpu_s")},
+            **{k: scrapes[-1][k] for k in ("groups", "rows", "documents", "bulk_bodies", "bulk_bytes", "errors")},
+        }
+    return out
 
 
 SEEDS_CODE = r"""
@@ -241,7 +288,9 @@ def measure_kafka_tool(bootstrap: str, runs: int, budget_s: float, timeout: floa
 
 
 def measure_indexing(es_url: str, docs_path: Path, runs: int, chunk: int = 1000) -> dict:
-    """Same documents, same batch size, same index template; fresh indices per run, alternating order."""
+    """Same documents, same batch size, same index template; fresh indices per run, order rotated per round.
+    Contenders: lagwatch's `ElasticsearchSink.deliver`, and the raw `_bulk` loop with the standard library's
+    json (the loop issue #7 defined) and with orjson (the same serializer lagwatch uses: the stricter floor)."""
     from elasticsearch import Elasticsearch
 
     from exporter.sinks.elasticsearch import ElasticsearchSink
@@ -249,47 +298,60 @@ def measure_indexing(es_url: str, docs_path: Path, runs: int, chunk: int = 1000)
     docs = [json.loads(line) for line in docs_path.read_text().splitlines()]
     client = Elasticsearch(es_url, request_timeout=120)
     host = es_url.split("://", 1)[-1].rstrip("/")
-    ours, raw, ours_cpu, raw_cpu = [], [], [], []
+    who_all = ("lagwatch", "raw", "raw_orjson")
+    rates: dict[str, list[float]] = {w: [] for w in who_all}
+    cpus: dict[str, list[float]] = {w: [] for w in who_all}
+    walls: dict[str, list[float]] = {w: [] for w in who_all}
     try:
         for index in range(runs):
-            order = ("lagwatch", "raw") if index % 2 == 0 else ("raw", "lagwatch")
+            order = who_all[index % 3:] + who_all[: index % 3]
             for who in order:
-                sink = ElasticsearchSink(client, prefix=f"bench{index}{who}", storage="daily_indices",
-                                         chunk_size=chunk)
+                sink = ElasticsearchSink(client, prefix=f"bench{index}{who.replace('_', '')}",
+                                         storage="daily_indices", chunk_size=chunk)
                 sink.setup()
-                # Index creation (about a second here) is not what is compared: both write into indices
+                # Index creation (about a second here) is not what is compared: all write into indices
                 # that already exist, as the daemon does on every scrape but the first of the day.
                 for name in sorted({sink.index_for(doc) for doc in docs}):
                     client.indices.create(index=name)
                 client.cluster.health(wait_for_status="yellow", timeout="60s")
                 cpu = time.process_time()
+                started = time.perf_counter()
                 if who == "lagwatch":
-                    started = time.perf_counter()
                     result = sink.deliver(docs)
-                    seconds = time.perf_counter() - started
                     indexed = result.indexed + result.duplicates
-                    ours.append(len(docs) / seconds)
-                    ours_cpu.append(time.process_time() - cpu)
                 else:
-                    started = time.perf_counter()
-                    indexed = _raw_bulk(host, docs, sink.index_for, chunk)
-                    seconds = time.perf_counter() - started
-                    raw.append(len(docs) / seconds)
-                    raw_cpu.append(time.process_time() - cpu)
+                    indexed = _raw_bulk(host, docs, sink.index_for, chunk, orjson_dumps=who == "raw_orjson")
+                seconds = time.perf_counter() - started
+                cpus[who].append(time.process_time() - cpu)
+                walls[who].append(seconds)
+                rates[who].append(len(docs) / seconds)
                 if indexed != len(docs):
                     raise RuntimeError(f"{who}: indexed {indexed} of {len(docs)} documents")
-                log(f"indexing run {index + 1}/{runs} {who}: {len(docs):,} docs in {seconds:.2f}s "
-                    f"= {len(docs) / seconds:,.0f} docs/s")
-                client.indices.delete(index=",".join(client.indices.get(index=f"bench{index}{who}-lag-*")))
+                log(f"indexing round {index + 1}/{runs} {who}: {len(docs):,} docs in {seconds:.2f}s "
+                    f"= {len(docs) / seconds:,.0f} docs/s, client cpu {cpus[who][-1]:.2f}s")
+                client.indices.delete(index=",".join(client.indices.get(index=f"{sink.name}-*")))
                 client.indices.delete_index_template(name=sink.name)
     finally:
         client.close()
-    return {"lagwatch_docs_s": spread(ours), "raw_docs_s": spread(raw), "documents": len(docs), "chunk": chunk,
-            "lagwatch_client_cpu_s": spread(ours_cpu), "raw_client_cpu_s": spread(raw_cpu)}
+    share = [ours / raw for ours, raw in zip(rates["lagwatch"], rates["raw"])]
+    share_orjson = [ours / raw for ours, raw in zip(rates["lagwatch"], rates["raw_orjson"])]
+    return {"lagwatch_docs_s": spread(rates["lagwatch"]), "raw_docs_s": spread(rates["raw"]),
+            "raw_orjson_docs_s": spread(rates["raw_orjson"]), "documents": len(docs), "chunk": chunk,
+            "lagwatch_client_cpu_s": spread(cpus["lagwatch"]), "raw_client_cpu_s": spread(cpus["raw"]),
+            "raw_orjson_client_cpu_s": spread(cpus["raw_orjson"]), "lagwatch_wall_s": spread(walls["lagwatch"]),
+            "share_rounds": share, "share": spread(share), "share_orjson_rounds": share_orjson,
+            "share_orjson": spread(share_orjson)}
 
 
-def _raw_bulk(host: str, docs: list[dict], index_for: Callable[[dict], str], chunk: int) -> int:
+def _raw_bulk(host: str, docs: list[dict], index_for: Callable[[dict], str], chunk: int,
+              orjson_dumps: bool = False) -> int:
     """The floor: NDJSON built by hand and POSTed to /_bulk over one kept-alive connection."""
+    if orjson_dumps:
+        import orjson
+
+        dumps, loads = orjson.dumps, orjson.loads
+    else:
+        dumps, loads = (lambda value: json.dumps(value).encode()), json.loads
     connection = http.client.HTTPConnection(host, timeout=120)
     indexed = 0
     try:
@@ -297,11 +359,11 @@ def _raw_bulk(host: str, docs: list[dict], index_for: Callable[[dict], str], chu
             lines = []
             for doc in docs[start : start + chunk]:
                 source = {k: v for k, v in doc.items() if k != "_id"}
-                lines.append(json.dumps({"index": {"_index": index_for(doc), "_id": doc["_id"]}}))
-                lines.append(json.dumps(source))
-            body = ("\n".join(lines) + "\n").encode()
+                lines.append(dumps({"index": {"_index": index_for(doc), "_id": doc["_id"]}}))
+                lines.append(dumps(source))
+            body = b"\n".join(lines) + b"\n"
             connection.request("POST", "/_bulk", body, {"Content-Type": "application/x-ndjson"})
-            response = json.loads(connection.getresponse().read())
+            response = loads(connection.getresponse().read())
             indexed += sum(1 for item in response["items"] if item["index"].get("status", 500) < 300)
     finally:
         connection.close()
@@ -330,7 +392,7 @@ def start_es():
 # --- one estate ----------------------------------------------------------------------------------
 
 
-def bench_estate(spec: EstateSpec, args, es_url: str | None, workdir: Path) -> dict:
+def bench_estate(spec: EstateSpec, args, es_url: str | None, workdir: Path, peer_setup: dict) -> dict:
     broker = None
     bootstrap = args.bootstrap
     if bootstrap is None:
@@ -338,23 +400,21 @@ def bench_estate(spec: EstateSpec, args, es_url: str | None, workdir: Path) -> d
         bootstrap = broker.bootstrap
     try:
         build = estates.build(bootstrap, spec, progress=lambda m: log(f"estate {spec.name}: {m}"))
-        result: dict = {"spec": dataclasses.asdict(spec), "describe": spec.describe(), "build_s": build}
+        result: dict = {"spec": dataclasses.asdict(spec), "describe": spec.describe(), "build_s": build,
+                        "expected_lag": estates.expected_lag(spec)}
         docs_path = workdir / f"docs-{spec.name}.jsonl"
-        log(f"== {spec.name}: lagwatch")
-        result["lagwatch"] = measure_lagwatch(bootstrap, args.runs, dump_docs=docs_path)
+        log(f"== {spec.name}: documents for the indexing comparison")
+        lagwatch_once(bootstrap, spec.prefix, dump_docs=docs_path)  # not measured: keeps its documents
+        result.update(rounds(bootstrap, spec, args, peer_setup, result["expected_lag"]))
         log(f"== {spec.name}: seeds' routine")
         sample = args.seeds_sample or (10 if spec.pairs / spec.groups > 10 else 100)
         result["seeds"] = measure_seeds(bootstrap, spec, args.runs, min(sample, spec.groups))
         log(f"== {spec.name}: Kafka's ConsumerGroupCommand")
         result["kafka_tool"] = measure_kafka_tool(bootstrap, args.runs, args.tool_budget_s)
-        if args.peers:
-            for name in args.peers:
-                log(f"== {spec.name}: {name}")
-                result[name] = peers.measure(name, bootstrap, spec, args.runs, log)
         if es_url and spec.name in args.index_estates:
             log(f"== {spec.name}: indexing into Elasticsearch")
             result["indexing"] = measure_indexing(es_url, docs_path, args.runs)
-        if args.growth and spec.name == args.growth_estate:
+        if args.growth and spec.name in args.growth_estates:
             result["growth"] = growth(bootstrap, spec, args)
         return result
     finally:
@@ -362,9 +422,87 @@ def bench_estate(spec: EstateSpec, args, es_url: str | None, workdir: Path) -> d
             broker.stop()
 
 
+def rounds(bootstrap: str, spec: EstateSpec, args, peer_setup: dict, expected: int | None) -> dict:
+    """Alternating rounds on one broker: each round runs lagwatch (a fresh process: first and next scrape),
+    the staged scrape, and one steady-state full scrape of every running peer; odd rounds in reverse order.
+    Ratios are taken within a round (peer time / lagwatch time), so load that changes between rounds cancels."""
+    out: dict = {}
+    running: dict[str, peers.Running] = {}
+    for name in args.peers:
+        state = peer_setup.get(name) or {"ok": False, "why": "not set up"}
+        if not state["ok"]:
+            out[name] = {"ran": False, "why": state["why"]}
+            continue
+        log(f"== {spec.name}: starting {name}")
+        try:
+            running[name] = peers.start(name, state, bootstrap, spec, args.peer_timeout_s, log, expected)
+        except peers.PeerFailed as exc:
+            out[name] = {"ran": False, "why": str(exc)}
+            log(f"{name} did not run: {exc}")
+    ready = {name: r.full_view_s for name, r in running.items()}
+    lagwatch_rows, stage_rows, table = [], [], []
+    peer_rows: dict[str, list[dict]] = {name: [] for name in running}
+    try:
+        for index in range(args.runs):
+            order = ["lagwatch", "stages", *running]
+            if index % 2:
+                order.reverse()
+            log(f"== {spec.name}: round {index + 1}/{args.runs} ({', '.join(order)})")
+            row: dict = {"round": index + 1, "order": order, "load1": load1()}
+            for who in order:
+                if who == "lagwatch":
+                    got = lagwatch_once(bootstrap, spec.prefix)
+                    lagwatch_rows.append(got)
+                    row.update(lagwatch_first_s=got["wall_s"], lagwatch_next_s=got["warm_wall_s"])
+                elif who == "stages":
+                    got = stages_once(bootstrap)
+                    stage_rows.append(got)
+                    row["staged_next_s"] = got["warm"]["total"]["wall_s"]
+                elif who in running:
+                    try:
+                        got = running[who].scrape(spec.prefix, args.peer_timeout_s)
+                    except peers.PeerFailed as exc:
+                        out[who] = {"ran": False, "why": f"round {index + 1}: {exc}"}
+                        running.pop(who).stop()
+                        log(f"{who} stopped: {exc}")
+                        continue
+                    peer_rows[who].append(got)
+                    row[f"{who}_s"] = got["wall_s"]
+                    log(f"{who}: {got['wall_s']:.2f}s, {got['rows']:,} rows, {got['groups']:,} groups, "
+                        f"lag {got['lag']:,}")
+            for name in peer_rows:
+                if f"{name}_s" in row:
+                    row[f"{name}_ratio_next"] = row[f"{name}_s"] / row["lagwatch_next_s"]
+                    row[f"{name}_ratio_first"] = row[f"{name}_s"] / row["lagwatch_first_s"]
+                    if "staged_next_s" in row:
+                        row[f"{name}_ratio_staged"] = row[f"{name}_s"] / row["staged_next_s"]
+            table.append(row)
+    finally:
+        rss = {name: r.stop() for name, r in running.items()}
+    out["lagwatch"] = summarize_lagwatch(lagwatch_rows)
+    out["stages"] = summarize_stages(stage_rows)
+    out["rounds"] = table
+    for name, got in peer_rows.items():
+        if name in out:  # it failed in a later round: its row says why
+            continue
+        state = peer_setup[name]
+        ratios = {k: spread([r[f"{name}_ratio_{k}"] for r in table if f"{name}_ratio_{k}" in r])
+                  for k in ("next", "first", "staged")}
+        out[name] = {
+            "ran": True, "version": state.get("version", ""), "how": state.get("how"),
+            "what": "one full /metrics" + (" (from memory, once it holds the estate)" if name == "burrow" else ""),
+            "wall_s": spread([g["wall_s"] for g in got]), "peak_rss_mb": spread([rss.get(name, float("nan"))]),
+            "rows": got[-1]["rows"], "groups_seen": got[-1]["groups"], "lag": got[-1]["lag"],
+            "metrics_bytes": got[-1]["bytes"], "ratio": ratios,
+            "ready_s": ready.get(name),  # start until /metrics first served the estate (Burrow: all of it)
+        }
+    return out
+
+
 def growth(bootstrap: str, spec: EstateSpec, args) -> list[dict]:
     """lagwatch at 1x, 2x, 4x ... the estate's groups on the same broker: groups are added, the topics
-    stay (partitions per broker are bounded by vm.max_map_count, see RESULTS.md)."""
+    stay (partitions per broker are bounded by vm.max_map_count, see RESULTS.md). One staged scrape per size
+    shows which stage grows."""
     points = []
     built = spec.groups
     for factor in args.growth:
@@ -374,91 +512,42 @@ def growth(bootstrap: str, spec: EstateSpec, args) -> list[dict]:
                           groups_from=built)
             built = grown.groups
         log(f"== growth {grown.name}: {grown.describe()}")
-        measured = measure_lagwatch(bootstrap, max(1, min(args.runs, args.growth_runs)))
+        measured = measure_lagwatch(bootstrap, max(1, min(args.runs, args.growth_runs)), spec.prefix)
+        staged = summarize_stages([stages_once(bootstrap)])
         points.append({"factor": factor, "describe": grown.describe(), "groups": grown.groups,
-                       "pairs": grown.pairs, "lagwatch": measured})
+                       "pairs": grown.pairs, "lagwatch": measured, "stages": staged})
     return points
 
 
-# --- the report ----------------------------------------------------------------------------------
+# --- the run ---------------------------------------------------------------------------------------
 
 
-def _num(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+class LoadSampler:
+    """The 1-minute load average every 10 s while the bench runs: the machine is shared."""
+
+    def __init__(self, every_s: float = 10.0):
+        import threading
+
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every_s: float) -> None:
+        while True:
+            self.samples.append((time.time(), float(open("/proc/loadavg").read().split()[0])))
+            if self._stop.wait(every_s):
+                return
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        loads = [load for _, load in self.samples]
+        return {"samples": len(loads), **spread(loads)}
 
 
-def fmt_s(stat: dict) -> str:
-    if not stat or not stat.get("n"):
-        return "n/a"
-    return f"{_num(stat['median'])} s ({_num(stat['min'])}-{_num(stat['max'])}, n={stat['n']})"
-
-
-def fmt_mb(stat: dict) -> str:
-    if not stat or not stat.get("n"):
-        return "n/a"
-    return f"{stat['median']:.0f} MB ({stat['min']:.0f}-{stat['max']:.0f})"
-
-
-def ratio(theirs: dict, ours: dict) -> str:
-    if not theirs or not ours or not theirs.get("n") or not ours.get("n"):
-        return "n/a"
-    return f"{theirs['median'] / ours['median']:.1f}x"
-
-
-def table(results: dict) -> str:
-    out = []
-    for name, r in results["estates"].items():
-        lw = r["lagwatch"]
-        out.append(f"\n### Estate {name}: {r['describe']}\n")
-        out.append("| tool | wall time, median (min-max, runs) | CPU | peak RSS | Kafka requests | "
-                   "lagwatch faster by |")
-        out.append("|---|---|---|---|---|---|")
-        out.append(f"| **lagwatch**, first scrape of a fresh process | {fmt_s(lw['wall_s'])} | {fmt_s(lw['cpu_s'])} | "
-                   f"{fmt_mb(lw['peak_rss_mb'])} | {lw['requests']} | - |")
-        out.append(f"| **lagwatch**, next scrape (daemon steady state) | {fmt_s(lw['warm_wall_s'])} | "
-                   f"{fmt_s(lw['warm_cpu_s'])} | (same process) | {lw['requests']} | - |")
-        s = r["seeds"]
-        label = (f"seeds' routine ({s['sample_groups']} of {r['spec']['groups']:,} groups measured, "
-                 f"**extrapolated**)" if s["extrapolated"] else "seeds' routine")
-        out.append(f"| {label} | {fmt_s(s['wall_s'])} | - | {fmt_mb(s['peak_rss_mb'])} | "
-                   f"~3 per partition | {ratio(s['wall_s'], lw['wall_s'])} |")
-        k = r["kafka_tool"]
-        out.append(f"| Kafka `ConsumerGroupCommand --describe --all-groups` (JVM start {fmt_s(k['jvm_start_s'])} "
-                   f"included) | {fmt_s(k['wall_s'])} | {fmt_s(k['cpu_s'])} | {fmt_mb(k['peak_rss_mb'])} | - | "
-                   f"{ratio(k['wall_s'], lw['wall_s'])} |")
-        for peer in ("kafka_exporter", "kminion", "burrow"):
-            if peer in r:
-                p = r[peer]
-                if p.get("ran"):
-                    out.append(f"| {peer} {p.get('version', '')} ({p.get('what', '')}) | {fmt_s(p['wall_s'])} | - | "
-                               f"{fmt_mb(p['peak_rss_mb'])} | - | {ratio(p['wall_s'], lw['wall_s'])} |")
-                else:
-                    out.append(f"| {peer} | did not run: {p['why']} | | | | |")
-        out.append(f"\nlagwatch: {lw['groups']:,} groups, {lw['pairs']:,} group-partition rows, "
-                   f"{lw['documents']:,} documents, {lw['errors']} errors; requests by API: "
-                   f"`{json.dumps(lw['requests_by_api'])}`. Estate built in "
-                   + ", ".join(f"{k} {v:.0f}s" for k, v in r["build_s"].items()) + ".")
-        if k.get("note"):
-            out.append(f"\nKafka tool: {k['note']}")
-        if "indexing" in r:
-            ix = r["indexing"]
-            share = ix["lagwatch_docs_s"]["median"] / ix["raw_docs_s"]["median"]
-            out.append(f"\nIndexing {ix['documents']:,} documents in batches of {ix['chunk']}: lagwatch sink "
-                       f"{ix['lagwatch_docs_s']['median']:,.0f} docs/s ({ix['lagwatch_docs_s']['min']:,.0f}-"
-                       f"{ix['lagwatch_docs_s']['max']:,.0f}), raw `_bulk` loop {ix['raw_docs_s']['median']:,.0f} "
-                       f"docs/s ({ix['raw_docs_s']['min']:,.0f}-{ix['raw_docs_s']['max']:,.0f}): "
-                       f"**{100 * share:.0f}% of raw**. Client CPU for all documents (this process; the rest of "
-                       f"the time is Elasticsearch's): lagwatch {fmt_s(ix['lagwatch_client_cpu_s'])}, raw "
-                       f"{fmt_s(ix['raw_client_cpu_s'])}.")
-        if "growth" in r:
-            out.append("\nGrowth (lagwatch, first scrape of a fresh process):\n")
-            out.append("| size | groups | group-partition pairs | wall | next scrape | peak RSS |")
-            out.append("|---|---|---|---|---|---|")
-            for point in r["growth"]:
-                g = point["lagwatch"]
-                out.append(f"| {point['factor']:g}x | {point['groups']:,} | {point['pairs']:,} | "
-                           f"{fmt_s(g['wall_s'])} | {fmt_s(g['warm_wall_s'])} | {fmt_mb(g['peak_rss_mb'])} |")
-    return "\n".join(out)
+def load1() -> float:
+    return float(open("/proc/loadavg").read().split()[0])
 
 
 def machine() -> dict:
@@ -492,10 +581,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tool-budget-s", type=float, default=300, help="seconds for Kafka's tool per estate")
     parser.add_argument("--peers", default="kafka_exporter,kminion,burrow", help="comma-separated, or ''")
     parser.add_argument("--no-peers", action="store_const", const="", dest="peers")
+    parser.add_argument("--peers-src", help=f"directory with one source checkout per peer (default ${peers.SRC_ENV})")
+    parser.add_argument("--peer-timeout-s", type=float, default=300,
+                        help="seconds a peer may take to serve the estate, and for one full scrape")
     parser.add_argument("--index-estates", default="W", help="estates whose documents are indexed")
     parser.add_argument("--no-es", action="store_true")
     parser.add_argument("--growth", default="1,2,4", help="factors of the growth curve ('' for none)")
-    parser.add_argument("--growth-estate", default="G")
+    parser.add_argument("--growth-estate", "--growth-estates", dest="growth_estates", default="W,G",
+                        help="comma-separated estates that get a growth curve")
     parser.add_argument("--growth-runs", type=int, default=3)
     parser.add_argument("--bootstrap", help="use this broker instead of starting one per estate")
     parser.add_argument("--es-url", help="use this Elasticsearch instead of starting a node")
@@ -511,15 +604,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.estates.split(","):
         spec = dataclasses.replace(estates.ESTATES[name], prefix=args.prefix)
         specs.append(spec.scaled(args.scale) if args.scale != 1 else spec)
-    args.growth_estate = next((s.name for s in specs if s.name.startswith(args.growth_estate)), None)
+    wanted = [g for g in args.growth_estates.split(",") if g]
+    args.growth_estates = {s.name for s in specs if s.name.split("x")[0] in wanted}
     args.index_estates = {s.name for s in specs if s.name.split("x")[0] in args.index_estates}
 
     started = time.time()
     results: dict = {"machine": machine(), "argv": sys.argv[1:], "started": time.strftime("%Y-%m-%d %H:%M:%S UTC",
                                                                                         time.gmtime()),
                      "estates": {}}
-    if args.peers:
-        results["peer_setup"] = peers.setup(args.peers, log)
+    sampler = LoadSampler()
+    peer_setup = peers.setup(args.peers, args.peers_src, log) if args.peers else {}
+    results["peer_setup"] = peer_setup
     es_node = None
     es_url = args.es_url
     workdir = Path(tempfile.mkdtemp(prefix="lagwatch-bench-"))
@@ -528,20 +623,21 @@ def main(argv: list[str] | None = None) -> int:
             es_node = start_es()
             es_url = es_node.url
         for spec in specs:
-            results["estates"][spec.name] = bench_estate(spec, args, es_url, workdir)
+            results["estates"][spec.name] = bench_estate(spec, args, es_url, workdir, peer_setup)
     finally:
+        results["load"] = sampler.stop()
         if es_node is not None:
             es_node.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     results["elapsed_s"] = time.time() - started
     results["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
-    print(table(results))
+    from bench import report
+
+    print(report.tables(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     if args.write_results:
-        from bench import report
-
-        Path(args.write_results).write_text(report.render(results, table(results)))
+        Path(args.write_results).write_text(report.render(results))
         log(f"wrote {args.write_results}")
     return 0
 

@@ -18,25 +18,18 @@ import sys
 import time
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--scrapes", type=int, default=2)
-    parser.add_argument("--granularity", default="partition")
-    parser.add_argument("--dump-docs", help="write the last scrape's documents here (JSON lines)")
-    args = parser.parse_args(argv)
-
-    imports_started = time.perf_counter()
+def make_pipeline(bootstrap: str, granularity: str = "partition", keep_documents: bool = False):
+    """The daemon's pipeline for one cluster, without a sink, broker time probes off: (config, collector,
+    pipeline)."""
     from exporter import app, logs
     from exporter.config import Config
     from exporter.pipeline import ClusterPipeline
 
     logs.configure("warning")  # stdout carries only the JSON result line
-    imports_s = time.perf_counter() - imports_started
     config = Config.model_validate(
         {
-            "clusters": [{"name": "bench", "bootstrap_servers": args.bootstrap, "request_timeout_s": 60}],
-            "scrape": {"interval_s": 120, "granularity": args.granularity},
+            "clusters": [{"name": "bench", "bootstrap_servers": bootstrap, "request_timeout_s": 60}],
+            "scrape": {"interval_s": 120, "granularity": granularity},
         }
     )
     collector = app.collector(config, config.clusters[0])
@@ -48,8 +41,26 @@ def main(argv: list[str] | None = None) -> int:
         items_per_record=config.items_per_record,
         probe_ages_s=(),
         instance="bench",
-        keep_documents=bool(args.dump_docs),  # the daemon keeps none once delivered
+        keep_documents=keep_documents,  # the daemon keeps none once delivered
     )
+    return config, collector, pipeline
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--scrapes", type=int, default=2)
+    parser.add_argument("--granularity", default="partition")
+    parser.add_argument("--dump-docs", help="write the last scrape's documents here (JSON lines)")
+    parser.add_argument("--prefix", default="", help="also sum the lag of the groups named <prefix>-*")
+    args = parser.parse_args(argv)
+
+    imports_started = time.perf_counter()
+    from exporter import app, logs  # noqa: F401 - the imports a daemon pays for, timed
+    from exporter.pipeline import ClusterPipeline  # noqa: F401
+
+    imports_s = time.perf_counter() - imports_started
+    config, collector, pipeline = make_pipeline(args.bootstrap, args.granularity, bool(args.dump_docs))
     results = []
     result = None
     for _ in range(args.scrapes):
@@ -70,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                 "documents": result.document_count,
                 "errors": len(snapshot.errors),
                 "lag": sum(g.lag_known_sum for g in report.groups),
+                "lag_prefixed": sum(g.lag_known_sum for g in report.groups if g.group.startswith(args.prefix + "-"))
+                if args.prefix else None,
             }
         )
     collector.close()

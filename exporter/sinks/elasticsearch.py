@@ -16,9 +16,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from importlib import resources
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
+from elasticsearch import ApiError, Elasticsearch, TransportError
+
+from exporter.sinks import bulk
 
 MANAGED_BY = "lagwatch"
 TEMPLATE_VERSION = 1
@@ -49,6 +52,11 @@ class DeliveryResult:
     retry_reason: str | None = None  # why Elasticsearch asked to retry (the first such item's error)
     queued: int = 0  # handed to the delivery worker (exporter/delivery.py), outcome logged there
     error: str | None = None  # why nothing was indexed, when a wrapper absorbed the failure
+
+
+# What deliver reads back: {"errors": false, "items": [{"index": {"status": 201}}, ...]}, a failed item with its
+# error; not each item's index, id, shard, version and result (items answer in the order of the actions).
+_BULK_FILTER = "errors,items.*.status,items.*.error"
 
 
 def mappings(file: str) -> dict[str, Any]:
@@ -101,6 +109,9 @@ class ElasticsearchSink:
         clock=time.time,
         kind: str = "lag",  # <prefix>-<kind>: "lag", or "alerts" (exporter/alerts) with its own mapping
         mappings_file: str = "lag-mappings.json",
+        max_retries: int = 2,  # for items (or whole requests) Elasticsearch answers 429
+        initial_backoff_s: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.client = client
         self.kind = kind
@@ -110,6 +121,9 @@ class ElasticsearchSink:
         self.retention_days = retention_days
         self.chunk_size = chunk_size
         self.clock = clock
+        self.max_retries = max_retries
+        self.initial_backoff_s = initial_backoff_s
+        self.sleep = sleep
         self.mode: str | None = None  # "daily_indices" or "data_stream" once set up
         self._last_prune_day: str | None = None
 
@@ -178,43 +192,64 @@ class ElasticsearchSink:
         when = datetime.fromisoformat(doc["@timestamp"].replace("Z", "+00:00"))
         return f"{self.name}-{when.strftime('%Y.%m.%d')}"
 
-    def _actions(self, docs: list[dict[str, Any]]):
-        op = "create" if self.mode == "data_stream" else "index"
-        for doc in docs:
-            source = {k: v for k, v in doc.items() if k != "_id"}
-            yield {"_op_type": op, "_index": self.index_for(doc), "_id": doc["_id"], "_source": source}
+    def bodies(self, docs: Sequence[dict[str, Any]]):
+        """The `_bulk` request bodies for these documents: (NDJSON bytes, the documents in them)."""
+        return bulk.bodies(docs, self._op, self.index_for, self.chunk_size)
 
     def deliver(self, docs: list[dict[str, Any]]) -> DeliveryResult:
-        """Bulk-index with the client's streaming helper, checking every item's result."""
+        """Bulk-index in bodies of `chunk_size` documents, checking every item's result. Items Elasticsearch
+        answers 429 (too many requests) for, and a whole request answered 429, are sent again after 1 s and
+        2 s; what is still refused then comes back in `retry` (5xx items at once)."""
         if self.mode is None:
             self.setup()
         result = DeliveryResult()
-        by_id = {doc["_id"]: doc for doc in docs}
         try:
-            for ok, item in helpers.streaming_bulk(
-                self.client,
-                self._actions(docs),
-                chunk_size=self.chunk_size,
-                raise_on_error=False,
-                raise_on_exception=True,
-                max_retries=2,  # 429 "too many requests" items are retried with backoff
-                initial_backoff=1,
-            ):
-                (op, info), = item.items()
-                status = info.get("status", 0)
-                if ok:
-                    result.indexed += 1
-                elif status == 409:
-                    result.duplicates += 1
-                elif status == 429 or status >= 500:
-                    result.retry.append(by_id[info["_id"]])
-                    if result.retry_reason is None:
-                        result.retry_reason = f"{status} {_item_reason(info)}"
-                else:
-                    result.rejected.append((info.get("_id", "?"), f"{status} {_item_reason(info)}"))
+            for body, batch in self.bodies(docs):
+                self._send(body, batch, result)
         except (TransportError, ConnectionError, ApiError) as exc:
             raise _unavailable(exc, "the bulk request") from exc
         return result
+
+    def _send(self, body: bytes, batch: Sequence[dict[str, Any]], result: DeliveryResult) -> None:
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self.sleep(self.initial_backoff_s * 2 ** (attempt - 1))
+            try:
+                answer = self.client.bulk(operations=body, filter_path=_BULK_FILTER).body
+            except ApiError as exc:
+                if exc.meta.status != 429 or attempt == self.max_retries:
+                    raise
+                continue  # the whole request refused for now: the same body again
+            if not answer.get("errors"):
+                result.indexed += len(batch)
+                return
+            again = []
+            items = answer.get("items", [])
+            if len(items) != len(batch):
+                raise TransportError(f"bulk answered {len(items)} items for {len(batch)} documents")
+            for doc, item in zip(batch, items):
+                ((_, info),) = item.items()
+                status = info.get("status", 0)
+                if 200 <= status < 300:
+                    result.indexed += 1
+                elif status == 409:
+                    result.duplicates += 1
+                elif status == 429 and attempt < self.max_retries:
+                    again.append(doc)
+                elif status == 429 or status >= 500:
+                    result.retry.append(doc)
+                    if result.retry_reason is None:
+                        result.retry_reason = f"{status} {_item_reason(info)}"
+                else:
+                    result.rejected.append((doc.get("_id", "?"), f"{status} {_item_reason(info)}"))
+            if not again:
+                return
+            batch = again
+            body = b"".join(part for part, _ in bulk.bodies(again, self._op, self.index_for, len(again)))
+
+    @property
+    def _op(self) -> str:
+        return "create" if self.mode == "data_stream" else "index"
 
     # --- retention ------------------------------------------------------------------------------
 

@@ -55,7 +55,16 @@ def test_a_tiny_bench_run_measures_every_contender_and_writes_the_report(bootstr
     assert run["seeds"]["extrapolated"] and run["seeds"]["sample_groups"] == 1
     assert run["kafka_tool"]["rows"] >= spec["groups"] * spec["partitions"]
     assert run["indexing"]["lagwatch_docs_s"]["n"] == run["indexing"]["raw_docs_s"]["n"] == 1
+    assert len(run["indexing"]["share_rounds"]) == 1
     assert [p["groups"] for p in run["growth"]] == [spec["groups"], 2 * spec["groups"]]
+    assert [r["round"] for r in run["rounds"]] == [1]
+    staged = run["stages"]["warm"]
+    assert list(staged["stages"]) == ["collect", "lag_model", "time_lag", "statuses", "documents", "serialization"]
+    assert staged["documents"] >= run["lagwatch"]["documents"] and staged["bulk_bytes"] > 0
+    assert staged["stages"]["collect"]["response_bytes"] > 0 and staged["stages"]["collect"]["responses"]
+    assert run["lagwatch"]["lag"] == run["expected_lag"]  # the estate's groups, as built
     report = results_md.read_text()
-    for heading in ("## Machine and versions", "## Results", "## Targets (issue #7)", f"### Estate {name}"):
+    for heading in ("## Machine and versions", "## Results", "## Targets (issues #14 and #7)",
+                    f"### Estate {name}", f"#### Rounds ({name})", f"#### Where lagwatch's time goes ({name})",
+                    f"#### Growth ({name}"):
         assert heading in report

@@ -1,0 +1,172 @@
+"""Where one lagwatch scrape spends its time, stage by stage, in a process of its own.
+
+    python -m bench.stages --bootstrap 127.0.0.1:9092 [--scrapes 2] [--prefix bench]
+
+Times, from the outside, the same functions the daemon's cycle calls (exporter/pipeline.py `_cycle`), one
+after the other on the same data, with the cyclic GC paused as the pipeline pauses it:
+
+- collect: `ClusterPipeline.scrape()` (Kafka requests and response decode, the snapshot). Within it, decode:
+  kafka-python's `KafkaProtocol._process_response` timed by a wrapper (bytes and responses counted); broker
+  wait: wall minus CPU of the whole collect (time this process was idle waiting for the broker);
+- time lag: `lag.update_histories` (this scrape's point per partition), plus the estimates `build_report`
+  makes per row (`timelag.estimate`, the same arguments, timed in a pass of its own);
+- lag model: `lag.build_report` minus that estimate pass;
+- statuses: `Alerting.evaluate` (app.alerting with the default config: statuses on, no rules, no store);
+- documents: `documents.iterate` consumed in the pipeline's chunks (delivery_chunk);
+- serialization: each chunk to `_bulk` request bodies by the Elasticsearch sink (`ElasticsearchSink.bodies`),
+  the bytes the daemon would send; delivery is measured apart (bench/run.py measure_indexing).
+
+The first scrape connects (fresh process); the next ones reuse the connection and carry the previous
+snapshot, histories and status windows, like the daemon. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import itertools
+import json
+import resource
+import sys
+import time
+
+
+class DecodeMeter:
+    """Time and bytes of every Kafka response kafka-python decodes in this process."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.bytes = 0
+        self.by_api: collections.Counter[str] = collections.Counter()
+        self.bytes_by_api: collections.Counter[str] = collections.Counter()
+
+    def install(self) -> None:
+        from kafka.protocol import parser
+
+        original = parser.KafkaProtocol._process_response
+        meter = self
+
+        def timed(protocol, read_buffer):
+            size = len(read_buffer)
+            started = time.perf_counter()
+            result = original(protocol, read_buffer)
+            meter.seconds += time.perf_counter() - started
+            name = type(result[1]).__name__.split("_v")[0].removesuffix("Response")
+            meter.bytes += size
+            meter.by_api[name] += 1
+            meter.bytes_by_api[name] += size
+            return result
+
+        parser.KafkaProtocol._process_response = timed
+
+    def take(self) -> dict:
+        taken = {"decode_s": self.seconds, "response_bytes": self.bytes, "responses": dict(self.by_api),
+                 "bytes_by_api": dict(self.bytes_by_api)}
+        self.seconds, self.bytes = 0.0, 0
+        self.by_api.clear()
+        self.bytes_by_api.clear()
+        return taken
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.stages: dict[str, dict[str, float]] = {}
+
+    def add(self, stage: str, wall: float, cpu: float) -> None:
+        got = self.stages.setdefault(stage, {"wall_s": 0.0, "cpu_s": 0.0})
+        got["wall_s"] += wall
+        got["cpu_s"] += cpu
+
+    def timed(self, stage: str, call, *args, **kwargs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = call(*args, **kwargs)
+        self.add(stage, time.perf_counter() - wall, time.process_time() - cpu)
+        return result
+
+
+def staged_cycle(pipeline, alerting, sink, meter: DecodeMeter) -> dict:
+    from exporter import documents, gcpause, lag, timelag
+
+    clock = Clock()
+    with gcpause.paused():
+        meter.take()
+        snapshot = clock.timed("collect", pipeline.scrape)
+        collected = meter.take()
+        histories = clock.timed("time_lag_histories", lag.update_histories, pipeline.histories, snapshot,
+                                pipeline.previous, pipeline.history_points)
+        report = clock.timed("build_report", lag.build_report, snapshot, pipeline.previous, histories,
+                             pipeline.items_per_record)
+
+        def estimates():
+            now = snapshot.taken_at
+            for row in report.partitions:
+                timelag.estimate(histories.get((row.topic, row.partition), ()), row.committed_offset,
+                                 row.log_end_offset, now)
+
+        clock.timed("time_lag_estimates", estimates)
+        statuses = clock.timed("statuses", alerting.evaluate, report)
+        stream = documents.iterate(report, pipeline.granularity, pipeline.interval_s, pipeline.instance, statuses)
+        count = body_bytes = bodies = 0
+        while True:
+            chunk = clock.timed("documents", lambda: list(itertools.islice(stream, pipeline.delivery_chunk)))
+            if not chunk:
+                break
+            count += len(chunk)
+            made = clock.timed("serialization", lambda: [body for body, _ in sink.bodies(chunk)])
+            bodies += len(made)
+            body_bytes += sum(len(b) for b in made)
+            del chunk, made
+        pipeline.previous, pipeline.histories = snapshot, histories
+    stages = clock.stages
+    # The estimates ran inside build_report too: the lag model is build_report without them.
+    model = stages.pop("build_report")
+    est = stages["time_lag_estimates"]
+    stages["lag_model"] = {"wall_s": max(0.0, model["wall_s"] - est["wall_s"]),
+                           "cpu_s": max(0.0, model["cpu_s"] - est["cpu_s"])}
+    stages["time_lag"] = {k: stages["time_lag_histories"][k] + est[k] for k in ("wall_s", "cpu_s")}
+    collect = stages["collect"]
+    collect.update(collected)
+    collect["broker_wait_s"] = max(0.0, collect["wall_s"] - collect["cpu_s"])
+    collect["requests"] = sum(snapshot.requests.values())
+    order = ["collect", "lag_model", "time_lag", "statuses", "documents", "serialization"]
+    total = {k: sum(stages[s][k] for s in order) for k in ("wall_s", "cpu_s")}
+    return {
+        "stages": {name: stages[name] for name in order},
+        "detail": {"time_lag_histories": stages["time_lag_histories"], "time_lag_estimates": est},
+        "total": total,
+        "groups": len(snapshot.groups),
+        "rows": len(report.partitions),
+        "documents": count,
+        "bulk_bodies": bodies,
+        "bulk_bytes": body_bytes,
+        "errors": len(snapshot.errors),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--scrapes", type=int, default=2)
+    parser.add_argument("--granularity", default="partition")
+    args = parser.parse_args(argv)
+
+    meter = DecodeMeter()
+    meter.install()
+    from bench.scrape_once import make_pipeline
+    from exporter import app
+    from exporter.sinks.elasticsearch import ElasticsearchSink
+
+    config, collector, pipeline = make_pipeline(args.bootstrap, args.granularity, keep_documents=False)
+    alerting = app.alerting(config, config.clusters[0].name, store=None)
+    es = config.elasticsearch
+    sink = ElasticsearchSink(None, prefix=es.index_prefix, storage="daily_indices", chunk_size=es.bulk_chunk)
+    sink.mode = "daily_indices"  # what setup() settles on a node without data streams; no Elasticsearch here
+    scrapes = [staged_cycle(pipeline, alerting, sink, meter) for _ in range(args.scrapes)]
+    collector.close()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"scrapes": scrapes, "peak_rss_kb": usage.ru_maxrss}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
