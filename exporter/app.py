@@ -24,6 +24,8 @@ from exporter.scheduler import Scheduler
 from exporter.sinks.elasticsearch import ElasticsearchSink
 from exporter.sinks.spool import Spool, SpoolingSink
 from exporter.alerts.engine import Alerting
+from exporter.coordination.alerting import ShardAlerting
+from exporter.coordination.coordinator import Coordinator, ShardTaggingSink
 from exporter.alerts.notifiers import WebhookNotifier, generic_payload, slack_payload
 from exporter.alerts.state import StateStore
 from exporter.evaluator.status import StatusConfig
@@ -73,13 +75,18 @@ def elasticsearch_client(config: ElasticsearchConfig) -> Elasticsearch:
     return Elasticsearch([str(h) for h in config.hosts], **kwargs)
 
 
-def selection(config: Config, cluster: Cluster) -> Selection:
+def selection(config: Config, cluster: Cluster, owner: Callable[[str, str], bool] | None = None) -> Selection:
+    """Which groups and topics a scrape reports. `owner(cluster, group)`: replicas sharing the groups
+    (exporter/coordination) report only the groups of the shards they own."""
     groups, topics = config.groups, config.topics
     own_client = re.compile(re.escape(cluster.client_id) + r"($|[-_.].*)", re.DOTALL)
     shard = config.scrape.shard_index_count
 
     def group_selected(name: str) -> bool:
-        return groups.matches(name) and not own_client.fullmatch(name) and sharding.owns(cluster.name, name, shard)
+        return (
+            groups.matches(name) and not own_client.fullmatch(name) and sharding.owns(cluster.name, name, shard)
+            and (owner is None or owner(cluster.name, name))
+        )
 
     return Selection(
         group=group_selected,
@@ -88,12 +95,12 @@ def selection(config: Config, cluster: Cluster) -> Selection:
     )
 
 
-def collector(config: Config, cluster: Cluster) -> Collector:
+def collector(config: Config, cluster: Cluster, owner: Callable[[str, str], bool] | None = None) -> Collector:
     timeout = min(cluster.request_timeout_s, config.scrape.effective_timeout_s)
     return Collector(
         cluster.name,
         lambda: KafkaWire(kafka_admin(cluster), timeout_s=timeout),
-        selection(config, cluster),
+        selection(config, cluster, owner),
     )
 
 
@@ -123,11 +130,16 @@ def alert_sink(config: Config, client: Elasticsearch | None) -> ElasticsearchSin
 
 
 def alerting(
-    config: Config, cluster: str, *, store: StateStore, sink=None, notifier_list=(), clock=None, background=False
+    config: Config, cluster: str, *, store: StateStore, sink=None, notifier_list=(), clock=None, background=False,
+    ownership=None,
 ) -> Alerting:
+    """`ownership` (exporter.coordination.ownership.Ownership): replicas sharing the groups; this process then
+    evaluates and notifies only for the groups of the shards it owns."""
     alerts = config.alerts
-    return Alerting(
+    extra = {"ownership": ownership} if ownership is not None else {}
+    return (ShardAlerting if ownership is not None else Alerting)(
         cluster,
+        **extra,
         status_config=StatusConfig(alerts.window, alerts.stop_after_s) if alerts.status else None,
         threshold_rules=[r.rule() for r in alerts.rules],
         status_rules=[r.rule() for r in alerts.status_rules],
@@ -141,15 +153,20 @@ def alerting(
 
 
 def pipelines(
-    config: Config, sink, alerts: Callable[[str], Alerting] | None = None, keep_documents: bool = True
+    config: Config, sink, alerts: Callable[[str], Alerting] | None = None, keep_documents: bool = True,
+    coordinator: Coordinator | None = None,
 ) -> list[ClusterPipeline]:
     """One pipeline per cluster; `alerts(cluster)` (the daemon) adds statuses, rules and notifications.
-    The daemon does not keep each scrape's documents once delivered (`keep_documents=False`)."""
+    The daemon does not keep each scrape's documents once delivered (`keep_documents=False`). With a
+    `coordinator`, each reports only the groups of the shards this process owns, and says which in `self`."""
+    owner = coordinator.reports if coordinator is not None else None
+    if coordinator is not None:
+        sink = ShardTaggingSink(sink, coordinator)
     instance = config.scrape.instance or socket.gethostname()
     hooks = {c.name: alerts(c.name) for c in config.clusters} if alerts is not None else {}
     return [
         ClusterPipeline(
-            collector(config, cluster),
+            collector(config, cluster, owner),
             sink,
             granularity=config.scrape.granularity.value,
             interval_s=config.scrape.interval_s,
@@ -201,10 +218,16 @@ class Daemon:
         inner = sink if sink is not None else spooling_sink(config, elasticsearch_sink(config, self.es_client))
         self.sink = QueuedSink(inner)
         self.alert_sink = alert_sink(config, self.es_client)
+        # Replicas sharing the groups through lagwatch's own consumer group (exporter/coordination).
+        self.coordinator = (
+            Coordinator(config, lambda: dict(self._alertings)) if config.coordination is not None else None
+        )
         # One alert state store per file: its lock serialises the clusters' read-modify-write, across reloads.
         self._alert_stores: dict[object, StateStore] = {}
         self._alertings: dict[str, Alerting] = {}  # per cluster, the latest built (their senders flush at stop)
-        self.pipelines = pipelines(config, self.sink, self._alerts_for(config), keep_documents=False)
+        self.pipelines = pipelines(
+            config, self.sink, self._alerts_for(config), keep_documents=False, coordinator=self.coordinator
+        )
         self.http = None  # exporter.http.HttpServer while running, when http.enabled
         self.scheduler = self._new_scheduler()
         self.stopped = threading.Event()
@@ -224,6 +247,8 @@ class Daemon:
                 # Scraping and indexing (what pages people) go on; /readyz being absent shows the problem.
                 self.log.error("http_unavailable", host=self.config.http.host, port=self.config.http.port, error=str(exc))
         self._setup_sink()
+        if self.coordinator is not None:
+            self.coordinator.start()  # joins the group in its own thread; scrapes report what it is assigned
         self._schedule()
         self.scheduler.start()
         self.log.info(
@@ -256,12 +281,15 @@ class Daemon:
         location = config.alerts.state_location
         if location not in self._alert_stores:
             self._alert_stores[location] = StateStore(location)
-        store = self._alert_stores[location]
+        # Coordinated: the state lives in the coordination topic and moves with the shards.
+        store = self.coordinator.store if self.coordinator is not None else self._alert_stores[location]
+        ownership = self.coordinator.ownership if self.coordinator is not None else None
         notifier_list = notifiers(config)
 
         def make(cluster: str) -> Alerting:
             made = alerting(
-                config, cluster, store=store, sink=self.alert_sink, notifier_list=notifier_list, background=True
+                config, cluster, store=store, sink=self.alert_sink, notifier_list=notifier_list, background=True,
+                ownership=ownership,
             )
             self._alertings[cluster] = made
             return made
@@ -284,8 +312,10 @@ class Daemon:
 
         Returns False when a scrape was still running (stuck on the network) and had to be abandoned;
         what it measured is lost, everything delivered or spooled before is kept."""
-        self.scheduler.shutdown(wait=False)
         deadline = time.monotonic() + timeout_s
+        if self.coordinator is not None:
+            self._leave_group(deadline)
+        self.scheduler.shutdown(wait=False)
         abandoned = [
             p.collector.cluster for p in self.pipelines if not p.wait_idle(deadline - time.monotonic())
         ]
@@ -311,9 +341,22 @@ class Daemon:
         self.log.info("daemon_stopped")
         return not abandoned
 
+    def _leave_group(self, deadline: float) -> None:
+        """Leave the coordination group while still scraping: the others are assigned this process's shards
+        about a heartbeat later, and a slot starting meanwhile is still scraped here (the shards linger)."""
+        left = self.coordinator.leave(timeout_s=max(0.5, min(3.0, (deadline - time.monotonic()) / 2)))
+        handover_s = min(self.config.coordination.heartbeat_s + 1.0, max(0.0, deadline - time.monotonic() - 4.0))
+        self.log.info("coordination_left", left=left, scraping_on_s=round(handover_s, 1))
+        self.stopped.wait(handover_s)  # not set before the end of stop(): a plain wait
+
     def reload(self, config: Config) -> None:
         """Apply a new config: clusters whose settings did not change keep their history and counters."""
+        if config.coordination != self.config.coordination:
+            # The membership, its topic and the shards' state are set up once: they change at restart.
+            self.log.warning("config_reload_partial", section="coordination", detail="applies at the next restart")
+            config = config.model_copy(update={"coordination": self.config.coordination})
         old = {p.collector.cluster: p for p in self.pipelines}
+        previous_alertings = dict(self._alertings)
         same_selection = (config.groups, config.topics, config.scrape, config.time_lag, config.records_per_message) == (
             self.config.groups, self.config.topics, self.config.scrape, self.config.time_lag,
             self.config.records_per_message,
@@ -328,7 +371,7 @@ class Daemon:
             threading.Thread(target=retired.close, name="lagwatch-retire-sink", daemon=True).start()
             self._setup_sink()
             self.alert_sink = alert_sink(config, self.es_client)
-        fresh = pipelines(config, self.sink, self._alerts_for(config), keep_documents=False)
+        fresh = pipelines(config, self.sink, self._alerts_for(config), keep_documents=False, coordinator=self.coordinator)
         new_alerting = (config.alerts, config.elasticsearch) != (self.config.alerts, self.config.elasticsearch)
         kept, started = [], []
         previous_clusters = {c.name: c for c in self.config.clusters}
@@ -337,9 +380,11 @@ class Daemon:
             cluster = next(c for c in config.clusters if c.name == name)
             if same_selection and previous_clusters.get(name) == cluster and name in old:
                 old_pipeline = old.pop(name)
-                old_pipeline.sink = self.sink
+                old_pipeline.sink = pipeline.sink
                 if new_alerting:  # new rules/notifiers; alert state comes back from the state file
                     old_pipeline.evaluate, old_pipeline.on_report = pipeline.evaluate, pipeline.on_report
+                elif name in previous_alertings:  # the kept hooks' alerting is the one that flushes at stop
+                    self._alertings[name] = previous_alertings[name]
                 fresh[index] = old_pipeline
                 kept.append(name)
             else:

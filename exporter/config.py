@@ -434,6 +434,71 @@ class AlertsConfig(_Strict):
         return self.status or bool(self.rules)
 
 
+_TOPIC_NAME = Annotated[str, Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+class CoordinationConfig(_Strict):
+    """Replicas that share the groups through a consumer group of lagwatch's own (README "Running several
+    replicas"). The only group lagwatch ever joins; off unless this section is set."""
+
+    # The cluster to coordinate on: a name from `clusters` (its servers and security), or servers of its own.
+    cluster: str | None = None
+    bootstrap_servers: tuple[str, ...] | None = None
+    security: KafkaSecurity = KafkaSecurity()
+    client_id: str = "lagwatch-coordination"
+    request_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    # Its partitions are the shards (S of them); it also keeps each group's alert state (compacted).
+    topic: _TOPIC_NAME = "lagwatch-coordination"
+    group_id: Annotated[str, Field(min_length=1, max_length=249)] = "lagwatch-coordination"
+    # lagwatch creates nothing unless allowed: a missing topic is a start-up error naming the command.
+    create_topic: bool = False
+    partitions: Annotated[int, Field(ge=1, le=10_000)] = 12  # S, when lagwatch creates the topic
+    replication_factor: Annotated[int, Field(ge=1, le=32)] | None = None  # unset: the broker's default
+    # A process that dies loses its shards to the others after this long (the broker's
+    # group.min.session.timeout.ms .. group.max.session.timeout.ms, 6 s .. 30 min by default).
+    session_timeout_s: Annotated[float, Field(ge=1, le=1800)] = 30.0
+    # Unset: a tenth of the session timeout, at most 3 s (how fast a rebalance reaches every member).
+    heartbeat_interval_s: Annotated[float, Field(gt=0, le=600)] | None = None
+    # Report lagwatch's own coordination group like any other (excluded by default).
+    report_group: bool = False
+
+    @field_validator("bootstrap_servers", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return tuple(s.strip() for s in value.split(",") if s.strip()) if isinstance(value, str) else value
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _host_port(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return value if value is None else Cluster._host_port(value)
+
+    @model_validator(mode="after")
+    def _where(self) -> CoordinationConfig:
+        if (self.cluster is None) == (self.bootstrap_servers is None):
+            raise ValueError("set cluster (the name of one of clusters) or bootstrap_servers, exactly one of them")
+        if self.cluster is not None and "security" in self.model_fields_set:
+            raise ValueError("security goes with bootstrap_servers; with cluster, that cluster's security is used")
+        if self.heartbeat_interval_s is not None and self.heartbeat_interval_s * 3 > self.session_timeout_s:
+            raise ValueError("heartbeat_interval_s must be at most a third of session_timeout_s")
+        return self
+
+    @property
+    def heartbeat_s(self) -> float:
+        if self.heartbeat_interval_s is not None:
+            return self.heartbeat_interval_s
+        return min(3.0, self.session_timeout_s / 10)
+
+    def connection(self, clusters: tuple[Cluster, ...]) -> Cluster:
+        """The cluster to coordinate on, as a Cluster (servers, security, client id, timeout)."""
+        if self.cluster is not None:
+            named = next(c for c in clusters if c.name == self.cluster)
+            return named.model_copy(update={"client_id": self.client_id})
+        return Cluster(
+            name="coordination", bootstrap_servers=self.bootstrap_servers, client_id=self.client_id,
+            security=self.security, request_timeout_s=self.request_timeout_s,
+        )
+
+
 class Config(_Strict):
     clusters: Annotated[tuple[Cluster, ...], Field(min_length=1)]
     groups: NameFilter = NameFilter(deny=(r"lagwatch.*",))
@@ -447,6 +512,7 @@ class Config(_Strict):
     spool: SpoolConfig = SpoolConfig()
     http: HttpConfig = HttpConfig()
     alerts: AlertsConfig = AlertsConfig()
+    coordination: CoordinationConfig | None = None
 
     @field_validator("clusters")
     @classmethod
@@ -580,6 +646,21 @@ def _pydantic_problems(error: ValidationError) -> list[tuple[str, str]]:
     return problems
 
 
+def _across_sections(config: Config) -> list[tuple[str, str]]:
+    """Checks that need two sections, each reported at the field to change."""
+    problems = []
+    coordination = config.coordination
+    if coordination is not None:
+        names = [c.name for c in config.clusters]
+        if coordination.cluster is not None and coordination.cluster not in names:
+            problems.append(("coordination.cluster", f"no cluster named {coordination.cluster!r} in clusters "
+                                                     f"(there are: {', '.join(names)})"))
+        if config.scrape.shard is not None:
+            problems.append(("coordination", "cannot be combined with scrape.shard (--shard): use static shards "
+                                             "or coordination, not both"))
+    return problems
+
+
 def parse(raw: Any, environ: Mapping[str, str] | None = None) -> Config:
     """Validate an already-parsed YAML tree (plus env overrides) into a Config."""
     if raw is None:
@@ -593,6 +674,7 @@ def parse(raw: Any, environ: Mapping[str, str] | None = None) -> Config:
     except ValidationError as exc:
         problems += _pydantic_problems(exc)
         raise ConfigError(problems) from None
+    problems += _across_sections(config)
     if problems:
         raise ConfigError(problems)
     return config

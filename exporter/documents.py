@@ -195,6 +195,12 @@ def self_doc(
     return doc
 
 
+def shard_fields(owned: tuple[int, ...], total: int) -> dict[str, Any]:
+    """For the `self` documents of replicas sharing the groups (exporter/coordination): the shards this
+    process owned (`lagwatch.self.shards`, numbers 0..S-1) and how many there are (S)."""
+    return {"lagwatch.self.shards": list(owned), "lagwatch.self.shards_total": total}
+
+
 def with_status(doc: dict[str, Any], status) -> dict[str, Any]:
     """Add an evaluator Status (exporter.evaluator.status) as lagwatch.status.* fields; None adds nothing."""
     if status is not None:

@@ -23,9 +23,10 @@ from exporter.httpserve import Response, Server
 READY_INTERVALS = 3
 
 
-def readiness(pipelines: Sequence, sink, now: float | None = None) -> tuple[bool, dict]:
+def readiness(pipelines: Sequence, sink, now: float | None = None, coordinator=None) -> tuple[bool, dict]:
     """(ready, explanation): every cluster scraped within READY_INTERVALS intervals, and the sink reachable
-    or spooling below its cap, and not refusing lagwatch's requests (a configuration problem)."""
+    or spooling below its cap, and not refusing lagwatch's requests (a configuration problem), and, for
+    replicas sharing the groups, a member of the coordination group (which shards it owns is in the body)."""
     now = time.time() if now is None else now
     clusters, ready = {}, True
     for pipeline in pipelines:
@@ -66,6 +67,9 @@ def readiness(pipelines: Sequence, sink, now: float | None = None) -> tuple[bool
         if not health.ready and reason:
             body["sink"]["reason"] = reason
         ready = ready and health.ready
+    if coordinator is not None:
+        member_ready, body["coordination"] = coordinator.readiness()
+        ready = ready and member_ready
     body["ready"] = ready
     return ready, body
 
@@ -73,9 +77,13 @@ def readiness(pipelines: Sequence, sink, now: float | None = None) -> tuple[bool
 class LagCollector:
     """prometheus_client custom collector over the pipelines' latest status."""
 
-    def __init__(self, pipelines: Callable[[], Sequence], sink: Callable[[], object]):
+    def __init__(
+        self, pipelines: Callable[[], Sequence], sink: Callable[[], object],
+        coordinator: Callable[[], object] = lambda: None,
+    ):
         self._pipelines = pipelines
         self._sink = sink
+        self._coordinator = coordinator
 
     def collect(self):
         up = GaugeMetricFamily("lagwatch_up", "1 when the last scrape reached the cluster", labels=["cluster"])
@@ -154,6 +162,7 @@ class LagCollector:
                     topic_lag_seconds.add_metric([cluster, row.group, row.topic], row.lag_seconds_max)
         yield from (up, duration, last_success, scrapes, errors, requests)
         yield from (group_lag, group_topic_lag, lag_seconds, topic_lag_seconds, partial, unknown)
+        yield from self._coordination()
 
         sink = self._sink()
         health = sink.health() if sink is not None and hasattr(sink, "health") else None
@@ -192,13 +201,35 @@ class LagCollector:
             )
 
 
+    def _coordination(self):
+        coordinator = self._coordinator()
+        if coordinator is None:
+            return
+        m = coordinator.metrics()
+        yield GaugeMetricFamily("lagwatch_shards_owned", "Shards assigned to this process (coordination)",
+                                value=m["owned"])
+        yield GaugeMetricFamily("lagwatch_shards_evaluating",
+                                "Owned shards whose alert state is read back: rules run and notify for them",
+                                value=m["evaluating"])
+        yield GaugeMetricFamily("lagwatch_shards_total", "Shards: partitions of the coordination topic",
+                                value=m["total"])
+        yield GaugeMetricFamily("lagwatch_coordination_member", "1 while a member of the coordination group",
+                                value=1.0 if m["member"] else 0.0)
+        yield CounterMetricFamily("lagwatch_coordination_rebalances",
+                                  "Assignment changes of this process (shards gained or lost)", value=m["rebalances"])
+        yield CounterMetricFamily("lagwatch_alert_state_records_written",
+                                  "Alert state records written to the coordination topic", value=m["records_written"])
+
+
 class HttpServer:
     """Serves the endpoints for a Daemon-like object (attributes `pipelines` and `sink`, read per request)."""
 
     def __init__(self, daemon, host: str, port: int, *, idle_timeout_s: float = 10.0, backlog: int = 1024):
         self.daemon = daemon
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(LagCollector(lambda: daemon.pipelines, lambda: daemon.sink))
+        self.registry.register(LagCollector(
+            lambda: daemon.pipelines, lambda: daemon.sink, lambda: getattr(daemon, "coordinator", None)
+        ))
         self.log = logs.get()
         # /healthz answers on the server's loop (it reads nothing); the others on its worker threads.
         self._server = Server(self._respond, host, port, inline=lambda path: path == "/healthz",
@@ -224,7 +255,9 @@ class HttpServer:
         if path == "/healthz":
             return Response(200, "application/json", b'{"status":"ok"}\n')
         if path == "/readyz":
-            ready, body = readiness(self.daemon.pipelines, self.daemon.sink)
+            ready, body = readiness(
+                self.daemon.pipelines, self.daemon.sink, coordinator=getattr(self.daemon, "coordinator", None)
+            )
             return Response(200 if ready else 503, "application/json", json.dumps(body).encode() + b"\n")
         if path == "/metrics":
             return Response(200, CONTENT_TYPE_LATEST, generate_latest(self.registry))

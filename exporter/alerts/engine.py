@@ -42,6 +42,10 @@ class Alerting:
         clock: Callable[[], float] | None = None,
         # The daemon sends transitions from a worker thread: a slow webhook never holds up a scrape.
         background: bool = False,
+        # Replicas sharing the groups (exporter/coordination): scope(group, since) says whether this process
+        # evaluates and notifies for the group, having done so since wall time `since` (None: now). Alerts of
+        # other groups are held as they are: neither advanced, nor resolved, nor sent.
+        scope: Callable[[str, float | None], bool] | None = None,
     ):
         self.cluster = cluster
         self.status_config = status_config
@@ -63,6 +67,7 @@ class Alerting:
             self.windows[(group, topic, partition)] = PartitionWindow((), since, offset)
         self.outbox: list[dict[str, Any]] = list(saved.get("outbox", []))
         self.background = background
+        self.scope = scope
         self._lock = threading.RLock()  # outbox and state file: the scrape thread and the sender share them
         self._wake = threading.Event()
         self._idle = threading.Event()  # set while the sender waits with nothing to send
@@ -180,11 +185,20 @@ class Alerting:
         statuses = self.evaluate(report)
         now = self._now(report)
         up = report.snapshot.up
-        evaluations = self._evaluations(report, statuses, now) if up else []
         with self._lock:
+            evaluations = self._evaluations(report, statuses, now) if up else []
+            current, held = self.alerts, {}
+            if self.scope is not None:
+                # Only groups in scope since before this scrape began: its selection then covered them, so a
+                # group absent from it is gone (resolves) rather than not yet scraped by this process.
+                began = report.snapshot.taken_at - report.snapshot.duration_s
+                evaluations = [e for e in evaluations if self.scope(e.group, began)]
+                held = {k: a for k, a in current.items() if not self.scope(a.evaluation.group, began)}
+                current = {k: a for k, a in current.items() if k not in held}
             self.alerts, transitions = lifecycle.advance(
-                self.alerts, evaluations, now, repeat_s=self.repeat_s, complete=up
+                current, evaluations, now, repeat_s=self.repeat_s, complete=up
             )
+            self.alerts.update(held)
             for t in transitions:
                 ev = t.evaluation
                 self.log.warning(
@@ -232,7 +246,7 @@ class Alerting:
         """Deliver what waits in the outbox (without holding the lock while a target is slow), then drop
         what was delivered and save. Transitions recorded meanwhile stay for the next round."""
         with self._lock:
-            entries = list(self.outbox)
+            entries = [e for e in self.outbox if self.scope is None or self.scope(_group_of(e), None)]
         if not entries:
             return
         delivered = self._deliver(entries)
@@ -303,3 +317,7 @@ class Alerting:
                 self.log.info("notification_sent", notifier=notifier.name, alert=t.evaluation.alert_id,
                               transition=t.kind)
         return delivered
+
+
+def _group_of(entry: dict[str, Any]) -> str:
+    return entry["transition"]["evaluation"]["group"]

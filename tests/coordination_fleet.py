@@ -1,0 +1,141 @@
+"""Several real `lagwatch run` processes sharing the groups through a coordination group, for the tests.
+
+Each process has its own state directory (spool, alert state) and HTTP port; /readyz says which shards it
+owns. The documents they wrote are read back from the real Elasticsearch node and checked slot by slot.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+from tests.harness import RunningDaemon, wait_for
+
+INTERVAL_S = 2.0
+SESSION_S = 6.0  # the broker's group.min.session.timeout.ms: the shortest failover a broker allows
+
+
+def config(bootstrap: str, es_url: str, prefix: str, tag: str, coordination_topic: str, **extra) -> dict:
+    return {
+        "clusters": [{"name": "fleet", "bootstrap_servers": [bootstrap]}],
+        "groups": {"allow": [f"{tag}-.*"]},  # the coordination group is {tag}-coordination: excluded anyway
+        "scrape": {"interval_s": INTERVAL_S, "granularity": "group"},
+        "elasticsearch": {"hosts": [es_url], "index_prefix": prefix},
+        "http": {"host": "127.0.0.1", "port": 0},
+        "coordination": {
+            "cluster": "fleet", "topic": coordination_topic, "group_id": f"{tag}-coordination",
+            "session_timeout_s": SESSION_S,
+        },
+        **extra,
+    }
+
+
+class Fleet:
+    def __init__(self, tmp_path: Path, settings: dict):
+        self.tmp_path = tmp_path
+        self.path = tmp_path / "lagwatch.yaml"
+        self.path.write_text(yaml.safe_dump(settings))
+        self.daemons: dict[str, RunningDaemon] = {}
+        self.ports: dict[str, int] = {}
+
+    def start(self, *names: str) -> None:
+        for name in names:
+            state = self.tmp_path / f"state-{name}"
+            self.daemons[name] = RunningDaemon(
+                str(self.path), env={"LAGWATCH_SCRAPE__INSTANCE": name, "LAGWATCH_STATE_DIR": str(state)}
+            )
+        for name in names:
+            self.ports[name] = self.daemons[name].wait_event("http_started", timeout=60)[0]["port"]
+
+    def alive(self) -> list[str]:
+        return [n for n, d in self.daemons.items() if d.process.poll() is None]
+
+    def coordination(self, name: str) -> dict:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[name]}/readyz", timeout=5) as answer:
+                body = json.load(answer)
+        except urllib.error.HTTPError as answer:  # 503 while not ready: the body still says why
+            body = json.load(answer)
+        except OSError:
+            return {}
+        return body.get("coordination", {})
+
+    def owned(self) -> dict[str, list[int]]:
+        return {n: self.coordination(n).get("owned", []) for n in self.alive()}
+
+    def settled(self, shards: int) -> dict[str, list[int]] | None:
+        """Every shard owned by exactly one live member, its state read back, nothing lingering."""
+        states = {n: self.coordination(n) for n in self.alive()}
+        owned = sorted(s for c in states.values() for s in c.get("owned", []))
+        if owned != list(range(shards)):
+            return None
+        if any(c.get("evaluating") != c.get("owned") or c.get("lingering") for c in states.values()):
+            return None
+        return {n: c["owned"] for n, c in states.items()}
+
+    def wait_settled(self, shards: int, timeout: float = 60) -> dict[str, list[int]]:
+        return wait_for(lambda: self.settled(shards), timeout=timeout, interval=0.25, what="shards settled")
+
+    def kill(self, name: str) -> float:
+        self.daemons[name].process.kill()  # SIGKILL: no LeaveGroup, no final write
+        at = time.time()
+        self.daemons[name].process.wait(timeout=10)
+        return at
+
+    def stop(self) -> dict[str, int]:
+        live = self.alive()
+        for name in live:
+            self.daemons[name].signal(15)
+        return {name: self.daemons[name].wait_exit(timeout=30) for name in live}
+
+    def close(self) -> None:
+        for daemon in self.daemons.values():
+            daemon.kill()
+
+
+def read_documents(es, prefix: str) -> list[dict]:
+    es.indices.refresh(index=f"{prefix}-lag")
+    found, after = [], None
+    while True:
+        page = es.search(
+            index=f"{prefix}-lag", size=5000, sort=[{"lagwatch.slot": "asc"}, {"_id": "asc"}],
+            query={"match_all": {}}, **({"search_after": after} if after else {}),
+        )["hits"]["hits"]
+        if not page:
+            return found
+        found += [{"_id": h["_id"], **h["_source"]} for h in page]
+        after = page[-1]["sort"]
+
+
+def by_slot(docs: list[dict]):
+    """{slot_ms: set of groups with a group document}, {slot_ms: {instance: groups it scraped}}."""
+    groups, scraped = defaultdict(set), defaultdict(dict)
+    for doc in docs:
+        slot = doc["lagwatch.slot"]
+        if doc["lagwatch.doc_type"] == "group":
+            groups[slot].add(doc["kafka.consumergroup.id"])
+        elif doc["lagwatch.doc_type"] == "self" and doc.get("lagwatch.self.outcome") == "scraped":
+            scraped[slot][doc["lagwatch.self.instance"]] = doc["lagwatch.self.groups"]
+    return groups, scraped
+
+
+def slots_between(start: float, end: float) -> list[int]:
+    """Every slot (ms) that begins in [start, end)."""
+    step = int(INTERVAL_S * 1000)
+    first = -(-int(start * 1000) // step) * step
+    return list(range(first, int(end * 1000), step))
+
+
+def table(groups, scraped, slots, marks: dict[int, str]) -> str:
+    lines = ["slot (UTC)    group docs  scraped by instance (groups)"]
+    for slot in slots:
+        when = time.strftime("%H:%M:%S", time.gmtime(slot / 1000))
+        per = ", ".join(f"{i}={n}" for i, n in sorted(scraped.get(slot, {}).items()))
+        lines.append(f"{when}.{slot % 1000:03d}  {len(groups.get(slot, ())):>10}  {per}  {marks.get(slot, '')}")
+    return "\n".join(lines)
