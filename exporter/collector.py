@@ -25,7 +25,11 @@ from kafka.protocol.consumer import (
 from kafka.protocol.metadata import FindCoordinatorRequest, MetadataRequest
 
 from exporter.kafka_wire import KafkaWire, error_name
-from exporter.protocol import ConsumerGroupDescribeRequest
+from exporter.protocol import (
+    ConsumerGroupDescribeRequest,
+    DescribeShareGroupOffsetsRequest,
+    ShareGroupDescribeRequest,
+)
 from exporter.model import (
     ClusterSnapshot,
     GroupObservation,
@@ -40,7 +44,7 @@ LATEST, EARLIEST = -1, -2
 _TOPIC_RESOURCE = 2
 # Group protocol types that carry consumer offsets: classic consumers, and commit-only clients (Flink,
 # Spark, manual assign) whose groups have no protocol type at all.
-_CONSUMER_PROTOCOLS = {"consumer", ""}
+_CONSUMER_PROTOCOLS = {"consumer", "", "share"}  # share: KIP-932 share groups (their own offsets API)
 # States in which a group has no members: nothing for DescribeGroups to tell.
 _MEMBERLESS_STATES = {"Empty", "Dead"}
 # Group-level errors after which the coordinator must be looked up again: COORDINATOR_LOAD_IN_PROGRESS,
@@ -303,7 +307,8 @@ class Collector:
             # KIP-848 groups (type `consumer`) are described with ConsumerGroupDescribe: DescribeGroups only
             # knows classic groups and answers "not a classic group" with state Dead.
             kip848 = [g for g in active if states[g][1] == "consumer"]
-            classic = [g for g in active if states[g][1] != "consumer"]
+            share = [g for g in active if states[g][1] == "share"]
+            classic = [g for g in active if states[g][1] not in ("consumer", "share")]
             for chunk in _chunks(classic, size):
                 calls.append((DescribeGroupsRequest(groups=list(chunk)), node))
                 batches.append(("describe", chunk))
@@ -311,6 +316,19 @@ class Collector:
                 request = ConsumerGroupDescribeRequest(group_ids=list(chunk), include_authorized_operations=False)
                 calls.append((request, node))
                 batches.append(("describe_848", chunk))
+            for chunk in _chunks(share, size):
+                request = ShareGroupDescribeRequest(group_ids=list(chunk), include_authorized_operations=False)
+                calls.append((request, node))
+                batches.append(("describe_share", chunk))
+            # A share group has no committed offsets: its progress is each partition's share-partition start
+            # offset (and, from Kafka 4.2 on, the broker's own lag), read with DescribeShareGroupOffsets.
+            share_groups = [g for g in groups if states[g][1] == "share"]
+            ShareGroup = DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestGroup
+            for chunk in _chunks(share_groups, size):
+                request = DescribeShareGroupOffsetsRequest(groups=[ShareGroup(group_id=g, topics=None) for g in chunk])
+                calls.append((request, node))
+                batches.append(("share_offsets", chunk))
+            groups = [g for g in groups if states[g][1] != "share"]
             for chunk in _chunks(groups, size):
                 # max_version 9: v10 replaces topic names with topic ids.
                 request = OffsetFetchRequest(
@@ -324,17 +342,20 @@ class Collector:
         described: dict[str, tuple[str, object]] = {}
         committed: dict[str, dict[TopicPartition, int]] = {}
         unread: dict[str, list[TopicPartition]] = defaultdict(list)  # partition-level OffsetFetch errors
+        broker_lag: dict[str, dict[TopicPartition, int]] = defaultdict(dict)  # share groups, Kafka 4.2+
         for (kind, chunk), response in zip(batches, self.wire.send_all(calls)):
             if isinstance(response, BaseException):
                 for group in chunk:
                     group_errors.setdefault(group, f"{kind} failed: {response!r}")
                     self._forget_coordinator(group)
                 continue
-            if kind in ("describe", "describe_848"):
+            if kind in ("describe", "describe_848", "describe_share"):
                 for row in response.groups:
                     described[row.group_id] = (kind, row)
                     if row.error_code in _COORDINATOR_MOVED:
                         self._forget_coordinator(row.group_id)
+            elif kind == "share_offsets":
+                self._share_offsets(response, committed, unread, broker_lag, group_errors)
             else:
                 for row in response.groups:
                     problem = error_name(row.error_code)
@@ -370,17 +391,18 @@ class Collector:
             problem = group_errors.get(group)
             epoch = None
             if row is not None:
-                kip848 = kind == "describe_848"
+                kip848 = kind in ("describe_848", "describe_share")
                 describe_problem = error_name(row.error_code)
                 if describe_problem and describe_problem != "GroupIdNotFoundError":
-                    api = "ConsumerGroupDescribe" if kip848 else "DescribeGroups"
+                    api = {"describe_848": "ConsumerGroupDescribe", "describe_share": "ShareGroupDescribe"}.get(
+                        kind, "DescribeGroups")
                     problem = problem or f"{api}: {describe_problem}"
                 if not describe_problem:  # an error answer's state (Dead) must not replace the listed one
                     state = row.group_state or state
                 if kip848:
                     epoch = row.group_epoch
                     members = tuple(self._kip848_member(m) for m in row.members)
-                    protocol_type = "consumer"
+                    protocol_type = "share" if kind == "describe_share" else "consumer"
                 else:
                     members = tuple(self._member(m, row.protocol_type) for m in row.members)
                     protocol_type = row.protocol_type
@@ -403,9 +425,38 @@ class Collector:
                     committed_read=read,
                     # Not read this scrape: where the group had committed when last read, its lag is unknown.
                     committed_unread=tuple(unread.get(group, ())) if read else self._last_committed.get(group, ()),
+                    broker_lag=dict(broker_lag.get(group, {})),
                 )
             )
         return observations
+
+    def _share_offsets(self, response, committed, unread, broker_lag, group_errors) -> None:
+        """A share group's start offset per partition is where its `committed` offset stands."""
+        for row in response.groups:
+            problem = error_name(row.error_code)
+            if row.error_code == _GROUP_ID_NOT_FOUND:
+                committed[row.group_id] = {}
+                continue
+            if problem:
+                group_errors.setdefault(row.group_id, f"DescribeShareGroupOffsets: {problem}")
+                if row.error_code in _COORDINATOR_MOVED:
+                    self._forget_coordinator(row.group_id)
+                continue
+            offsets = {}
+            for topic in row.topics:
+                if not self.selection.topic(topic.topic_name):
+                    continue
+                for partition in topic.partitions:
+                    tp = (topic.topic_name, partition.partition_index)
+                    if error_name(partition.error_code):
+                        unread[row.group_id].append(tp)
+                        continue
+                    if partition.start_offset >= 0:
+                        offsets[tp] = partition.start_offset
+                    lag = getattr(partition, "lag", -1)
+                    if lag is not None and lag >= 0:
+                        broker_lag[row.group_id][tp] = lag
+            committed[row.group_id] = offsets
 
     def _kip848_member(self, member) -> Member:
         """A KIP-848 member: its assignment comes decoded (topic names and partitions), no assignor bytes."""

@@ -173,6 +173,8 @@ def build_report(
             log_end = offsets.log_end_offset if offsets else None
             log_start = offsets.log_start_offset if offsets else None
             lag = partition_lag(committed, log_end)
+            if tp in group.broker_lag and lag is not None:
+                lag = group.broker_lag[tp]  # a share group: the broker's own count of unacknowledged records
             scale = scale_of.get(topic)
             if scale is None:
                 scale = scale_of[topic] = records_per_message(topic)

@@ -52,7 +52,10 @@ class GroupObservation:
     # Partitions whose committed offset could not be read this scrape: partition-level OffsetFetch errors,
     # or, when the whole fetch failed, the partitions the group had committed to when last read.
     committed_unread: tuple[TopicPartition, ...] = ()
-    epoch: int | None = None  # the group epoch (KIP-848 groups)
+    epoch: int | None = None  # the group epoch (KIP-848 and share groups)
+    # Share groups (KIP-932): `committed` holds each partition's share-partition start offset, and this the
+    # lag the broker computes (Kafka 4.2+: records not yet acknowledged), which is what Kafka's tool shows.
+    broker_lag: Mapping[TopicPartition, int] = field(default_factory=dict)
 
     def member_of(self) -> dict[TopicPartition, Member]:
         return {tp: m for m in self.members for tp in m.assignment}

@@ -94,6 +94,30 @@ def tmux_binary() -> str:
 
 
 @pytest.fixture(scope="session")
+def kafka_of_version():
+    """`kafka_of_version("4.4.0")`: a one-node broker of that Apache Kafka release (jars from Maven Central),
+    started on first use and kept for the session (one per version), for the version matrix and the group
+    types only newer brokers have (share groups)."""
+    from exporter.devstack import KafkaBroker
+
+    brokers: dict[str, KafkaBroker] = {}
+
+    def get(version: str) -> KafkaBroker:
+        if version not in brokers:
+            broker = KafkaBroker(version=version, jvm_options=["-XX:+UseSerialGC"], heap="512m")
+            brokers[version] = broker.start()
+            _services[f"kafka_{version}"] = broker
+        return brokers[version]
+
+    try:
+        yield get
+    finally:
+        for version, broker in brokers.items():
+            broker.stop()
+            _services.pop(f"kafka_{version}", None)
+
+
+@pytest.fixture(scope="session")
 def kafka_cluster():
     """Three Kafka brokers (KRaft, three voters, replication factor 3), started once per session, only when
     a multi-broker test asks; fault helpers kill / freeze / resume / restart / add_broker."""

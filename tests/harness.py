@@ -264,7 +264,8 @@ class JavaConsumer:
     `group.protocol=consumer` (KIP-848), which kafka-python cannot speak. Stopped with `stop()`."""
 
     def __init__(self, bootstrap: str, group: str, topic: str, *, protocol: str = "consumer",
-                 client_id: str | None = None, auto_commit: bool = True, share: bool = False):
+                 client_id: str | None = None, auto_commit: bool = True, share: bool = False,
+                 version: str | None = None):
         import subprocess
 
         from exporter.devstack.common import java_home
@@ -278,7 +279,7 @@ class JavaConsumer:
             props += [f"group.protocol={protocol}", f"enable.auto.commit={str(auto_commit).lower()}",
                       "auto.commit.interval.ms=200", "auto.offset.reset=earliest"]
         argv = [str(java_home() / "bin" / "java"), "-Xmx192m", "-XX:+UseSerialGC",
-                "-cp", str(kafka_libs(KAFKA_VERSION) / "*"), f"org.apache.kafka.tools.consumer.{main}",
+                "-cp", str(kafka_libs(version or KAFKA_VERSION) / "*"), f"org.apache.kafka.tools.consumer.{main}",
                 "--bootstrap-server", bootstrap, "--topic", topic, "--group", group]
         for prop in props:
             argv += ["--consumer-property", prop]

@@ -17,3 +17,25 @@ class ConsumerGroupDescribeResponse(ApiMessage, load_json=_HERE):
 
 
 __all__ = ["ConsumerGroupDescribeRequest", "ConsumerGroupDescribeResponse"]
+
+
+class ShareGroupDescribeRequest(ApiMessage, load_json=_HERE):
+    pass
+
+
+class ShareGroupDescribeResponse(ApiMessage, load_json=_HERE):
+    pass
+
+
+class DescribeShareGroupOffsetsRequest(ApiMessage, load_json=_HERE):
+    pass
+
+
+class DescribeShareGroupOffsetsResponse(ApiMessage, load_json=_HERE):
+    pass
+
+
+__all__ += [
+    "ShareGroupDescribeRequest", "ShareGroupDescribeResponse",
+    "DescribeShareGroupOffsetsRequest", "DescribeShareGroupOffsetsResponse",
+]

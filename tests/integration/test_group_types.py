@@ -54,3 +54,63 @@ def test_a_kip848_group_shows_its_state_members_and_owned_partitions_like_kafkas
     (group_doc,) = [d for d in result.documents if d["lagwatch.doc_type"] == "group"]
     assert group_doc["lagwatch.group.type"] == "consumer" and group_doc["lagwatch.group.epoch"] >= 1
     assert not [e for e in result.report.snapshot.errors if e.scope == "group"]
+
+
+SHARE_KAFKA = "4.4.0"  # share groups on by default, DescribeShareGroupOffsets v1 carries the broker's lag
+
+
+def share_group_command(bootstrap: str, group: str) -> dict[tuple[str, str, int], tuple[int | None, int | None]]:
+    """Kafka's own `kafka-share-groups --describe`: {(group, topic, partition): (start offset, lag)}."""
+    from exporter.devstack.kafka import run_kafka_tool
+
+    result = run_kafka_tool("org.apache.kafka.tools.consumer.group.ShareGroupCommand",
+                            ["--bootstrap-server", bootstrap, "--describe", "--group", group], version=SHARE_KAFKA)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {}
+    for line in result.stdout.splitlines():
+        cells = line.split()
+        if len(cells) == 5 and cells[0] == group and cells[2].isdigit():
+            rows[(cells[0], cells[1], int(cells[2]))] = tuple(None if c == "-" else int(c) for c in cells[3:5])
+    return rows
+
+
+def test_a_share_group_is_reported_row_for_row_as_kafkas_share_group_command_shows_it(kafka_of_version):
+    from tests.harness import KafkaDriver
+
+    broker = kafka_of_version(SHARE_KAFKA)
+    driver = KafkaDriver(broker.bootstrap)
+    topic = driver.create_topic(unique("share"), partitions=2)
+    group = unique("share-group")
+    from exporter.devstack.kafka import run_kafka_tool
+
+    # Share groups start at the latest offset by default; earliest makes the test independent of when the
+    # member first fetches.
+    configured = run_kafka_tool("org.apache.kafka.tools.ConfigCommand", [
+        "--bootstrap-server", broker.bootstrap, "--alter", "--entity-type", "groups", "--entity-name", group,
+        "--add-config", "share.auto.offset.reset=earliest"], version=SHARE_KAFKA)
+    assert configured.returncode == 0, configured.stderr[-2000:]
+    member = JavaConsumer(broker.bootstrap, group, topic, share=True, version=SHARE_KAFKA)
+    try:
+        driver.produce(topic, {0: 10, 1: 5})  # read and acknowledged by the live member
+        # The broker's lag drops to 0 once the member acknowledged what it read (the share-partition start
+        # offset itself moves later, when the broker's state is persisted).
+        wait_for(lambda: (rows := share_group_command(broker.bootstrap, group)) and
+                 all(lag == 0 for _, lag in rows.values()), timeout=90, interval=1,
+                 what="the member acknowledging what it read")
+    finally:
+        member.stop()
+    driver.produce(topic, {0: 7, 1: 2})  # nobody reads these: the group's lag
+    theirs = wait_for(lambda: (rows := share_group_command(broker.bootstrap, group)) and
+                      sorted(lag for _, lag in rows.values()) == [2, 7] and rows,
+                      timeout=60, interval=1, what="the share group's lag")
+    result = scrape_group(broker.bootstrap, group)
+    driver.close()
+    report = as_json(result.report)
+    (g,) = report["groups"]
+    assert g["type"] == "share"
+    ours = {(p["group"], p["topic"], p["partition"]): (p["committed_offset"], p["lag"]) for p in report["partitions"]}
+    assert ours == theirs, (ours, theirs)
+    assert g["lag"] == sum(lag for _, lag in theirs.values())
+    (group_doc,) = [d for d in result.documents if d["lagwatch.doc_type"] == "group"]
+    assert group_doc["lagwatch.group.type"] == "share"
+    assert not [e for e in result.report.snapshot.errors if e.scope == "group"]
