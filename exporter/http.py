@@ -108,6 +108,10 @@ class LagCollector:
         group_lag = GaugeMetricFamily(
             "lagwatch_group_lag", "Consumer group lag in messages (sum over partitions)", labels=["cluster", "group"]
         )
+        group_info = GaugeMetricFamily(
+            "lagwatch_group_info", "1 per group: its type (classic, consumer, share, streams) and Kafka state",
+            labels=["cluster", "group", "type", "state"],
+        )
         group_topic_lag = GaugeMetricFamily(
             "lagwatch_group_topic_lag", "Consumer group lag in messages per topic",
             labels=["cluster", "group", "topic"],
@@ -145,6 +149,7 @@ class LagCollector:
             up.add_metric([cluster], 1.0 if report.snapshot.up else 0.0)
             duration.add_metric([cluster], report.snapshot.duration_s)
             for group in report.groups:
+                group_info.add_metric([cluster, group.group, group.group_type or "classic", group.state], 1.0)
                 # A partial sum is not exported as if it were whole: the series is absent and
                 # lagwatch_group_partitions_unknown says why.
                 partial.add_metric([cluster, group.group], 1.0 if group.partial else 0.0)
@@ -161,7 +166,7 @@ class LagCollector:
                 if row.lag_seconds_max is not None:
                     topic_lag_seconds.add_metric([cluster, row.group, row.topic], row.lag_seconds_max)
         yield from (up, duration, last_success, scrapes, errors, requests)
-        yield from (group_lag, group_topic_lag, lag_seconds, topic_lag_seconds, partial, unknown)
+        yield from (group_lag, group_topic_lag, lag_seconds, topic_lag_seconds, partial, unknown, group_info)
         yield from self._coordination()
 
         sink = self._sink()

@@ -314,6 +314,14 @@ def lens_objects() -> list[dict[str, Any]]:
             _metric_vis("groups", "status"),
         ),
         _lens(
+            "lagwatch-group-type", "Groups by type",
+            "Distinct groups per group type: classic, consumer (KIP-848), share (KIP-932), streams (KIP-1071).",
+            "lnsPie", lag, group_q,
+            {"type": _terms("lagwatch.group.type", "Group type", 4, "groups"),
+             "groups": _metric("unique_count", "kafka.consumergroup.id", "Groups")},
+            _pie("type", "groups"),
+        ),
+        _lens(
             "lagwatch-group-state", "Groups by Kafka group state",
             "Distinct groups per coordinator state (Stable, Empty, PreparingRebalance, ...).",
             "lnsPie", lag, group_q,
@@ -569,8 +577,9 @@ def dashboards() -> list[dict[str, Any]]:
             OVERVIEW, "lagwatch: Overview",
             "Consumer lag across clusters: total lag, worst groups, group status, produce vs consume rates.",
             [
-                ("lens", "lagwatch-group-status", 0, 0, 32, 8),
-                ("lens", "lagwatch-group-state", 32, 0, 16, 8),
+                ("lens", "lagwatch-group-status", 0, 0, 24, 8),
+                ("lens", "lagwatch-group-type", 24, 0, 12, 8),
+                ("lens", "lagwatch-group-state", 36, 0, 12, 8),
                 ("lens", "lagwatch-total-lag-per-cluster", 0, 8, 48, 14),
                 ("lens", "lagwatch-top-groups-by-lag", 0, 22, 24, 14),
                 ("lens", "lagwatch-top-groups-by-lag-seconds", 24, 22, 24, 14),

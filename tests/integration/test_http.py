@@ -71,6 +71,8 @@ def test_health_readiness_and_prometheus_metrics_of_a_running_daemon(kafka, es, 
         assert status == 200 and headers["Content-Type"].startswith("text/plain; version=")
         values = samples(text)
         assert values[("lagwatch_group_lag", (("cluster", "web"), ("group", group)))] == 11
+        info = (("cluster", "web"), ("group", group), ("state", "Empty"), ("type", "classic"))
+        assert values[("lagwatch_group_info", info)] == 1
         assert values[("lagwatch_group_topic_lag", (("cluster", "web"), ("group", group), ("topic", topic)))] == 11
         assert values[("lagwatch_up", (("cluster", "web"),))] == 1
         assert values[("lagwatch_scrapes_total", (("cluster", "web"), ("result", "ok")))] >= 1

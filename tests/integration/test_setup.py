@@ -175,7 +175,7 @@ def test_setup_imports_one_multipart_ndjson_into_the_space_and_creates_the_rule(
     assert [r["method"] for r in kibana.requests if RULE_PATH in r["path"]] == ["GET", "POST"]
 
     assert f"imported {len(kibana_objects.saved_objects(prefix))} saved objects into space 'ops'" in out
-    assert len(kibana_objects.saved_objects(prefix)) == 23  # 2 data views, 17 Lens panels, a search, 3 dashboards
+    assert len(kibana_objects.saved_objects(prefix)) == 24  # 2 data views, 18 Lens panels, a search, 3 dashboards
     assert f"rule {kibana_objects.RULE_ID} created" in out
     assert f"index template {prefix}-lag installed" in out and f"index template {prefix}-alerts installed" in out
     assert PASSWORD not in out + err
