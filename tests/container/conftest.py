@@ -28,6 +28,9 @@ def podman():
         _unavailable(f"{', '.join(missing)} not installed: scripts/bootstrap installs them when run as root")
     engine = ch.Podman()
     engine.check_engine()
+    # Stopped test containers an interrupted run left behind an hour ago or more (newer ones may be in use).
+    engine.run("container", "prune", "--force", "--filter", "label=lagwatch-test=1", "--filter", "until=1h",
+               check=False)
     return engine
 
 
