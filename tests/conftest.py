@@ -97,16 +97,22 @@ def tmux_binary() -> str:
 def kafka_of_version():
     """`kafka_of_version("4.4.0")`: a one-node broker of that Apache Kafka release (jars from Maven Central),
     started on first use and kept for the session (one per version), for the version matrix and the group
-    types only newer brokers have (share groups)."""
+    types only newer brokers have (share groups). Kafka's tools and Java clients that tests run against it
+    come from the same release (harness.BROKER_VERSIONS)."""
     from exporter.devstack import KafkaBroker
 
     brokers: dict[str, KafkaBroker] = {}
 
     def get(version: str) -> KafkaBroker:
         if version not in brokers:
-            broker = KafkaBroker(version=version, jvm_options=["-XX:+UseSerialGC"], heap="512m")
+            # 3.x serves KIP-848 `consumer` groups only when told to (4.0 made it the default; 3.9 has no
+            # group.version feature to finalize): without it a group.protocol=consumer member never joins.
+            extra = {"group.coordinator.rebalance.protocols": "classic,consumer"} if version.startswith("3.") else {}
+            broker = KafkaBroker(version=version, jvm_options=["-XX:+UseSerialGC"], heap="512m",
+                                 extra_properties=extra)
             brokers[version] = broker.start()
             _services[f"kafka_{version}"] = broker
+            harness.BROKER_VERSIONS[broker.bootstrap] = version
         return brokers[version]
 
     try:
@@ -115,6 +121,40 @@ def kafka_of_version():
         for version, broker in brokers.items():
             broker.stop()
             _services.pop(f"kafka_{version}", None)
+            harness.BROKER_VERSIONS.pop(broker.bootstrap, None)
+
+
+@pytest.fixture(scope="session")
+def es_of_version():
+    """`es_of_version("9.5.4")`: an Elasticsearch node of that release (integ-test-zip from Maven Central),
+    started on first use and kept for the session, for the version matrix. Each node runs on the first JDK
+    of this machine that can run it (9.x needs Java 21+ with the full module set; see the README)."""
+    from exporter.devstack import ElasticsearchNode
+    from exporter.devstack.common import StackError
+    from exporter.devstack.elasticsearch import jdk_for
+
+    nodes: dict[str, ElasticsearchNode] = {}
+
+    def get(version: str) -> ElasticsearchNode:
+        if version not in nodes:
+            try:
+                jdk = jdk_for(version)
+            except StackError as exc:  # no registry package has a JDK that runs 9.x (README: Supported versions)
+                message = f"no JDK on this machine runs Elasticsearch {version}: {exc}"
+                if os.environ.get("LAGWATCH_REQUIRE_ALL"):
+                    pytest.fail(message)
+                pytest.skip(message)
+            node = ElasticsearchNode(version=version, java_home=jdk)
+            nodes[version] = node.start()
+            _services[f"elasticsearch_{version}"] = node
+        return nodes[version]
+
+    try:
+        yield get
+    finally:
+        for version, node in nodes.items():
+            node.stop()
+            _services.pop(f"elasticsearch_{version}", None)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,17 @@ from kafka.admin import NewTopic
 from exporter.devstack import ElasticsearchNode, ExternalElasticsearch, ExternalKafka, KafkaBroker
 
 
+# The Apache Kafka release of each broker a test may talk to, by bootstrap address (the version matrix's
+# brokers register here): Kafka's own tools and clients are then run from that same release.
+BROKER_VERSIONS: dict[str, str] = {}
+
+
+def kafka_version_of(bootstrap: str) -> str:
+    from exporter.devstack.versions import KAFKA_VERSION
+
+    return BROKER_VERSIONS.get(bootstrap, KAFKA_VERSION)
+
+
 def kafka_service() -> KafkaBroker | ExternalKafka:
     external = os.environ.get("LAGWATCH_TEST_BOOTSTRAP")
     return ExternalKafka(external) if external else KafkaBroker()
@@ -141,13 +152,15 @@ class KafkaDriver:
         self.admin.close()
 
 
-def consumer_group_command(bootstrap: str) -> dict[tuple[str, str, int], dict[str, int | None]]:
-    """Kafka's own `kafka-consumer-groups --describe --all-groups`, parsed into rows keyed by
-    (group, topic, partition); '-' becomes None. The reference our exactness tests compare with."""
+def consumer_group_command(bootstrap: str, version: str | None = None) -> dict[tuple[str, str, int], dict[str, int | None]]:
+    """Kafka's own `kafka-consumer-groups --describe --all-groups` of the broker's release (or `version`),
+    parsed into rows keyed by (group, topic, partition); '-' becomes None. The reference our exactness
+    tests compare with."""
     from exporter.devstack.kafka import CONSUMER_GROUP_COMMAND, run_kafka_tool
 
     result = run_kafka_tool(
-        CONSUMER_GROUP_COMMAND, ["--bootstrap-server", bootstrap, "--describe", "--all-groups"]
+        CONSUMER_GROUP_COMMAND, ["--bootstrap-server", bootstrap, "--describe", "--all-groups"],
+        version=version or kafka_version_of(bootstrap),
     )
     if result.returncode != 0:
         raise AssertionError(f"ConsumerGroupCommand failed: {result.stderr[-2000:]}")
@@ -270,7 +283,6 @@ class JavaConsumer:
 
         from exporter.devstack.common import java_home
         from exporter.devstack.maven import kafka_libs
-        from exporter.devstack.versions import KAFKA_VERSION
 
         self.client_id = client_id or f"{group}-java"
         main = "ConsoleShareConsumer" if share else "ConsoleConsumer"
@@ -279,7 +291,7 @@ class JavaConsumer:
             props += [f"group.protocol={protocol}", f"enable.auto.commit={str(auto_commit).lower()}",
                       "auto.commit.interval.ms=200", "auto.offset.reset=earliest"]
         argv = [str(java_home() / "bin" / "java"), "-Xmx192m", "-XX:+UseSerialGC",
-                "-cp", str(kafka_libs(version or KAFKA_VERSION) / "*"), f"org.apache.kafka.tools.consumer.{main}",
+                "-cp", str(kafka_libs(version or kafka_version_of(bootstrap)) / "*"), f"org.apache.kafka.tools.consumer.{main}",
                 "--bootstrap-server", bootstrap, "--topic", topic, "--group", group]
         for prop in props:
             argv += ["--consumer-property", prop]

