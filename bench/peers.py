@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import procstat
 from exporter.devstack.common import cache_dir, free_port
 
 
@@ -221,6 +222,7 @@ class Running:
         return urllib.request.urlopen(self.url, timeout=timeout).read().decode()
 
     def scrape(self, prefix: str, timeout: float) -> dict:
+        cpu, _ = procstat.times(self.process.pid)
         started = time.perf_counter()
         try:
             body = self._get(timeout)
@@ -228,8 +230,10 @@ class Running:
             raise PeerFailed(f"one /metrics did not answer within {timeout:.0f} s ({exc}); "
                              f"log: {_tail(self.log_path, 200)}") from exc
         wall = time.perf_counter() - started
+        cpu_after, _ = procstat.times(self.process.pid)  # all threads (Go): their run-queue waits overlap
         rows, groups, lag = parse_lag(body, self.peer, prefix)
-        return {"wall_s": wall, "rows": rows, "groups": groups, "lag": lag, "bytes": len(body)}
+        return {"wall_s": wall, "cpu_s": cpu_after - cpu, "rows": rows,
+                "groups": groups, "lag": lag, "bytes": len(body)}
 
     def stop(self) -> float:
         if self.process.poll() is None:

@@ -107,6 +107,8 @@ def lagwatch_once(bootstrap: str, prefix: str, dump_docs: Path | None = None, ti
         "cpu_s": first["cpu_s"],
         "warm_wall_s": second["wall_s"],
         "warm_cpu_s": second["cpu_s"],
+        "runq_s": first["runq_s"],
+        "warm_runq_s": second["runq_s"],
         "process_wall_s": child.wall_s,
         "peak_rss_mb": child.peak_rss_mb,
         "requests": first["requests"],
@@ -124,7 +126,8 @@ def lagwatch_once(bootstrap: str, prefix: str, dump_docs: Path | None = None, ti
     return row
 
 
-LAGWATCH_STATS = ("wall_s", "cpu_s", "warm_wall_s", "warm_cpu_s", "process_wall_s", "peak_rss_mb")
+LAGWATCH_STATS = ("wall_s", "cpu_s", "runq_s", "warm_wall_s", "warm_cpu_s", "warm_runq_s", "process_wall_s",
+                  "peak_rss_mb")
 
 
 def summarize_lagwatch(rows: list[dict]) -> dict:
@@ -152,6 +155,9 @@ def stages_once(bootstrap: str, timeout: float = 900) -> dict:
     return {"first": first, "warm": warm, "peak_rss_mb": child.peak_rss_mb}
 
 
+STAGE_KEYS = ("wall_s", "cpu_s", "runq_s")
+
+
 def summarize_stages(rows: list[dict]) -> dict:
     """Per scrape (first, warm) and stage: the spread of wall and CPU over the runs, plus the collect details."""
     out: dict = {"runs": len(rows), "peak_rss_mb": spread([r["peak_rss_mb"] for r in rows])}
@@ -159,22 +165,23 @@ def summarize_stages(rows: list[dict]) -> dict:
         scrapes = [r[which] for r in rows]
         stages = {}
         for name in scrapes[0]["stages"]:
-            stages[name] = {k: spread([s["stages"][name][k] for s in scrapes]) for k in ("wall_s", "cpu_s")}
+            stages[name] = {k: spread([s["stages"][name][k] for s in scrapes]) for k in STAGE_KEYS}
         collect = [s["stages"]["collect"] for s in scrapes]
         stages["collect"].update(
             decode_s=spread([c["decode_s"] for c in collect]),
+            decode_cpu_s=spread([c["decode_cpu_s"] for c in collect]),
             broker_wait_s=spread([c["broker_wait_s"] for c in collect]),
             response_bytes=collect[-1]["response_bytes"],
             bytes_by_api=collect[-1]["bytes_by_api"],
             responses=collect[-1]["responses"],
             requests=collect[-1]["requests"],
         )
-        detail = {name: {k: spread([s["detail"][name][k] for s in scrapes]) for k in ("wall_s", "cpu_s")}
+        detail = {name: {k: spread([s["detail"][name][k] for s in scrapes]) for k in STAGE_KEYS}
                   for name in scrapes[0]["detail"]}
         out[which] = {
             "stages": stages,
             "detail": detail,
-            "total": {k: spread([s["total"][k] for s in scrapes]) for k in ("wall_s", "cpu_s")},
+            "total": {k: spread([s["total"][k] for s in scrapes]) for k in STAGE_KEYS},
             **{k: scrapes[-1][k] for k in ("groups", "rows", "documents", "bulk_bodies", "bulk_bytes", "errors")},
         }
     return out
@@ -453,7 +460,8 @@ def rounds(bootstrap: str, spec: EstateSpec, args, peer_setup: dict, expected: i
                 if who == "lagwatch":
                     got = lagwatch_once(bootstrap, spec.prefix)
                     lagwatch_rows.append(got)
-                    row.update(lagwatch_first_s=got["wall_s"], lagwatch_next_s=got["warm_wall_s"])
+                    row.update(lagwatch_first_s=got["wall_s"], lagwatch_next_s=got["warm_wall_s"],
+                               lagwatch_next_runq_s=got["warm_runq_s"], lagwatch_next_cpu_s=got["warm_cpu_s"])
                 elif who == "stages":
                     got = stages_once(bootstrap)
                     stage_rows.append(got)
@@ -468,12 +476,14 @@ def rounds(bootstrap: str, spec: EstateSpec, args, peer_setup: dict, expected: i
                         continue
                     peer_rows[who].append(got)
                     row[f"{who}_s"] = got["wall_s"]
+                    row[f"{who}_cpu_s"] = got["cpu_s"]
                     log(f"{who}: {got['wall_s']:.2f}s, {got['rows']:,} rows, {got['groups']:,} groups, "
                         f"lag {got['lag']:,}")
             for name in peer_rows:
                 if f"{name}_s" in row:
                     row[f"{name}_ratio_next"] = row[f"{name}_s"] / row["lagwatch_next_s"]
                     row[f"{name}_ratio_first"] = row[f"{name}_s"] / row["lagwatch_first_s"]
+                    row[f"{name}_ratio_cpu"] = row[f"{name}_cpu_s"] / row["lagwatch_next_cpu_s"]
                     if "staged_next_s" in row:
                         row[f"{name}_ratio_staged"] = row[f"{name}_s"] / row["staged_next_s"]
             table.append(row)
@@ -487,11 +497,12 @@ def rounds(bootstrap: str, spec: EstateSpec, args, peer_setup: dict, expected: i
             continue
         state = peer_setup[name]
         ratios = {k: spread([r[f"{name}_ratio_{k}"] for r in table if f"{name}_ratio_{k}" in r])
-                  for k in ("next", "first", "staged")}
+                  for k in ("next", "first", "staged", "cpu")}
         out[name] = {
             "ran": True, "version": state.get("version", ""), "how": state.get("how"),
             "what": "one full /metrics" + (" (from memory, once it holds the estate)" if name == "burrow" else ""),
-            "wall_s": spread([g["wall_s"] for g in got]), "peak_rss_mb": spread([rss.get(name, float("nan"))]),
+            "wall_s": spread([g["wall_s"] for g in got]), "cpu_s": spread([g["cpu_s"] for g in got]),
+            "peak_rss_mb": spread([rss.get(name, float("nan"))]),
             "rows": got[-1]["rows"], "groups_seen": got[-1]["groups"], "lag": got[-1]["lag"],
             "metrics_bytes": got[-1]["bytes"], "ratio": ratios,
             "ready_s": ready.get(name),  # start until /metrics first served the estate (Burrow: all of it)

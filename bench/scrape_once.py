@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default="", help="also sum the lag of the groups named <prefix>-*")
     args = parser.parse_args(argv)
 
+    from bench import procstat
+
     imports_started = time.perf_counter()
     from exporter import app, logs  # noqa: F401 - the imports a daemon pays for, timed
     from exporter.pipeline import ClusterPipeline  # noqa: F401
@@ -65,14 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     result = None
     for _ in range(args.scrapes):
         result = None  # like the daemon, nothing of the previous scrape but its snapshot and histories
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu, (_, runq) = time.perf_counter(), time.process_time(), procstat.times()
         result = pipeline.run_once()
+        runq = procstat.times()[1] - runq
         report = result.report
         snapshot = report.snapshot
         results.append(
             {
                 "wall_s": time.perf_counter() - wall,
                 "cpu_s": time.process_time() - cpu,
+                "runq_s": runq,  # waiting for a CPU (other load on the machine)
                 "collect_s": snapshot.duration_s,
                 "requests": sum(snapshot.requests.values()),
                 "requests_by_api": snapshot.requests,

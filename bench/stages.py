@@ -6,8 +6,8 @@ Times, from the outside, the same functions the daemon's cycle calls (exporter/p
 after the other on the same data, with the cyclic GC paused as the pipeline pauses it:
 
 - collect: `ClusterPipeline.scrape()` (Kafka requests and response decode, the snapshot). Within it, decode:
-  kafka-python's `KafkaProtocol._process_response` timed by a wrapper (bytes and responses counted); broker
-  wait: wall minus CPU of the whole collect (time this process was idle waiting for the broker);
+  kafka-python's `KafkaProtocol._process_response` timed by a wrapper (wall and thread CPU; bytes and
+  responses counted); broker wait: wall minus CPU minus run-queue wait (bench/procstat.py) of the collect;
 - time lag: `lag.update_histories` (this scrape's point per partition), plus the estimates `build_report`
   makes per row (`timelag.estimate`, the same arguments, timed in a pass of its own);
 - lag model: `lag.build_report` minus that estimate pass;
@@ -16,7 +16,8 @@ after the other on the same data, with the cyclic GC paused as the pipeline paus
 - serialization: each chunk to `_bulk` request bodies by the Elasticsearch sink (`ElasticsearchSink.bodies`),
   the bytes the daemon would send; delivery is measured apart (bench/run.py measure_indexing).
 
-The first scrape connects (fresh process); the next ones reuse the connection and carry the previous
+Every stage has its wall time, CPU time and run-queue wait (time it was ready to run but other work on the
+machine had the CPUs). The first scrape connects (fresh process); the next ones reuse the connection and carry the previous
 snapshot, histories and status windows, like the daemon. Prints one JSON line.
 """
 
@@ -30,12 +31,17 @@ import resource
 import sys
 import time
 
+from bench import procstat
+
+KEYS = ("wall_s", "cpu_s", "runq_s")
+
 
 class DecodeMeter:
     """Time and bytes of every Kafka response kafka-python decodes in this process."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self.cpu = 0.0
         self.bytes = 0
         self.by_api: collections.Counter[str] = collections.Counter()
         self.bytes_by_api: collections.Counter[str] = collections.Counter()
@@ -48,9 +54,10 @@ class DecodeMeter:
 
         def timed(protocol, read_buffer):
             size = len(read_buffer)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             result = original(protocol, read_buffer)
             meter.seconds += time.perf_counter() - started
+            meter.cpu += time.thread_time() - cpu
             name = type(result[1]).__name__.split("_v")[0].removesuffix("Response")
             meter.bytes += size
             meter.by_api[name] += 1
@@ -60,9 +67,9 @@ class DecodeMeter:
         parser.KafkaProtocol._process_response = timed
 
     def take(self) -> dict:
-        taken = {"decode_s": self.seconds, "response_bytes": self.bytes, "responses": dict(self.by_api),
-                 "bytes_by_api": dict(self.bytes_by_api)}
-        self.seconds, self.bytes = 0.0, 0
+        taken = {"decode_s": self.seconds, "decode_cpu_s": self.cpu, "response_bytes": self.bytes,
+                 "responses": dict(self.by_api), "bytes_by_api": dict(self.bytes_by_api)}
+        self.seconds, self.cpu, self.bytes = 0.0, 0.0, 0
         self.by_api.clear()
         self.bytes_by_api.clear()
         return taken
@@ -72,15 +79,16 @@ class Clock:
     def __init__(self) -> None:
         self.stages: dict[str, dict[str, float]] = {}
 
-    def add(self, stage: str, wall: float, cpu: float) -> None:
-        got = self.stages.setdefault(stage, {"wall_s": 0.0, "cpu_s": 0.0})
+    def add(self, stage: str, wall: float, cpu: float, runq: float) -> None:
+        got = self.stages.setdefault(stage, {"wall_s": 0.0, "cpu_s": 0.0, "runq_s": 0.0})
         got["wall_s"] += wall
         got["cpu_s"] += cpu
+        got["runq_s"] += runq
 
     def timed(self, stage: str, call, *args, **kwargs):
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu, (_, runq) = time.perf_counter(), time.process_time(), procstat.times()
         result = call(*args, **kwargs)
-        self.add(stage, time.perf_counter() - wall, time.process_time() - cpu)
+        self.add(stage, time.perf_counter() - wall, time.process_time() - cpu, procstat.times()[1] - runq)
         return result
 
 
@@ -121,15 +129,15 @@ def staged_cycle(pipeline, alerting, sink, meter: DecodeMeter) -> dict:
     # The estimates ran inside build_report too: the lag model is build_report without them.
     model = stages.pop("build_report")
     est = stages["time_lag_estimates"]
-    stages["lag_model"] = {"wall_s": max(0.0, model["wall_s"] - est["wall_s"]),
-                           "cpu_s": max(0.0, model["cpu_s"] - est["cpu_s"])}
-    stages["time_lag"] = {k: stages["time_lag_histories"][k] + est[k] for k in ("wall_s", "cpu_s")}
+    stages["lag_model"] = {k: max(0.0, model[k] - est[k]) for k in KEYS}
+    stages["time_lag"] = {k: stages["time_lag_histories"][k] + est[k] for k in KEYS}
     collect = stages["collect"]
     collect.update(collected)
-    collect["broker_wait_s"] = max(0.0, collect["wall_s"] - collect["cpu_s"])
+    # Off CPU and not waiting for one: waiting for the broker's answers.
+    collect["broker_wait_s"] = max(0.0, collect["wall_s"] - collect["cpu_s"] - collect["runq_s"])
     collect["requests"] = sum(snapshot.requests.values())
     order = ["collect", "lag_model", "time_lag", "statuses", "documents", "serialization"]
-    total = {k: sum(stages[s][k] for s in order) for k in ("wall_s", "cpu_s")}
+    total = {k: sum(stages[s][k] for s in order) for k in KEYS}
     return {
         "stages": {name: stages[name] for name in order},
         "detail": {"time_lag_histories": stages["time_lag_histories"], "time_lag_estimates": est},
