@@ -29,7 +29,15 @@ from exporter.protocol import (
     ConsumerGroupDescribeRequest,
     DescribeShareGroupOffsetsRequest,
     ShareGroupDescribeRequest,
+    StreamsGroupDescribeRequest,
 )
+# Group type -> (describe request class, batch kind); other types (classic, or none on old brokers) use
+# DescribeGroups, which knows classic groups only (it answers "not a classic group" for the others).
+_DESCRIBE = {
+    "consumer": (ConsumerGroupDescribeRequest, "describe_848"),
+    "share": (ShareGroupDescribeRequest, "describe_share"),
+    "streams": (StreamsGroupDescribeRequest, "describe_streams"),
+}
 from exporter.model import (
     ClusterSnapshot,
     GroupObservation,
@@ -44,7 +52,8 @@ LATEST, EARLIEST = -1, -2
 _TOPIC_RESOURCE = 2
 # Group protocol types that carry consumer offsets: classic consumers, and commit-only clients (Flink,
 # Spark, manual assign) whose groups have no protocol type at all.
-_CONSUMER_PROTOCOLS = {"consumer", "", "share"}  # share: KIP-932 share groups (their own offsets API)
+# share: KIP-932 share groups (their own offsets API); streams: KIP-1071 streams groups (committed offsets).
+_CONSUMER_PROTOCOLS = {"consumer", "", "share", "streams"}
 # States in which a group has no members: nothing for DescribeGroups to tell.
 _MEMBERLESS_STATES = {"Empty", "Dead"}
 # Group-level errors after which the coordinator must be looked up again: COORDINATOR_LOAD_IN_PROGRESS,
@@ -304,22 +313,15 @@ class Collector:
         for node, groups in sorted(by_coordinator.items()):
             # Empty groups have no members to describe (ListGroups told us their state): only the others.
             active = [g for g in groups if states[g][0] not in _MEMBERLESS_STATES]
-            # KIP-848 groups (type `consumer`) are described with ConsumerGroupDescribe: DescribeGroups only
-            # knows classic groups and answers "not a classic group" with state Dead.
-            kip848 = [g for g in active if states[g][1] == "consumer"]
-            share = [g for g in active if states[g][1] == "share"]
-            classic = [g for g in active if states[g][1] not in ("consumer", "share")]
+            classic = [g for g in active if states[g][1] not in _DESCRIBE]
             for chunk in _chunks(classic, size):
                 calls.append((DescribeGroupsRequest(groups=list(chunk)), node))
                 batches.append(("describe", chunk))
-            for chunk in _chunks(kip848, size):
-                request = ConsumerGroupDescribeRequest(group_ids=list(chunk), include_authorized_operations=False)
-                calls.append((request, node))
-                batches.append(("describe_848", chunk))
-            for chunk in _chunks(share, size):
-                request = ShareGroupDescribeRequest(group_ids=list(chunk), include_authorized_operations=False)
-                calls.append((request, node))
-                batches.append(("describe_share", chunk))
+            for group_type, (request_class, kind) in _DESCRIBE.items():
+                typed = [g for g in active if states[g][1] == group_type]
+                for chunk in _chunks(typed, size):
+                    calls.append((request_class(group_ids=list(chunk), include_authorized_operations=False), node))
+                    batches.append((kind, chunk))
             # A share group has no committed offsets: its progress is each partition's share-partition start
             # offset (and, from Kafka 4.2 on, the broker's own lag), read with DescribeShareGroupOffsets.
             share_groups = [g for g in groups if states[g][1] == "share"]
@@ -349,7 +351,7 @@ class Collector:
                     group_errors.setdefault(group, f"{kind} failed: {response!r}")
                     self._forget_coordinator(group)
                 continue
-            if kind in ("describe", "describe_848", "describe_share"):
+            if kind.startswith("describe"):
                 for row in response.groups:
                     described[row.group_id] = (kind, row)
                     if row.error_code in _COORDINATOR_MOVED:
@@ -391,18 +393,21 @@ class Collector:
             problem = group_errors.get(group)
             epoch = None
             if row is not None:
-                kip848 = kind in ("describe_848", "describe_share")
+                kip848 = kind in ("describe_848", "describe_share", "describe_streams")
                 describe_problem = error_name(row.error_code)
                 if describe_problem and describe_problem != "GroupIdNotFoundError":
-                    api = {"describe_848": "ConsumerGroupDescribe", "describe_share": "ShareGroupDescribe"}.get(
-                        kind, "DescribeGroups")
+                    api = {"describe_848": "ConsumerGroupDescribe", "describe_share": "ShareGroupDescribe",
+                           "describe_streams": "StreamsGroupDescribe"}.get(kind, "DescribeGroups")
                     problem = problem or f"{api}: {describe_problem}"
                 if not describe_problem:  # an error answer's state (Dead) must not replace the listed one
                     state = row.group_state or state
                 if kip848:
                     epoch = row.group_epoch
-                    members = tuple(self._kip848_member(m) for m in row.members)
-                    protocol_type = "share" if kind == "describe_share" else "consumer"
+                    if kind == "describe_streams":
+                        members = tuple(self._streams_member(m, row.topology) for m in row.members)
+                    else:
+                        members = tuple(self._kip848_member(m) for m in row.members)
+                    protocol_type = {"describe_share": "share", "describe_streams": "streams"}.get(kind, "consumer")
                 else:
                     members = tuple(self._member(m, row.protocol_type) for m in row.members)
                     protocol_type = row.protocol_type
@@ -457,6 +462,20 @@ class Collector:
                     if lag is not None and lag >= 0:
                         broker_lag[row.group_id][tp] = lag
             committed[row.group_id] = offsets
+
+    def _streams_member(self, member, topology) -> Member:
+        """A streams member owns tasks: (subtopology, partition); each reads that partition of every source
+        topic of its subtopology (KIP-1071)."""
+        sources = {st.subtopology_id: st.source_topics for st in (topology.subtopologies or ())} if topology else {}
+        assignment = tuple(sorted({
+            (topic, p)
+            for task in member.assignment.active_tasks
+            for topic in sources.get(task.subtopology_id, ())
+            if self.selection.topic(topic)
+            for p in task.partitions
+        }))
+        host = (member.client_host or "").lstrip("/")
+        return Member(member.member_id, member.client_id, host, assignment)
 
     def _kip848_member(self, member) -> Member:
         """A KIP-848 member: its assignment comes decoded (topic names and partitions), no assignor bytes."""

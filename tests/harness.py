@@ -304,3 +304,30 @@ class JavaConsumer:
                 self.process.wait(timeout=20)
             except Exception:  # noqa: BLE001
                 self.process.kill()
+
+
+class StreamsApp:
+    """tests/resources/StreamsMember.java (a Kafka Streams application reading one topic with
+    group.protocol=streams) as a live member of the streams group `application_id`."""
+
+    def __init__(self, bootstrap: str, application_id: str, topic: str, version: str):
+        import subprocess
+        from pathlib import Path
+
+        from exporter.devstack.common import java_home
+        from exporter.devstack.maven import kafka_streams_libs
+
+        self.client_id = f"{application_id}-streams"
+        source = Path(__file__).parent / "resources" / "StreamsMember.java"
+        argv = [str(java_home() / "bin" / "java"), "-Xmx256m", "-XX:+UseSerialGC",
+                "-cp", str(kafka_streams_libs(version) / "*"), str(source),
+                bootstrap, application_id, topic, self.client_id]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except Exception:  # noqa: BLE001
+                self.process.kill()

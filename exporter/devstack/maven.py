@@ -30,6 +30,19 @@ _KAFKA_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 </project>
 """
 
+_STREAMS_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>lagwatch.devstack</groupId><artifactId>kafka-streams-runtime</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-streams</artifactId>
+      <version>{kafka}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId>
+      <version>{log4j}</version></dependency>
+  </dependencies>
+</project>
+"""
+
 _MARKER = ".complete"
 
 
@@ -45,25 +58,33 @@ def _mvn(args: list[str], cwd: Path, what: str) -> None:
 
 def kafka_libs(version: str, progress: Progress = stderr_progress) -> Path:
     """A directory holding the Kafka broker, kafka-tools and a log4j backend, all jars."""
-    target = cache_dir() / f"kafka-{version}" / "libs"
+    pom = _KAFKA_POM.format(kafka=version, log4j=LOG4J_VERSION)
+    return _copy_dependencies(cache_dir() / f"kafka-{version}" / "libs", pom, f"Apache Kafka {version}", progress)
+
+
+def kafka_streams_libs(version: str, progress: Progress = stderr_progress) -> Path:
+    """Kafka Streams and its runtime (RocksDB included): for the tests' own streams application."""
+    pom = _STREAMS_POM.format(kafka=version, log4j=LOG4J_VERSION)
+    return _copy_dependencies(
+        cache_dir() / f"kafka-streams-{version}" / "libs", pom, f"Kafka Streams {version}", progress
+    )
+
+
+def _copy_dependencies(target: Path, pom: str, what: str, progress: Progress) -> Path:
     if (target / _MARKER).exists():
         return target
-    progress(f"fetching Apache Kafka {version} jars from Maven Central (first run only) ...")
+    progress(f"fetching {what} jars from Maven Central (first run only) ...")
     if target.exists():
         shutil.rmtree(target)
     with tempfile.TemporaryDirectory(prefix="lagwatch-mvn-") as tmp:
-        (Path(tmp) / "pom.xml").write_text(_KAFKA_POM.format(kafka=version, log4j=LOG4J_VERSION))
+        (Path(tmp) / "pom.xml").write_text(pom)
         _mvn(
-            [
-                "dependency:copy-dependencies",
-                "-DincludeScope=runtime",
-                f"-DoutputDirectory={target}",
-            ],
+            ["dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={target}"],
             Path(tmp),
-            f"Kafka {version}",
+            what,
         )
     jars = list(target.glob("*.jar"))
-    progress(f"Kafka {version}: {len(jars)} jars in {target}")
+    progress(f"{what}: {len(jars)} jars in {target}")
     (target / _MARKER).touch()
     return target
 

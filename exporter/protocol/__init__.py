@@ -39,3 +39,14 @@ __all__ += [
     "ShareGroupDescribeRequest", "ShareGroupDescribeResponse",
     "DescribeShareGroupOffsetsRequest", "DescribeShareGroupOffsetsResponse",
 ]
+
+
+class StreamsGroupDescribeRequest(ApiMessage, load_json=_HERE):
+    pass
+
+
+class StreamsGroupDescribeResponse(ApiMessage, load_json=_HERE):
+    pass
+
+
+__all__ += ["StreamsGroupDescribeRequest", "StreamsGroupDescribeResponse"]

@@ -114,3 +114,55 @@ def test_a_share_group_is_reported_row_for_row_as_kafkas_share_group_command_sho
     (group_doc,) = [d for d in result.documents if d["lagwatch.doc_type"] == "group"]
     assert group_doc["lagwatch.group.type"] == "share"
     assert not [e for e in result.report.snapshot.errors if e.scope == "group"]
+
+
+def streams_group_command(bootstrap: str, group: str) -> dict[tuple[str, str, int], dict[str, int | None]]:
+    """Kafka's own `kafka-streams-groups --describe --offsets` (columns GROUP TOPIC PARTITION OFFSET-LAG on
+    4.4), rows keyed by (group, topic, partition)."""
+    from exporter.devstack.kafka import run_kafka_tool
+
+    result = run_kafka_tool("org.apache.kafka.tools.streams.StreamsGroupCommand",
+                            ["--bootstrap-server", bootstrap, "--describe", "--offsets", "--group", group],
+                            version=SHARE_KAFKA)
+    if result.returncode != 0 and "not found" in result.stderr:
+        return {}  # the application has not joined yet
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line.split() for line in result.stdout.splitlines() if line.strip()]
+    header = next(cells for cells in lines if cells[0] == "GROUP")
+    rows = {}
+    for cells in lines:
+        if cells[0] != group or len(cells) != len(header):
+            continue
+        row = dict(zip(header, cells))
+        value = {k: None if v == "-" else int(v) for k, v in row.items() if k not in ("GROUP", "TOPIC")}
+        rows[(group, row["TOPIC"], int(row["PARTITION"]))] = value
+    return rows
+
+
+def test_a_streams_group_is_reported_with_its_members_and_the_lag_kafkas_tool_shows(kafka_of_version):
+    from tests.harness import KafkaDriver, StreamsApp
+
+    broker = kafka_of_version(SHARE_KAFKA)  # streams.version 1 is on by default from 4.4
+    driver = KafkaDriver(broker.bootstrap)
+    topic = driver.create_topic(unique("streams"), partitions=2)
+    driver.produce(topic, {0: 10, 1: 4})
+    group = unique("streams-app")
+    app = StreamsApp(broker.bootstrap, group, topic, SHARE_KAFKA)
+    try:
+        theirs = wait_for(lambda: (rows := streams_group_command(broker.bootstrap, group)) and len(rows) == 2
+                          and all(r.get("OFFSET-LAG") == 0 for r in rows.values()) and rows,
+                          timeout=120, interval=2, what="the streams app committing both partitions")
+        result = scrape_group(broker.bootstrap, group)
+    finally:
+        app.stop()
+        driver.close()
+    report = as_json(result.report)
+    (g,) = report["groups"]
+    assert (g["type"], g["state"], g["members"]) == ("streams", "Stable", 1)
+    ours = {(p["group"], p["topic"], p["partition"]): p for p in report["partitions"]}
+    assert set(ours) == set(theirs)
+    for key, row in theirs.items():
+        assert ours[key]["lag"] == row["OFFSET-LAG"]
+        assert ours[key]["committed_offset"] == {0: 10, 1: 4}[key[2]] == ours[key]["log_end_offset"]
+        assert ours[key]["client_id"] is not None and ours[key]["client_id"].startswith(group)
+    assert not [e for e in result.report.snapshot.errors if e.scope == "group"]
