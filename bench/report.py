@@ -161,6 +161,16 @@ def _stages(st: dict) -> list[str]:
                        for api, count in sorted(collect["responses"].items()))
     out += ["", f"Responses decoded in the next scrape: {collect['response_bytes'] / 1e6:.2f} MB in "
                 f"{sum(collect['responses'].values())} responses: {by_api}."]
+    floor = collect.get("floor")
+    if floor:
+        cpu_by_api = collect.get("decode_cpu_by_api", {})
+        out.append(f"Decode CPU by API (kafka-python): " + ", ".join(
+            f"{api} {cpu:.3f} s" for api, cpu in sorted(cpu_by_api.items(), key=lambda kv: -kv[1])) + ". "
+            f"Floor: the same OffsetFetch responses ({floor['offset_fetch_bytes'] / 1e6:.2f} MB, "
+            f"{floor['offset_fetch_rows']:,} partition rows; kafka-python decoded "
+            f"{floor['offset_fetch_rows_kafka_python']:,}) read straight from their bytes into tuples "
+            f"(bench/floor.py): {fmt_s(collect['floor_cpu_s'])} CPU, against "
+            f"{fmt_s(collect['offset_fetch_decode_cpu_s'])} for kafka-python's decode of them.")
     return out
 
 

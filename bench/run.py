@@ -174,6 +174,10 @@ def summarize_stages(rows: list[dict]) -> dict:
             response_bytes=collect[-1]["response_bytes"],
             bytes_by_api=collect[-1]["bytes_by_api"],
             responses=collect[-1]["responses"],
+            decode_cpu_by_api=collect[-1]["decode_cpu_by_api"],
+            floor=collect[-1]["floor"],
+            floor_cpu_s=spread([c["floor"]["offset_fetch_direct_cpu_s"] for c in collect]),
+            offset_fetch_decode_cpu_s=spread([c["decode_cpu_by_api"].get("OffsetFetch", 0.0) for c in collect]),
             requests=collect[-1]["requests"],
         )
         detail = {name: {k: spread([s["detail"][name][k] for s in scrapes]) for k in STAGE_KEYS}

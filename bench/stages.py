@@ -12,6 +12,8 @@ after the other on the same data, with the cyclic GC paused as the pipeline paus
   makes per row (`timelag.estimate`, the same arguments, timed in a pass of its own);
 - lag model: `lag.build_report` minus that estimate pass;
 - statuses: `Alerting.evaluate` (app.alerting with the default config: statuses on, no rules, no store);
+- floor: the OffsetFetch responses decoded once more, straight from their bytes into tuples (bench/floor.py),
+  after the cycle, against kafka-python's decode CPU for the same responses;
 - documents: `documents.iterate` consumed in the pipeline's chunks (delivery_chunk);
 - serialization: each chunk to `_bulk` request bodies by the Elasticsearch sink (`ElasticsearchSink.bodies`),
   the bytes the daemon would send; delivery is measured apart (bench/run.py measure_indexing).
@@ -45,6 +47,9 @@ class DecodeMeter:
         self.bytes = 0
         self.by_api: collections.Counter[str] = collections.Counter()
         self.bytes_by_api: collections.Counter[str] = collections.Counter()
+        self.cpu_by_api: collections.Counter[str] = collections.Counter()
+        self.offset_fetch: list[bytes] = []  # raw responses, for the floor (bench/floor.py)
+        self.offset_fetch_rows = 0  # partition rows kafka-python decoded from them
 
     def install(self) -> None:
         from kafka.protocol import parser
@@ -57,22 +62,40 @@ class DecodeMeter:
             started, cpu = time.perf_counter(), time.thread_time()
             result = original(protocol, read_buffer)
             meter.seconds += time.perf_counter() - started
-            meter.cpu += time.thread_time() - cpu
+            spent = time.thread_time() - cpu
+            meter.cpu += spent
             name = type(result[1]).__name__.split("_v")[0].removesuffix("Response")
             meter.bytes += size
             meter.by_api[name] += 1
             meter.bytes_by_api[name] += size
+            meter.cpu_by_api[name] += spent
+            if name == "OffsetFetch":
+                meter.offset_fetch.append(bytes(read_buffer))
+                meter.offset_fetch_rows += sum(len(t.partitions) for g in result[1].groups for t in g.topics)
             return result
 
         parser.KafkaProtocol._process_response = timed
 
     def take(self) -> dict:
         taken = {"decode_s": self.seconds, "decode_cpu_s": self.cpu, "response_bytes": self.bytes,
-                 "responses": dict(self.by_api), "bytes_by_api": dict(self.bytes_by_api)}
-        self.seconds, self.cpu, self.bytes = 0.0, 0.0, 0
+                 "responses": dict(self.by_api), "bytes_by_api": dict(self.bytes_by_api),
+                 "decode_cpu_by_api": dict(self.cpu_by_api), "floor": self.floor()}
+        self.seconds, self.cpu, self.bytes, self.offset_fetch_rows = 0.0, 0.0, 0, 0
         self.by_api.clear()
         self.bytes_by_api.clear()
+        self.cpu_by_api.clear()
+        self.offset_fetch.clear()
         return taken
+
+    def floor(self) -> dict:
+        """The OffsetFetch responses decoded again, straight from their bytes into tuples (bench/floor.py)."""
+        from bench import floor
+
+        cpu = time.process_time()
+        rows = sum(len(floor.offset_fetch_rows(buf)) for buf in self.offset_fetch)
+        return {"offset_fetch_direct_cpu_s": time.process_time() - cpu, "offset_fetch_rows": rows,
+                "offset_fetch_rows_kafka_python": self.offset_fetch_rows,
+                "offset_fetch_bytes": sum(len(b) for b in self.offset_fetch)}
 
 
 class Clock:
@@ -99,7 +122,6 @@ def staged_cycle(pipeline, alerting, sink, meter: DecodeMeter) -> dict:
     with gcpause.paused():
         meter.take()
         snapshot = clock.timed("collect", pipeline.scrape)
-        collected = meter.take()
         histories = clock.timed("time_lag_histories", lag.update_histories, pipeline.histories, snapshot,
                                 pipeline.previous, pipeline.history_points)
         report = clock.timed("build_report", lag.build_report, snapshot, pipeline.previous, histories,
@@ -125,6 +147,7 @@ def staged_cycle(pipeline, alerting, sink, meter: DecodeMeter) -> dict:
             body_bytes += sum(len(b) for b in made)
             del chunk, made
         pipeline.previous, pipeline.histories = snapshot, histories
+        collected = meter.take()  # with the floor: decoding the same OffsetFetch bytes into tuples, timed now
     stages = clock.stages
     # The estimates ran inside build_report too: the lag model is build_report without them.
     model = stages.pop("build_report")

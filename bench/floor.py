@@ -1,0 +1,77 @@
+"""The floor of response decode: OffsetFetch v8/v9 answers read straight from their bytes into plain tuples.
+
+Not lagwatch's decoder (exporter/collector.py decodes through kafka-python): a reference for what decoding
+the same bytes costs when nothing but the rows is made, one `(group, topic, partition, committed offset,
+error code)` tuple per partition. bench/stages.py keeps the raw OffsetFetch responses of its scrape and times
+this against kafka-python's decode of the same responses; the row counts must match.
+
+Layout (Kafka's OffsetFetchResponse.json, flexible versions): response header v1 (correlation id, tagged
+fields), throttle time, then groups[group id, topics[name, partitions[index, committed offset, leader epoch,
+metadata, error code, tags], tags], error code, tags], tags. Compact arrays and strings carry length + 1 as an
+unsigned varint.
+"""
+
+from __future__ import annotations
+
+import struct
+
+_PARTITION = struct.Struct(">iqi")
+_INT16 = struct.Struct(">h")
+
+
+def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+    byte = buf[pos]
+    if byte < 0x80:
+        return byte, pos + 1
+    value, shift = 0, 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _skip_tags(buf: bytes, pos: int) -> int:
+    count, pos = _uvarint(buf, pos)
+    for _ in range(count):
+        _, pos = _uvarint(buf, pos)
+        size, pos = _uvarint(buf, pos)
+        pos += size
+    return pos
+
+
+def offset_fetch_rows(buf: bytes) -> list[tuple[str, str, int, int, int]]:
+    """Every partition row of one OffsetFetch v8/v9 response (header included, size prefix not)."""
+    rows = []
+    append = rows.append
+    unpack_partition, unpack_int16 = _PARTITION.unpack_from, _INT16.unpack_from
+    pos = _skip_tags(buf, 4) + 4  # correlation id, header tags, throttle time
+    groups, pos = _uvarint(buf, pos)
+    for _ in range(groups - 1):
+        size, pos = _uvarint(buf, pos)
+        group = buf[pos : pos + size - 1].decode()
+        pos += size - 1
+        topics, pos = _uvarint(buf, pos)
+        for _ in range(topics - 1):
+            size, pos = _uvarint(buf, pos)
+            topic = buf[pos : pos + size - 1].decode()
+            pos += size - 1
+            partitions, pos = _uvarint(buf, pos)
+            for _ in range(partitions - 1):
+                partition, offset, _epoch = unpack_partition(buf, pos)
+                pos += 16
+                size = buf[pos]
+                if size < 0x80:
+                    pos += 1 + (size - 1 if size else 0)
+                else:
+                    size, pos = _uvarint(buf, pos)
+                    pos += size - 1 if size else 0
+                (error,) = unpack_int16(buf, pos)
+                pos += 2
+                pos = pos + 1 if buf[pos] == 0 else _skip_tags(buf, pos)
+                append((group, topic, partition, offset, error))
+            pos = _skip_tags(buf, pos)
+        pos = _skip_tags(buf, pos + 2)  # group error code, tags
+    return rows
