@@ -62,6 +62,11 @@ class QueuedSink:
     def health(self):
         return self.inner.health() if hasattr(self.inner, "health") else None
 
+    def counts(self):
+        """The inner sink's documents by outcome (exporter.sinks.spool.SinkCounts), None without a spool."""
+        counts = getattr(self.inner, "counts", None)
+        return counts() if counts is not None else None
+
     def queue_health(self) -> QueueHealth:
         with self._cond:
             return QueueHealth(self._queued, self.max_documents, self._spilled, self._batches)

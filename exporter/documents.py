@@ -168,7 +168,7 @@ def group_doc(row: GroupLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[st
 
 def self_doc(
     snapshot: ClusterSnapshot, slot_ms: int, documents: int, instance: str = "", partial_groups: int = 0,
-    outcome: str = "scraped", reason: str | None = None,
+    outcome: str = "scraped", reason: str | None = None, delivery: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """What the scrape itself did: the exporter's own health, charted and alerted on like any metric.
     Every scrape slot has one, also a slot that was not scraped (`outcome: skipped`, with the reason)."""
@@ -191,6 +191,9 @@ def self_doc(
     )
     for api, count in snapshot.requests.items():
         doc[f"lagwatch.self.requests.{api}"] = count
+    # Documents by outcome since the daemon started: every measurement is indexed, waits, or is counted.
+    for outcome, count in (delivery or {}).items():
+        doc[f"lagwatch.self.delivery.{outcome}"] = count
     doc["_id"] = document_id(snapshot.cluster, SELF, instance, slot_ms)
     return doc
 
@@ -233,7 +236,7 @@ def skipped_slot_doc(
 
 def iterate(
     report: LagReport, granularity: str, interval_s: float, instance: str = "", statuses=None,
-    slot_ms: int | None = None,
+    slot_ms: int | None = None, delivery: dict[str, int] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The documents for one scrape, one at a time (a large estate's scrape never has to be held whole):
     the granularity's lag documents, then one self document. `statuses`
@@ -254,7 +257,7 @@ def iterate(
         for r in report.groups:
             yield with_status(group_doc(r, snapshot, slot_ms), group_status.get(r.group))
     partial_groups = sum(1 for g in report.groups if g.partial)
-    yield self_doc(snapshot, slot_ms, count(report, granularity), instance, partial_groups)
+    yield self_doc(snapshot, slot_ms, count(report, granularity), instance, partial_groups, delivery=delivery)
 
 
 def build(

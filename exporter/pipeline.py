@@ -248,7 +248,9 @@ class ClusterPipeline:
         doc_count = documents.count(report, self.granularity)
         docs: list[dict] = []
         delivered, sink_error = 0, None
-        stream = documents.iterate(report, self.granularity, self.interval_s, self.instance, statuses, slot_ms)
+        stream = documents.iterate(
+            report, self.granularity, self.interval_s, self.instance, statuses, slot_ms, self._delivery_counts()
+        )
         for chunk in iter(lambda: list(itertools.islice(stream, self.delivery_chunk)), []):
             if self.keep_documents:
                 docs += chunk
@@ -278,6 +280,14 @@ class ClusterPipeline:
             sink_error=sink_error,
         )
         return CycleResult(report, docs, delivered, sink_error, doc_count)
+
+    def _delivery_counts(self) -> dict[str, int] | None:
+        counts = getattr(self.sink, "counts", None)
+        found = counts() if counts is not None else None
+        if found is None:
+            return None
+        fields = ("indexed", "spooled", "rejected", "dropped", "dead_lettered", "pending")
+        return {name: getattr(found, name) for name in fields}
 
     def _statuses(self, report: LagReport):
         if self.evaluate is None:

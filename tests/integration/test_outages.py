@@ -63,6 +63,9 @@ class Recording:
     def health(self):
         return self.inner.health()
 
+    def counts(self):
+        return self.inner.counts()
+
     def deliver(self, docs):
         with self._lock:
             self.ids += [d["_id"] for d in docs]
@@ -143,6 +146,13 @@ def test_an_elasticsearch_outage_is_spooled_and_replayed_with_every_document_onc
     assert len(measured) == len(set(measured)), "two scrapes shared a slot: the test itself is broken"
     assert len(got) == len(set(got)) == len(measured)
     assert set(got) == set(measured)
+    # The self documents account for it: what was spooled during the outage, nothing rejected or dropped.
+    client = Elasticsearch(own_es.url, request_timeout=10)
+    selfs = client.search(index=f"{prefix}-lag-*", size=1000, query={"term": {"lagwatch.doc_type": "self"}})
+    client.close()
+    latest = max((h["_source"] for h in selfs["hits"]["hits"]), key=lambda d: d["lagwatch.slot"])
+    assert latest["lagwatch.self.delivery.spooled"] > 0 and latest["lagwatch.self.delivery.indexed"] > 0
+    assert latest["lagwatch.self.delivery.rejected"] == latest["lagwatch.self.delivery.dropped"] == 0
     assert not events(logged, "job_failed") and not events(logged, "spool_dropped")
 
 
