@@ -356,30 +356,8 @@ class Collector:
                     described[row.group_id] = (kind, row)
                     if row.error_code in _COORDINATOR_MOVED:
                         self._forget_coordinator(row.group_id)
-            elif kind == "share_offsets":
-                self._share_offsets(response, committed, unread, broker_lag, group_errors)
             else:
-                for row in response.groups:
-                    problem = error_name(row.error_code)
-                    if row.error_code == _GROUP_ID_NOT_FOUND:
-                        committed[row.group_id] = {}  # the group is gone: it has committed nothing
-                        continue
-                    if problem:
-                        group_errors.setdefault(row.group_id, f"OffsetFetch: {problem}")
-                        if row.error_code in _COORDINATOR_MOVED:
-                            self._forget_coordinator(row.group_id)
-                        continue
-                    offsets = {}
-                    for topic in row.topics:
-                        if not self.selection.topic(topic.name):
-                            continue
-                        for partition in topic.partitions:
-                            tp = (topic.name, partition.partition_index)
-                            if error_name(partition.error_code):
-                                unread[row.group_id].append(tp)
-                            elif partition.committed_offset >= 0:
-                                offsets[tp] = partition.committed_offset
-                    committed[row.group_id] = offsets
+                self._read_offsets(response, kind == "share_offsets", committed, unread, broker_lag, group_errors)
 
         observations = []
         for group in names:
@@ -435,30 +413,35 @@ class Collector:
             )
         return observations
 
-    def _share_offsets(self, response, committed, unread, broker_lag, group_errors) -> None:
-        """A share group's start offset per partition is where its `committed` offset stands."""
+    def _read_offsets(self, response, share: bool, committed, unread, broker_lag, group_errors) -> None:
+        """Each group's committed offsets (OffsetFetch), or a share group's share-partition start offsets and
+        the broker's lag (DescribeShareGroupOffsets): the start offset stands where a committed offset would.
+        A group-level error leaves the group unread; a partition-level one makes that partition unread."""
+        api = "DescribeShareGroupOffsets" if share else "OffsetFetch"
         for row in response.groups:
-            problem = error_name(row.error_code)
             if row.error_code == _GROUP_ID_NOT_FOUND:
-                committed[row.group_id] = {}
+                committed[row.group_id] = {}  # the group is gone: it has committed nothing
                 continue
+            problem = error_name(row.error_code)
             if problem:
-                group_errors.setdefault(row.group_id, f"DescribeShareGroupOffsets: {problem}")
+                group_errors.setdefault(row.group_id, f"{api}: {problem}")
                 if row.error_code in _COORDINATOR_MOVED:
                     self._forget_coordinator(row.group_id)
                 continue
             offsets = {}
             for topic in row.topics:
-                if not self.selection.topic(topic.topic_name):
+                name = topic.topic_name if share else topic.name
+                if not self.selection.topic(name):
                     continue
                 for partition in topic.partitions:
-                    tp = (topic.topic_name, partition.partition_index)
+                    tp = (name, partition.partition_index)
                     if error_name(partition.error_code):
                         unread[row.group_id].append(tp)
                         continue
-                    if partition.start_offset >= 0:
-                        offsets[tp] = partition.start_offset
-                    lag = getattr(partition, "lag", -1)
+                    offset = partition.start_offset if share else partition.committed_offset
+                    if offset >= 0:
+                        offsets[tp] = offset
+                    lag = getattr(partition, "lag", -1) if share else -1
                     if lag is not None and lag >= 0:
                         broker_lag[row.group_id][tp] = lag
             committed[row.group_id] = offsets

@@ -16,6 +16,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
 from exporter.devstack import ElasticsearchNode, ExternalElasticsearch, ExternalKafka, KafkaBroker
+from exporter.devstack.common import in_parallel
 
 
 # The Apache Kafka release of each broker a test may talk to, by bootstrap address (the version matrix's
@@ -41,21 +42,7 @@ def elasticsearch_service() -> ElasticsearchNode | ExternalElasticsearch:
 
 def start_all(services: Iterable) -> None:
     """Start services side by side (each takes seconds of JVM start-up); raise the first failure."""
-    errors: list[BaseException] = []
-
-    def run(service) -> None:
-        try:
-            service.start()
-        except BaseException as exc:  # noqa: BLE001 - re-raised below on the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(s,)) for s in services]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+    in_parallel([service.start for service in services])
 
 
 def unique(prefix: str) -> str:

@@ -60,6 +60,27 @@ def require_tool(name: str, hint: str) -> str:
     return path
 
 
+def in_parallel(calls: list[Callable[[], object]]) -> None:
+    """Run `calls` side by side (JVM start-ups take seconds each); raise the first failure on this thread."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below on the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
 def log_tail(path: Path, lines: int = 60) -> str:
     try:
         text = path.read_text(errors="replace").splitlines()

@@ -10,11 +10,10 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import threading
 import uuid
 from dataclasses import dataclass, field
 
-from exporter.devstack.common import Progress, free_port, stderr_progress, wait_until
+from exporter.devstack.common import Progress, free_port, in_parallel, stderr_progress, wait_until
 from exporter.devstack.kafka import KafkaBroker
 from exporter.devstack.versions import KAFKA_VERSION
 
@@ -77,21 +76,7 @@ class KafkaCluster:
         return self
 
     def _wait_all_ready(self, brokers: list[KafkaBroker], timeout: float) -> None:
-        errors: list[BaseException] = []
-
-        def wait(broker: KafkaBroker) -> None:
-            try:
-                broker._wait_ready(timeout)
-            except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=wait, args=(b,)) for b in brokers]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
+        in_parallel([lambda b=b: b._wait_ready(timeout) for b in brokers])
         wait_until(lambda: self.live_broker_ids() >= {b.node_id for b in brokers}, timeout=timeout,
                    what="every broker registered in the cluster metadata")
 
