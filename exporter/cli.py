@@ -218,6 +218,9 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     print(yaml.safe_dump(config_module.redacted(config), sort_keys=False), end="")
     print(f"# config OK: {len(config.clusters)} cluster(s)", file=sys.stderr)
+    from exporter import versions
+
+    print(versions.tested_line(), file=sys.stderr)
     return EXIT_OK
 
 

@@ -38,6 +38,15 @@ logger.state.name = state.change.logger
 logger.state.level = WARN
 """
 
+# Kafka 3.x ships reload4j (log4j 1) and its slf4j binding, which wins over ours on its classpath: the same
+# broker log through log4j 1's configuration, or 3.x brokers would log nothing at all.
+_LOG4J1 = """log4j.rootLogger=INFO, out
+log4j.appender.out=org.apache.log4j.ConsoleAppender
+log4j.appender.out.layout=org.apache.log4j.PatternLayout
+log4j.appender.out.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.state.change.logger=WARN
+"""
+
 CONSUMER_GROUP_COMMAND = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
 
 
@@ -175,11 +184,13 @@ class KafkaBroker:
         config = self.workdir / "server.properties"
         config.write_text("".join(f"{k}={v}\n" for k, v in self.properties().items()))
         (self.workdir / "log4j2.properties").write_text(_LOG4J2)
+        (self.workdir / "log4j.properties").write_text(_LOG4J1)
         base = [
             str(java),
             "-Xms256m",
             f"-Xmx{self.heap}",
             f"-Dlog4j2.configurationFile={self.workdir / 'log4j2.properties'}",
+            f"-Dlog4j.configuration=file:{self.workdir / 'log4j.properties'}",
             *self.jvm_options,
             "-cp",
             _classpath(libs),
