@@ -70,8 +70,13 @@ class Fleet:
         return {n: self.coordination(n).get("owned", []) for n in self.alive()}
 
     def settled(self, shards: int) -> dict[str, list[int]] | None:
-        """Every shard owned by exactly one live member, its state read back, nothing lingering."""
+        """Every live process a member of the same generation, every shard owned by exactly one of them
+        with its state read back, nothing lingering."""
         states = {n: self.coordination(n) for n in self.alive()}
+        if any(c.get("state") != "member" for c in states.values()):
+            return None
+        if len({c.get("generation") for c in states.values()}) != 1:
+            return None
         owned = sorted(s for c in states.values() for s in c.get("owned", []))
         if owned != list(range(shards)):
             return None
@@ -79,8 +84,17 @@ class Fleet:
             return None
         return {n: c["owned"] for n, c in states.items()}
 
-    def wait_settled(self, shards: int, timeout: float = 60) -> dict[str, list[int]]:
-        return wait_for(lambda: self.settled(shards), timeout=timeout, interval=0.25, what="shards settled")
+    def wait_settled(self, shards: int, timeout: float = 60, also=lambda shares: True) -> dict[str, list[int]]:
+        """settled() twice in a row, one heartbeat-ish apart (a rebalance in flight shows as a change)."""
+        seen = []
+
+        def check():
+            now = self.settled(shards)
+            ok = now is not None and also(now) and seen and seen[-1] == now
+            seen.append(now)
+            return now if ok else None
+
+        return wait_for(check, timeout=timeout, interval=1.0, what="shards settled")
 
     def kill(self, name: str) -> float:
         self.daemons[name].process.kill()  # SIGKILL: no LeaveGroup, no final write
@@ -95,22 +109,17 @@ class Fleet:
         return {name: self.daemons[name].wait_exit(timeout=30) for name in live}
 
     def close(self) -> None:
-        for daemon in self.daemons.values():
+        """Kill what still runs; each process's log stays in tmp_path/<name>.log for a post-mortem."""
+        for name, daemon in self.daemons.items():
             daemon.kill()
+            (self.tmp_path / f"{name}.log").write_text("\n".join(daemon.lines) + "\n")
 
 
 def read_documents(es, prefix: str) -> list[dict]:
     es.indices.refresh(index=f"{prefix}-lag")
-    found, after = [], None
-    while True:
-        page = es.search(
-            index=f"{prefix}-lag", size=5000, sort=[{"lagwatch.slot": "asc"}, {"_id": "asc"}],
-            query={"match_all": {}}, **({"search_after": after} if after else {}),
-        )["hits"]["hits"]
-        if not page:
-            return found
-        found += [{"_id": h["_id"], **h["_source"]} for h in page]
-        after = page[-1]["sort"]
+    found = es.search(index=f"{prefix}-lag", size=10_000, track_total_hits=True, query={"match_all": {}})["hits"]
+    assert found["total"]["value"] < 10_000, "more documents than one search returns: shorten the test"
+    return [{"_id": h["_id"], **h["_source"]} for h in found["hits"]]
 
 
 def by_slot(docs: list[dict]):

@@ -73,6 +73,9 @@ class Alerting:
         self._idle = threading.Event()  # set while the sender waits with nothing to send
         self._idle.set()
         self._sender: threading.Thread | None = None
+        # The notification being sent, if any (scope: a hand-over waits for it, see coordination/alerting.py).
+        self.sending: dict[str, Any] | None = None
+        self.sent = threading.Condition(self._lock)  # notified after each send
 
     def _now(self, report: LagReport) -> float:
         return self.clock() if self.clock is not None else report.snapshot.taken_at
@@ -306,6 +309,12 @@ class Alerting:
         for notifier in self.notifiers:
             for e in [e for e in outbox if e["target"] == notifier.name]:
                 t = Transition.from_json(e["transition"])
+                with self._lock:
+                    # With a scope, checked just before each send: a group handed over meanwhile (its
+                    # transitions went with it) is the next owner's to notify.
+                    if self.scope is not None and not self.scope(_group_of(e), None):
+                        continue
+                    self.sending = e
                 try:
                     notifier.send(t)
                 except NotifyFailed as exc:
@@ -313,6 +322,13 @@ class Alerting:
                     self.log.error("notification_failed", notifier=notifier.name, alert=t.evaluation.alert_id,
                                    error=str(exc))
                     break
+                else:
+                    with self._lock:  # out of the outbox at once: a hand-over never passes it on as unsent
+                        self.outbox = [o for o in self.outbox if o is not e]
+                finally:
+                    with self._lock:
+                        self.sending = None
+                        self.sent.notify_all()
                 delivered.add(id(e))
                 self.log.info("notification_sent", notifier=notifier.name, alert=t.evaluation.alert_id,
                               transition=t.kind)

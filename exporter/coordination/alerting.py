@@ -52,12 +52,15 @@ class ShardAlerting(Alerting):
 
     def release(self, belongs: Callable[[str], bool], wait_s: float) -> dict[str, Any]:
         """Take out and return the state of the groups `belongs` selects (their shard is being revoked;
-        the ownership already says this process no longer evaluates them). Their status windows stay:
-        documents still carry statuses while the shard lingers."""
-        if not self._idle.wait(max(0.0, wait_s)):
-            self.log.warning("alert_handover_while_sending", waited_s=wait_s,
-                             detail="a notification in flight may be sent again by the next owner")
+        the ownership already says this process no longer evaluates them, so no new notification for them
+        starts). A notification of theirs being sent is waited for, up to `wait_s`: sent, it leaves the
+        outbox; not, it goes to the next owner. Their status windows stay: documents still carry statuses
+        while the shard lingers."""
         with self._lock:
+            in_flight = lambda: self.sending is not None and belongs(_group_of(self.sending))  # noqa: E731
+            if not self.sent.wait_for(lambda: not in_flight(), timeout=max(0.0, wait_s)):
+                self.log.warning("alert_handover_while_sending", waited_s=wait_s,
+                                 detail="the notification in flight may be sent again by the next owner")
             section = {
                 "alerts": {k: a.to_json() for k, a in self.alerts.items() if belongs(a.evaluation.group)},
                 "stuck": [

@@ -159,3 +159,34 @@ def test_without_a_scope_alerting_is_unchanged():
     alerting.on_report(report(1001.0, {"g-1": 5}))
     alerting.on_report(report(1002.0, {}))
     assert notifier.sent == [("fired", "g-1"), ("resolved", "g-1")]
+
+
+class SlowIndex:
+    """The alerts index answering only once `gate` opens (an index created on first use takes seconds)."""
+
+    def __init__(self):
+        self.gate = threading.Event()
+        self.started = threading.Event()
+
+    def deliver(self, docs):
+        from exporter.sinks.elasticsearch import DeliveryResult
+
+        self.started.set()
+        self.gate.wait(5)
+        return DeliveryResult(indexed=len(docs))
+
+
+def test_a_transition_handed_over_while_its_round_was_indexing_is_sent_by_the_next_owner_only():
+    owner, now = owner_of()
+    owner.assign([1])
+    owner.read_back(1)
+    notifier, index = Notifier(), SlowIndex()
+    alerting = shard_alerting(owner, notifier, sink=index, background=True)
+    alerting.on_report(report(1001.0, {"g-1": 5}))
+    assert index.started.wait(5)  # the sender's round is writing to the index: the webhook comes next
+    owner.release([1])
+    section = alerting.release(lambda g: True, wait_s=0.1)
+    index.gate.set()
+    assert alerting.flush(5)
+    assert notifier.sent == []  # not sent here ...
+    assert [e["target"] for e in section["outbox"]] == ["index", "ops"]  # ... but handed over, to be sent once
