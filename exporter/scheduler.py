@@ -15,8 +15,22 @@ from datetime import datetime, timezone
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from exporter import logs
+
+
+class _SlotTrigger(IntervalTrigger):
+    """Runs on the multiples of the interval since the epoch, also after a run at another moment (the run at
+    start): an interval counted from that run would put processes started at different times out of phase,
+    and a shard handed from one to another could fall between their scrapes."""
+
+    def get_next_fire_time(self, previous_fire_time, now):
+        if previous_fire_time is None:
+            return super().get_next_fire_time(previous_fire_time, now)
+        step = self.interval_length
+        boundary = math.floor(previous_fire_time.timestamp() / step + 1e-6) + 1
+        return datetime.fromtimestamp(boundary * step, timezone.utc)
 
 
 class Scheduler:
@@ -38,9 +52,7 @@ class Scheduler:
         # Without start_now, next_run_time is left out: APScheduler takes an explicit None as "paused".
         self._scheduler.add_job(
             job,
-            "interval",
-            seconds=interval_s,
-            start_date=aligned,
+            _SlotTrigger(seconds=interval_s, start_date=aligned, timezone=timezone.utc),
             id=name,
             name=name,
             max_instances=2,

@@ -28,6 +28,23 @@ class ShardAlerting(Alerting):
             cluster, scope=lambda group, since: ownership.evaluates(cluster, group, since), **kwargs
         )
 
+    def evaluate(self, report):
+        # Under the lock: `adopt` (the member's thread) adds STOP clocks to the windows this rebuilds.
+        with self._lock:
+            return super().evaluate(report)
+
+    def _evaluate(self, report):
+        # A scrape that began before a shard's state was read back did not select its groups: their
+        # adopted STOP clocks must outlive it (the status windows keep only the groups a scrape reported).
+        began = report.snapshot.taken_at - report.snapshot.duration_s
+        adopted_since = {
+            k: w for k, w in self.windows.items() if self.scope(k[0], None) and not self.scope(k[0], began)
+        }
+        statuses = super()._evaluate(report)
+        for key, window in adopted_since.items():
+            self.windows.setdefault(key, window)
+        return statuses
+
     def adopt(self, section: Mapping[str, Any]) -> None:
         """Merge the state of gained groups (idempotent: adopting the same state twice changes nothing)."""
         with self._lock:

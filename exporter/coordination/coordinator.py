@@ -22,7 +22,8 @@ class Coordinator:
         self.connection = settings.connection(config.clusters)
         # A revoked shard is still scraped this long: under the cooperative protocol its next owner gets it
         # one rebalance later (about a heartbeat interval), and no slot in between may go unscraped.
-        self.ownership = Ownership(linger_s=settings.session_timeout_s)
+        linger_s = max(settings.session_timeout_s, config.scrape.interval_s + settings.heartbeat_s + 1.0)
+        self.ownership = Ownership(linger_s=linger_s)
         self.store = ShardStateStore(settings.topic, self.ownership, timeout_s=self.connection.request_timeout_s)
         self.member = Member(settings, self.connection, self.ownership, self.store, alertings)
 

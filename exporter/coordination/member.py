@@ -79,6 +79,7 @@ class Member(ConsumerRebalanceListener):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._status_lock = threading.Lock()
         self._reading: dict[int, _ReadBack] = {}
         self._producer: KafkaProducer | None = None
         self._count: int | None = None
@@ -105,9 +106,12 @@ class Member(ConsumerRebalanceListener):
         return not alive
 
     def _set(self, **changes) -> None:
-        if "state" in changes and changes["state"] != self.status.state:
-            changes.setdefault("since", time.time())
-        self.status = dataclasses.replace(self.status, **changes)
+        with self._status_lock:  # the IO thread (callbacks) and this member's thread both change it
+            if "state" in changes and changes["state"] != self.status.state:
+                changes.setdefault("since", time.time())
+            if changes.pop("rebalanced", False):
+                changes["rebalances"] = self.status.rebalances + 1
+            self.status = dataclasses.replace(self.status, **changes)
 
     def _run(self) -> None:
         backoff = 1.0
@@ -264,7 +268,7 @@ class Member(ConsumerRebalanceListener):
         with self._lock:
             for shard in shards:
                 self._reading[shard] = _ReadBack()
-        self._set(rebalances=self.status.rebalances + 1)
+        self._set(rebalanced=True)
         self.log.info("coordination_assigned", gained=shards, owned=list(owned(shares)))
 
     def on_partitions_revoked(self, revoked) -> None:
@@ -292,7 +296,7 @@ class Member(ConsumerRebalanceListener):
             if hand_over:
                 written += self.store.hand_over(cluster, section, belongs)
         self.store.forget(shards)
-        self._set(rebalances=self.status.rebalances + 1)
+        self._set(rebalanced=True)
         self.log.info(
             "coordination_revoked" if hand_over else "coordination_lost",
             lost=sorted(shards), owned=list(owned(shares)), records_written=written,

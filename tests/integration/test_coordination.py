@@ -131,11 +131,11 @@ def test_replicas_report_every_group_exactly_once_through_a_kill_and_a_fourth_pr
     print(f"victim {victim}: {len(victim_groups)} groups, {len(missing)} slot(s) missing, "
           f"reported again {takeover_s:.1f} s after the kill (session {SESSION_S:g} s, interval {INTERVAL_S:g} s)")
     assert takeover_s <= SESSION_S + INTERVAL_S + HEARTBEAT_S + 1.0
-    # A fourth process: shares move, no slot of any group is missing, and once the moved shards stop
-    # lingering (session_timeout_s) each group is scraped exactly once again.
+    # A fourth process: shares move, no slot of any group is missing, and once the moved shards stopped
+    # lingering (wait_settled saw none) each group is scraped exactly once again.
     for slot in slots_between(back / 1000, stopping):
         assert present[slot] == groups, slot
-    exact = slots_between(rebalanced + SESSION_S + INTERVAL_S, left)
+    exact = slots_between(rebalanced + INTERVAL_S, left)
     assert exact, "the fourth left before the moved shards stopped lingering"
     for slot in exact:
         assert sum(scraped[slot].values()) == len(groups) and len(scraped[slot]) == 3, (slot, scraped[slot])

@@ -190,3 +190,15 @@ def test_a_transition_handed_over_while_its_round_was_indexing_is_sent_by_the_ne
     assert alerting.flush(5)
     assert notifier.sent == []  # not sent here ...
     assert [e["target"] for e in section["outbox"]] == ["index", "ops"]  # ... but handed over, to be sent once
+
+
+def test_a_stop_clock_read_back_during_a_scrape_that_did_not_select_its_group_survives_that_scrape():
+    owner, now = owner_of()
+    alerting = shard_alerting(owner, Notifier())
+    owner.assign([1])
+    now[0] = 1000.0
+    alerting.adopt({"alerts": {}, "stuck": [["g-1", "orders", 0, 5, 400.0]], "outbox": []})
+    owner.read_back(1)
+    alerting.evaluate(report(1000.2, {}, duration_s=0.7))  # began at 999.5: g-1 not selected yet
+    alerting.evaluate(report(1010.0, {"g-1": 5}))  # the next one has it: stuck at offset 5 since 400
+    assert alerting.windows[("g-1", "orders", 0)].stuck_since == 400.0
