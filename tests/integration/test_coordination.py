@@ -143,6 +143,7 @@ def test_replicas_report_every_group_exactly_once_through_a_kill_and_a_fourth_pr
     # `stopping`), and it exited 0 (codes).
     # The only group lagwatch joined is its own, and it never committed there; it joined no monitored group.
     assert admin_offsets == {f"{tag}-coordination": {}}
+    assert not [d for d in group_docs if d["kafka.consumergroup.id"] == f"{tag}-coordination"]  # not reported
     assert all(m == [] for m in members.values())
     # The self documents say which shards each process owned.
     own = [d for d in docs if d["lagwatch.doc_type"] == "self" and d["lagwatch.slot"] in steady]
