@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 
 import pytest
+import yaml
 from kafka import TopicPartition
 
 from exporter import sharding
 from tests.coordination_fleet import INTERVAL_S, SESSION_S, Fleet, by_slot, config, read_documents, slots_between, table
-from tests.harness import unique, wait_for
+from tests.harness import RunningDaemon, unique, wait_for
 from tests.webhook_recorder import Recorder
 
 pytestmark = pytest.mark.integration
@@ -205,8 +206,6 @@ def test_an_alert_is_notified_once_across_the_fleet_and_a_failover_neither_repea
 
 
 def run_until_exit(path, tmp_path, timeout=60):
-    from tests.harness import RunningDaemon
-
     daemon = RunningDaemon(str(path), env={"LAGWATCH_STATE_DIR": str(tmp_path / "state")})
     try:
         code = daemon.wait_exit(timeout=timeout)
@@ -218,8 +217,6 @@ def run_until_exit(path, tmp_path, timeout=60):
 def test_a_missing_topic_is_a_start_up_error_naming_the_command_and_nothing_is_created(
     tmp_path, bootstrap, es_url, kafka
 ):
-    import yaml
-
     missing, tag = unique("fl-missing"), unique("fl")
     path = tmp_path / "lagwatch.yaml"
     path.write_text(yaml.safe_dump(config(bootstrap, es_url, unique("x"), tag, missing)))
@@ -231,8 +228,6 @@ def test_a_missing_topic_is_a_start_up_error_naming_the_command_and_nothing_is_c
 
 
 def test_a_topic_that_is_not_compacted_is_refused_with_the_fix(tmp_path, bootstrap, es_url, kafka):
-    import yaml
-
     plain, tag = kafka.create_topic(unique("fl-plain"), partitions=3), unique("fl")
     path = tmp_path / "lagwatch.yaml"
     path.write_text(yaml.safe_dump(config(bootstrap, es_url, unique("x"), tag, plain)))
@@ -244,8 +239,6 @@ def test_a_topic_that_is_not_compacted_is_refused_with_the_fix(tmp_path, bootstr
 def test_with_create_topic_lagwatch_creates_a_compacted_topic_on_the_coordination_cluster(
     tmp_path, bootstrap, es_url, es, kafka
 ):
-    import yaml
-
     from kafka.admin import ConfigResource, ConfigResourceType
 
     name, tag, prefix = unique("fl-created"), unique("fl"), unique("x")
