@@ -52,7 +52,8 @@ class Coordinator:
         status = self.member.status
         shares = self.ownership.shares()
         now = self.ownership.clock()
-        ready = status.state == "member"
+        alive = self.ownership.alive()
+        ready = status.state == "member" and alive
         body = {
             "ready": ready,
             "state": status.state,
@@ -63,10 +64,15 @@ class Coordinator:
             "evaluating": sorted(shares.evaluating),
             "lingering": list(shares_of.lingering(shares, now)),
             "generation": status.generation,
+            "heartbeat_age_s": status.heartbeat_age_s,
             "since_s": round(now - status.since, 1),
         }
         if not ready:
-            body["reason"] = status.error or f"coordination group: {status.state}"
+            body["reason"] = status.error or (
+                f"coordination group: {status.state}" if alive else
+                f"no heartbeat to the coordination group's coordinator for {status.heartbeat_age_s} s: "
+                "alerts held, shards still reported"
+            )
         return ready, body
 
     def metrics(self) -> dict:

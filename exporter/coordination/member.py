@@ -46,6 +46,7 @@ class MemberStatus:
     generation: int = -1
     member_id: str = ""
     shards: int = 0  # S
+    heartbeat_age_s: float | None = None  # since the last heartbeat sent to the group coordinator
     rebalances: int = 0  # assignments changed (gained or lost shards)
 
 
@@ -83,6 +84,8 @@ class Member(ConsumerRebalanceListener):
         self._reading: dict[int, _ReadBack] = {}
         self._producer: KafkaProducer | None = None
         self._count: int | None = None
+        self._last_check: float | None = None  # monotonic time of the last heartbeat check
+        self._recover_at = 0.0  # after a gap: alerts resume no earlier than this (monotonic)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -194,6 +197,7 @@ class Member(ConsumerRebalanceListener):
 
     def _step(self, consumer: KafkaConsumer) -> None:
         batch = consumer.poll(timeout_ms=200)
+        self._heartbeat(consumer)
         meta = consumer.group_metadata()
         joined = meta.generation_id >= 0 and meta.state == "<stable>"
         if joined and (self.status.state != "member" or self.status.generation != meta.generation_id):
@@ -217,6 +221,29 @@ class Member(ConsumerRebalanceListener):
                     self._read_back(consumer, tp, state)
             except Exception as exc:  # noqa: BLE001 - revoked meanwhile, or a slow broker: next round
                 self.log.debug("coordination_read_back_pending", shard=shard, error=str(exc))
+
+    def _heartbeat(self, consumer: KafkaConsumer) -> None:
+        """Keep alerts to a member that is surely still in the group. kafka-python's coordinator metric
+        `last-heartbeat-seconds-ago` (the last heartbeat sent) stops growing only while the coordinator is
+        reachable; after a gap longer than half the session timeout (coordinator unreachable, or this
+        process frozen or starved), alerts wait two heartbeats more: if the broker evicted this member
+        meanwhile, the answer to the first heartbeat says so (on_partitions_lost) before then."""
+        fence = self.settings.session_timeout_s / 2
+        mono = time.monotonic()
+        stalled = self._last_check is not None and mono - self._last_check > fence
+        self._last_check = mono
+        try:
+            ago = consumer.metrics()["consumer-coordinator-metrics"]["last-heartbeat-seconds-ago"]
+        except (KeyError, TypeError):
+            return  # no such metric in this kafka-python: no fence
+        if ago is None or ago != ago or not 0 <= ago < 1e9:  # none sent yet (inf), or not a number
+            self._set(heartbeat_age_s=None)
+            return
+        self._set(heartbeat_age_s=round(ago, 1))
+        if stalled or ago > fence:
+            self._recover_at = mono + 2 * self.settings.heartbeat_s
+        elif mono >= self._recover_at:
+            self.ownership.heartbeat(time.time() - ago, fence)
 
     def _apply(self, state: _ReadBack, record) -> None:
         if state.end is not None and record.offset >= state.end:

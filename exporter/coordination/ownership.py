@@ -6,7 +6,10 @@ Three questions, three answers:
   new owner in the next (a heartbeat or so later), and a slot that starts in between is still scraped by the
   old owner. Both write the same document ids, so the overlap makes no duplicates.
 - evaluates(shard, since): run the alert rules and send notifications for the shard's groups. Only while the
-  shard is assigned and its alert state has been read back from the topic, so exactly one process notifies.
+  shard is assigned and its alert state has been read back from the topic, so exactly one process notifies;
+  and only while this member's heartbeats are recent (`alive_until`): a member cut off from the coordinator
+  (or frozen) stops notifying half a session timeout after its last heartbeat, before the broker can give
+  its shards to another member. It goes on reporting them: the same documents, whoever writes them.
 - shard of a group: sharding.shard_of(cluster, group, S), the stable hash static `--shard` uses.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -29,6 +33,7 @@ class Shares:
     assigned: Mapping[int, float] = field(default_factory=dict)  # shard -> when it was assigned
     evaluating: Mapping[int, float] = field(default_factory=dict)  # shard -> since when alerts are evaluated
     released: Mapping[int, float] = field(default_factory=dict)  # shard -> when it was revoked or lost
+    alive_until: float = math.inf  # last heartbeat + half the session timeout (inf: not known, no fence)
 
 
 def assign(shares: Shares, shards: Iterable[int], now: float) -> Shares:
@@ -59,6 +64,10 @@ def release(shares: Shares, shards: Iterable[int], now: float) -> Shares:
     )
 
 
+def heartbeat(shares: Shares, at: float, fence_s: float) -> Shares:
+    return dataclasses.replace(shares, alive_until=at + fence_s)
+
+
 def reports(shares: Shares, shard: int, now: float) -> bool:
     if shard in shares.assigned:
         return True
@@ -66,9 +75,12 @@ def reports(shares: Shares, shard: int, now: float) -> bool:
     return released is not None and now - released < shares.linger_s
 
 
-def evaluates(shares: Shares, shard: int, since: float | None) -> bool:
-    """Evaluating the shard now and, when `since` is given, already at that time."""
+def evaluates(shares: Shares, shard: int, since: float | None, now: float | None = None) -> bool:
+    """Evaluating the shard (at `now`, when given: with recent heartbeats) and, when `since` is given,
+    already at that time."""
     start = shares.evaluating.get(shard)
+    if now is not None and now >= shares.alive_until:
+        return False
     return start is not None and (since is None or start <= since)
 
 
@@ -113,6 +125,12 @@ class Ownership:
     def release(self, shards: Iterable[int]) -> Shares:
         return self._change(release, tuple(shards), self.clock())
 
+    def heartbeat(self, at: float, fence_s: float) -> Shares:
+        return self._change(heartbeat, at, fence_s)
+
+    def alive(self) -> bool:
+        return self.clock() < self._shares.alive_until
+
     def shard(self, cluster: str, group: str) -> int | None:
         count = self._shares.count
         return shard_of(cluster, group, count) if count else None
@@ -123,4 +141,5 @@ class Ownership:
 
     def evaluates(self, cluster: str, group: str, since: float | None = None) -> bool:
         shares = self._shares
-        return bool(shares.count) and evaluates(shares, shard_of(cluster, group, shares.count), since)
+        count = shares.count
+        return bool(count) and evaluates(shares, shard_of(cluster, group, count), since, self.clock())

@@ -84,3 +84,13 @@ def test_the_shard_fields_are_in_the_index_mapping():
     mapping = json.loads(resources.files("exporter.resources").joinpath("lag-mappings.json").read_text())
     fields = mapping["properties"]["lagwatch"]["properties"]["self"]["properties"]
     assert fields["shards"] == {"type": "integer"} and fields["shards_total"] == {"type": "integer"}
+
+
+def test_a_member_without_recent_heartbeats_is_not_ready_and_holds_its_alerts():
+    made = coordinator(now=1000.0)
+    made.member.status = MemberStatus(state="member", heartbeat_age_s=9.5)
+    made.ownership.assign([1])
+    made.ownership.read_back(1)
+    made.ownership.heartbeat(990.5, fence_s=5.0)  # last heartbeat 9.5 s ago; session timeout 10 s
+    ready, body = readiness([], None, coordinator=made)
+    assert not ready and "no heartbeat" in body["coordination"]["reason"] and body["coordination"]["owned"] == [1]
