@@ -248,6 +248,17 @@ def test_with_create_topic_lagwatch_creates_a_compacted_topic_on_the_coordinatio
     try:
         fleet.start("solo")
         assert fleet.wait_settled(3) == {"solo": [0, 1, 2]}
+        # SIGHUP: new alert settings apply; a changed coordination section waits for a restart.
+        settings["alerts"] = {"repeat_s": 60}
+        settings["coordination"]["session_timeout_s"] = 12
+        fleet.path.write_text(yaml.safe_dump(settings))
+        solo = fleet.daemons["solo"]
+        solo.signal(1)
+        solo.wait_event("config_reloaded")
+        assert [e["section"] for e in solo.events("config_reload_partial")] == ["coordination"]
+        scrapes = len(solo.events("scrape_done"))
+        wait_for(lambda: len(solo.events("scrape_done")) >= scrapes + 2, timeout=20, what="scrapes after the reload")
+        assert fleet.wait_settled(3) == {"solo": [0, 1, 2]}
         codes = fleet.stop()
     finally:
         fleet.close()
