@@ -328,8 +328,9 @@ def render(results: dict) -> str:
         "the daemon's own cycle (collect, lag model, documents built chunk by chunk) without a sink and with "
         "broker time probes off (the daemon runs them at most every 10 minutes per partition). Wall and CPU time of "
         "the first scrape (connecting included) and of a second scrape on the same connection (what the daemon "
-        "does every interval); peak RSS of the whole process (`ru_maxrss` from `wait4`, interpreter and imports "
-        "included); Kafka requests counted by the collector.",
+        "does every interval); peak RSS of the whole process (its VmHWM, interpreter and imports included; not "
+        "`ru_maxrss` from `wait4`, which Linux carries over exec from the vforked parent: every child would show at "
+        "least this bench process's own peak); Kafka requests counted by the collector.",
         "- **staged**: `python -m bench.stages`, one fresh process per round: the same functions the pipeline "
         "calls, timed one by one from the outside (bench/stages.py), plus statuses (on by default in the daemon) "
         "and serialization to the `_bulk` bodies the sink would send. Delivery is measured apart (indexing).",
@@ -337,7 +338,8 @@ def render(results: dict) -> str:
         "free ports on 127.0.0.1, warmed up with one full scrape, then one steady-state full scrape per round: "
         "KMinion and kafka_exporter collect everything afresh on every `/metrics`; Burrow consumes "
         "`__consumer_offsets` all the time and answers `/metrics` from memory. Peak RSS is the process's `VmHWM` "
-        "after the rounds. Ratios are per round: the peer's time over lagwatch's in the same round.",
+        "after the rounds. Ratios are per round: the peer's time over lagwatch's in the same round; their CPU is "
+        "all their threads' (KMinion and Burrow work on both cores at once, lagwatch's scrape on one).",
         "- **seeds' routine**: one `KafkaConsumer` per group created inside the group, "
         "`assign`/`committed`/`seek_to_end`/`position` per partition of each topic the group committed on "
         "(bench/run.py `SEEDS_CODE`). Run on a sample of groups spread over the estate and extrapolated "

@@ -46,6 +46,12 @@ def make_pipeline(bootstrap: str, granularity: str = "partition", keep_documents
     return config, collector, pipeline
 
 
+def vmhwm_kb() -> int:
+    """This process's own peak RSS since exec (ru_maxrss also counts the parent's, see bench/run.py)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bootstrap", required=True)
@@ -101,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 "scrapes": results,
                 "imports_s": imports_s,
                 "process_cpu_s": usage.ru_utime + usage.ru_stime,
-                "peak_rss_kb": usage.ru_maxrss,
+                "peak_rss_kb": usage.ru_maxrss, "vmhwm_kb": vmhwm_kb(),
             }
         )
     )

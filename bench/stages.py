@@ -174,6 +174,12 @@ def staged_cycle(pipeline, alerting, sink, meter: DecodeMeter) -> dict:
     }
 
 
+def vmhwm_kb() -> int:
+    """This process's own peak RSS since exec (ru_maxrss also counts the parent's, see bench/run.py)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bootstrap", required=True)
@@ -195,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     scrapes = [staged_cycle(pipeline, alerting, sink, meter) for _ in range(args.scrapes)]
     collector.close()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"scrapes": scrapes, "peak_rss_kb": usage.ru_maxrss}))
+    print(json.dumps({"scrapes": scrapes, "peak_rss_kb": usage.ru_maxrss, "vmhwm_kb": vmhwm_kb()}))
     return 0
 
 
