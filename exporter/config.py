@@ -55,6 +55,11 @@ def _compile_all(patterns: tuple[str, ...]) -> tuple[str, ...]:
     return patterns
 
 
+def _comma_list(cls, value: Any) -> Any:
+    """A comma-separated string (as an environment variable gives it) becomes the tuple of its parts."""
+    return tuple(s.strip() for s in value.split(",") if s.strip()) if isinstance(value, str) else value
+
+
 class NameFilter(_Strict):
     """Regexes matched against the whole name (re.fullmatch). A name is selected when it matches an
     `allow` pattern and no `deny` pattern."""
@@ -138,10 +143,7 @@ class Cluster(_Strict):
     security: KafkaSecurity = KafkaSecurity()
     request_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
 
-    @field_validator("bootstrap_servers", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        return tuple(s.strip() for s in value.split(",") if s.strip()) if isinstance(value, str) else value
+    _split = field_validator("bootstrap_servers", mode="before")(classmethod(_comma_list))
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -206,10 +208,7 @@ class TimeLagConfig(_Strict):
     broker_probes: bool = True
     probe_ages_s: tuple[Annotated[float, Field(gt=0)], ...] = DEFAULT_PROBE_AGES_S
 
-    @field_validator("probe_ages_s", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        return tuple(s.strip() for s in value.split(",") if s.strip()) if isinstance(value, str) else value
+    _split = field_validator("probe_ages_s", mode="before")(classmethod(_comma_list))
 
 
 class RecordsPerMessage(_Strict):
@@ -238,10 +237,7 @@ class ElasticsearchConfig(_Strict):
     bulk_chunk: Annotated[int, Field(ge=1, le=50_000)] = 1000
     request_timeout_s: Annotated[float, Field(gt=0)] = 30.0
 
-    @field_validator("hosts", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        return tuple(s.strip() for s in value.split(",") if s.strip()) if isinstance(value, str) else value
+    _split = field_validator("hosts", mode="before")(classmethod(_comma_list))
 
     @model_validator(mode="after")
     def _one_auth(self) -> ElasticsearchConfig:
@@ -462,10 +458,7 @@ class CoordinationConfig(_Strict):
     # Report lagwatch's own coordination group like any other (excluded by default).
     report_group: bool = False
 
-    @field_validator("bootstrap_servers", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        return tuple(s.strip() for s in value.split(",") if s.strip()) if isinstance(value, str) else value
+    _split = field_validator("bootstrap_servers", mode="before")(classmethod(_comma_list))
 
     @field_validator("bootstrap_servers")
     @classmethod
