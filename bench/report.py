@@ -270,9 +270,11 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
                          f"{100 * ix['share_orjson']['median']:.0f}%)", verdict(ix["share"]["median"] >= 0.95)))
         if "growth" in r:
             points = r["growth"]
-            per = [1e6 * _median(p["lagwatch"]["warm_wall_s"]) / p["pairs"] for p in points]
+            per = [1e6 * _median(p["lagwatch"]["warm_wall_s"]) / p["lagwatch"]["pairs"] for p in points]
+            rss = [1e3 * _median(p["lagwatch"]["peak_rss_mb"]) / p["lagwatch"]["pairs"] for p in points]
             rows.append((f"{name}: growth curve 1x/2x/4x with time and RSS per 1,000 rows",
-                         "next scrape " + ", ".join(f"{v:.1f}" for v in per) + " ms per 1,000 rows", "reported"))
+                         "next scrape " + ", ".join(f"{v:.1f}" for v in per) + " ms and peak RSS "
+                         + ", ".join(f"{v:.2f}" for v in rss) + " MB per 1,000 group-partition rows", "reported"))
     for name, r in results["estates"].items():
         lw = r["lagwatch"]
         ours = _median(lw["wall_s"])
@@ -363,3 +365,20 @@ def render(results: dict) -> str:
     lines += ["", "<details><summary>raw numbers (JSON)</summary>", "", "```json",
               json.dumps(results["estates"], indent=1, default=str)[:80000], "```", "</details>", ""]
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.report RESULTS.json OUT.md`: render a run's report again from its --json file."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=main.__doc__)
+    parser.add_argument("json", help="the --json file of a bench.run")
+    parser.add_argument("out", help="where to write the Markdown report")
+    args = parser.parse_args(argv)
+    Path(args.out).write_text(render(json.loads(Path(args.json).read_text())))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
