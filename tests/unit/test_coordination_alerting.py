@@ -24,8 +24,10 @@ class Notifier:
         self.down = down
         self.gate = threading.Event()
         self.gate.set()
+        self.sending = threading.Event()  # a send has started (is in flight)
 
     def send(self, transition):
+        self.sending.set()
         self.gate.wait(5)
         if self.down:
             raise NotifyFailed("ops: connection refused")
@@ -146,6 +148,8 @@ def test_release_waits_for_a_notification_in_flight_before_taking_the_state_out(
     notifier.gate.clear()  # the webhook hangs
     alerting = shard_alerting(owner, notifier, background=True)
     alerting.on_report(report(1001.0, {"g-1": 5}))
+    # The sender thread must really be in the send when the shard is released (else nothing is in flight).
+    assert notifier.sending.wait(5)
     threading.Timer(0.3, notifier.gate.set).start()  # ... and answers 0.3 s later
     owner.release([1])
     section = alerting.release(lambda g: True, wait_s=3.0)
