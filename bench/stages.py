@@ -34,6 +34,7 @@ import sys
 import time
 
 from bench import procstat
+from bench.scrape_once import vmhwm_kb
 
 KEYS = ("wall_s", "cpu_s", "runq_s")
 
@@ -172,12 +173,6 @@ def staged_cycle(pipeline, alerting, sink, meter: DecodeMeter) -> dict:
         "bulk_bytes": body_bytes,
         "errors": len(snapshot.errors),
     }
-
-
-def vmhwm_kb() -> int:
-    """This process's own peak RSS since exec (ru_maxrss also counts the parent's, see bench/run.py)."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 
 
 def main(argv: list[str] | None = None) -> int:
