@@ -7,7 +7,7 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
-# .dockerignore leaves out exporter/devstack (the local Kafka/Elasticsearch for `lagwatch demo`).
+# devstack/ (the local Kafka/Elasticsearch for `lagwatch demo`) lives outside exporter/: not in the image.
 COPY exporter ./exporter
 # pip and setuptools are removed from the venv once it is built: the runtime never installs anything.
 RUN python -m venv /opt/lagwatch \

@@ -32,7 +32,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.protocol.consumer import OffsetCommitRequest, OffsetCommitResponse
 
-from exporter.kafka_wire import KafkaWire, error_name
+from exporter.kafka.wire import KafkaWire, error_name
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import procstat
-from exporter.devstack.common import cache_dir, free_port
+from devstack.common import cache_dir, free_port
 
 
 @dataclass(frozen=True)

@@ -285,10 +285,10 @@ def measure_seeds(bootstrap: str, spec: EstateSpec, runs: int, sample: int, time
 def kafka_tool_cmd(args: list[str], heap: str = "-Xmx256m") -> list[str]:
     """Kafka's own kafka-consumer-groups (ConsumerGroupCommand) from the cached jars; 256 MB heap is what
     kafka-run-class.sh gives its tools by default."""
-    from exporter.devstack.common import java_home
-    from exporter.devstack.kafka import CONSUMER_GROUP_COMMAND
-    from exporter.devstack.maven import kafka_libs
-    from exporter.devstack.versions import KAFKA_VERSION
+    from devstack.common import java_home
+    from devstack.kafka import CONSUMER_GROUP_COMMAND
+    from devstack.maven import kafka_libs
+    from devstack.versions import KAFKA_VERSION
 
     libs = kafka_libs(KAFKA_VERSION, lambda m: log(f"kafka jars: {m}"))
     return [str(java_home() / "bin" / "java"), heap, "-cp", str(libs / "*"), CONSUMER_GROUP_COMMAND, *args]
@@ -417,7 +417,7 @@ def _raw_bulk(host: str, docs: list[dict], index_for: Callable[[dict], str], chu
 
 
 def start_broker():
-    from exporter.devstack import KafkaBroker
+    from devstack import KafkaBroker
 
     return KafkaBroker(
         jvm_options=["-Xms1g", "-Xmx2g"],
@@ -427,7 +427,7 @@ def start_broker():
 
 
 def start_es():
-    from exporter.devstack import ElasticsearchNode
+    from devstack import ElasticsearchNode
 
     return ElasticsearchNode(progress=lambda m: log(f"elasticsearch: {m}")).start()
 
@@ -612,7 +612,7 @@ def machine() -> dict:
         info["java"] = java
     except OSError:
         pass
-    from exporter.devstack.versions import ELASTICSEARCH_VERSION, KAFKA_VERSION
+    from devstack.versions import ELASTICSEARCH_VERSION, KAFKA_VERSION
     import kafka
 
     info.update(kafka=KAFKA_VERSION, elasticsearch=ELASTICSEARCH_VERSION, kafka_python=kafka.__version__)

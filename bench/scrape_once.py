@@ -21,9 +21,10 @@ import time
 def make_pipeline(bootstrap: str, granularity: str = "partition", keep_documents: bool = False):
     """The daemon's pipeline for one cluster, without a sink, broker time probes off: (config, collector,
     pipeline)."""
-    from exporter import app, logs
+    from exporter import logs
+    from exporter.runtime import wiring as app
     from exporter.config import Config
-    from exporter.pipeline import ClusterPipeline
+    from exporter.runtime.pipeline import ClusterPipeline
 
     logs.configure("warning")  # stdout carries only the JSON result line
     config = Config.model_validate(
@@ -64,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench import procstat
 
     imports_started = time.perf_counter()
-    from exporter import app, logs  # noqa: F401 - the imports a daemon pays for, timed
-    from exporter.pipeline import ClusterPipeline  # noqa: F401
+    from exporter import logs
+    from exporter.runtime import wiring as app  # noqa: F401 - the imports a daemon pays for, timed
+    from exporter.runtime.pipeline import ClusterPipeline  # noqa: F401
 
     imports_s = time.perf_counter() - imports_started
     config, collector, pipeline = make_pipeline(args.bootstrap, args.granularity, bool(args.dump_docs))

@@ -117,7 +117,10 @@ class Clock:
 
 
 def staged_cycle(pipeline, alerting, sink, meter: DecodeMeter) -> dict:
-    from exporter import documents, gcpause, lag, timelag
+    from exporter.output import documents
+    from exporter.runtime import gcpause
+    from exporter.lag import report as lag
+    from exporter.lag import timelag
 
     clock = Clock()
     with gcpause.paused():
@@ -185,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     meter = DecodeMeter()
     meter.install()
     from bench.scrape_once import make_pipeline
-    from exporter import app
+    from exporter.runtime import wiring as app
     from exporter.sinks.elasticsearch import ElasticsearchSink
 
     config, collector, pipeline = make_pipeline(args.bootstrap, args.granularity, keep_documents=False)

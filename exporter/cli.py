@@ -192,7 +192,8 @@ def _load_config(args: argparse.Namespace):
 
 
 def _configure_logging(config) -> None:
-    from exporter import app, logs
+    from exporter import logs
+    from exporter.runtime import wiring as app
 
     logs.configure(config.log.level, config.log.format)
     app.register_secrets(config)  # every secret, URL passwords (Kibana's, ...) included
@@ -225,7 +226,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_once(args: argparse.Namespace) -> int:
-    from exporter import app, report_format
+    from exporter.runtime import wiring as app
+    from exporter.output import table as report_format
 
     config = _load_config(args)
     if config is None:
@@ -255,7 +257,8 @@ def _cmd_once(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from exporter import app, config as config_module, logs
+    from exporter import config as config_module, logs
+    from exporter.runtime import wiring as app
 
     config = _load_config(args)
     if config is None:
@@ -311,7 +314,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_setup(args: argparse.Namespace) -> int:
-    from exporter import app, kibana
+    from exporter.runtime import wiring as app
+    from exporter.kibana import client as kibana
     from exporter.sinks.elasticsearch import SinkUnavailable
 
     config = _load_config(args)
@@ -335,7 +339,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
 
 
 def _devstack_missing(exc: ModuleNotFoundError) -> int:
-    if not (exc.name or "").startswith("exporter.devstack"):
+    if not (exc.name or "").startswith("devstack"):
         raise exc
     # The container image leaves the local stack out (it downloads jars and needs a JDK).
     print(
@@ -348,8 +352,8 @@ def _devstack_missing(exc: ModuleNotFoundError) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     try:
-        from exporter.devstack import demo
-        from exporter.devstack.common import StackError
+        from devstack import demo
+        from devstack.common import StackError
     except ModuleNotFoundError as exc:
         return _devstack_missing(exc)
 
@@ -363,8 +367,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_devstack(args: argparse.Namespace) -> int:
     try:
-        from exporter.devstack import ElasticsearchNode, KafkaBroker
-        from exporter.devstack.common import StackError
+        from devstack import ElasticsearchNode, KafkaBroker
+        from devstack.common import StackError
     except ModuleNotFoundError as exc:
         return _devstack_missing(exc)
 
@@ -486,7 +490,7 @@ keys:  l t s n   sort by lag, time lag, status, name
 
 
 def _cmd_top(args: argparse.Namespace) -> int:
-    from exporter import app
+    from exporter.runtime import wiring as app
     from exporter.top import main as top
 
     if args.interval is not None and not 0.5 <= args.interval <= 3600:

@@ -16,7 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # runnable from a checkout without installing
 
-from exporter import kibana_objects  # noqa: E402
+from exporter.kibana import objects as kibana_objects  # noqa: E402
 
 SAVED_OBJECTS = HERE / "lagwatch-saved-objects.ndjson"
 RULE = HERE / "lagwatch-rule.json"

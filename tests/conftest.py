@@ -99,7 +99,7 @@ def kafka_of_version():
     started on first use and kept for the session (one per version), for the version matrix and the group
     types only newer brokers have (share groups). Kafka's tools and Java clients that tests run against it
     come from the same release (harness.BROKER_VERSIONS)."""
-    from exporter.devstack import KafkaBroker
+    from devstack import KafkaBroker
 
     brokers: dict[str, KafkaBroker] = {}
 
@@ -129,9 +129,9 @@ def es_of_version():
     """`es_of_version("9.5.4")`: an Elasticsearch node of that release (integ-test-zip from Maven Central),
     started on first use and kept for the session, for the version matrix. Each node runs on the first JDK
     of this machine that can run it (9.x needs Java 21+ with the full module set; see the README)."""
-    from exporter.devstack import ElasticsearchNode
-    from exporter.devstack.common import StackError
-    from exporter.devstack.elasticsearch import jdk_for
+    from devstack import ElasticsearchNode
+    from devstack.common import StackError
+    from devstack.elasticsearch import jdk_for
 
     nodes: dict[str, ElasticsearchNode] = {}
 
@@ -161,7 +161,7 @@ def es_of_version():
 def kafka_cluster():
     """Three Kafka brokers (KRaft, three voters, replication factor 3), started once per session, only when
     a multi-broker test asks; fault helpers kill / freeze / resume / restart / add_broker."""
-    from exporter.devstack.kafka_cluster import KafkaCluster
+    from devstack.kafka_cluster import KafkaCluster
 
     cluster = KafkaCluster(size=3)
     _services["kafka_cluster"] = cluster

@@ -28,7 +28,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from exporter.devstack.common import cache_dir
+from devstack.common import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "localhost/lagwatch:test"

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from exporter.devstack import ElasticsearchNode, ExternalElasticsearch, ExternalKafka, KafkaBroker
-from exporter.devstack.common import in_parallel
+from devstack import ElasticsearchNode, ExternalElasticsearch, ExternalKafka, KafkaBroker
+from devstack.common import in_parallel
 
 
 # The Apache Kafka release of each broker a test may talk to, by bootstrap address (the version matrix's
@@ -25,7 +25,7 @@ BROKER_VERSIONS: dict[str, str] = {}
 
 
 def kafka_version_of(bootstrap: str) -> str:
-    from exporter.devstack.versions import KAFKA_VERSION
+    from devstack.versions import KAFKA_VERSION
 
     return BROKER_VERSIONS.get(bootstrap, KAFKA_VERSION)
 
@@ -143,7 +143,7 @@ def consumer_group_command(bootstrap: str, version: str | None = None) -> dict[t
     """Kafka's own `kafka-consumer-groups --describe --all-groups` of the broker's release (or `version`),
     parsed into rows keyed by (group, topic, partition); '-' becomes None. The reference our exactness
     tests compare with."""
-    from exporter.devstack.kafka import CONSUMER_GROUP_COMMAND, run_kafka_tool
+    from devstack.kafka import CONSUMER_GROUP_COMMAND, run_kafka_tool
 
     result = run_kafka_tool(
         CONSUMER_GROUP_COMMAND, ["--bootstrap-server", bootstrap, "--describe", "--all-groups"],
@@ -268,8 +268,8 @@ class JavaConsumer:
                  version: str | None = None):
         import subprocess
 
-        from exporter.devstack.common import java_home
-        from exporter.devstack.maven import kafka_libs
+        from devstack.common import java_home
+        from devstack.maven import kafka_libs
 
         self.client_id = client_id or f"{group}-java"
         main = "ConsoleShareConsumer" if share else "ConsoleConsumer"
@@ -301,8 +301,8 @@ class StreamsApp:
         import subprocess
         from pathlib import Path
 
-        from exporter.devstack.common import java_home
-        from exporter.devstack.maven import kafka_streams_libs
+        from devstack.common import java_home
+        from devstack.maven import kafka_streams_libs
 
         self.client_id = f"{application_id}-streams"
         source = Path(__file__).parent / "resources" / "StreamsMember.java"

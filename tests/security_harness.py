@@ -29,8 +29,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.devstack import ElasticsearchNode, KafkaBroker
-from exporter.devstack.common import (
+from devstack import ElasticsearchNode, KafkaBroker
+from devstack.common import (
     StackError,
     free_port,
     java_home,

@@ -21,7 +21,7 @@ from exporter.alerts.state import StateStore
 from exporter.evaluator import rules, status
 from exporter.evaluator.rules import Condition, StatusRule, ThresholdRule
 from exporter.evaluator.status import PartitionWindow, Sample, StatusConfig, Statuses
-from exporter.model import LagReport
+from exporter.lag.model import LagReport
 
 INDEX_TARGET = "index"
 OUTBOX_MAX = 1000  # per target; beyond it the oldest undelivered transitions are dropped (and logged)

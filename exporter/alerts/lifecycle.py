@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from exporter.documents import document_id, iso
+from exporter.output.documents import document_id, iso
 from exporter.evaluator.rules import Condition
 
 FIRED, STILL_FIRING, RESOLVED = "fired", "still_firing", "resolved"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from exporter.alerts.lifecycle import FIRED, RESOLVED, Transition
-from exporter.documents import iso
+from exporter.output.documents import iso
 
 USER_AGENT = "lagwatch-alerts/1"
 

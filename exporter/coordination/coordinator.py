@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from exporter import documents
+from exporter.output import documents
 from exporter.config import Config
 from exporter.coordination import ownership as shares_of
 from exporter.coordination.member import Member
 from exporter.coordination.ownership import Ownership
 from exporter.coordination.store import ShardStateStore
 from exporter.coordination.topic import CoordinationSetupError, prepare
-from exporter import kafka_connect
+from exporter.kafka import connect as kafka_connect
 
 
 class Coordinator:

@@ -29,7 +29,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
 
-from exporter import kafka_connect, logs
+from exporter import logs
+
+from exporter.kafka import connect as kafka_connect
 from exporter.config import Cluster, CoordinationConfig
 from exporter.coordination import records, topic
 from exporter.coordination.ownership import Ownership, owned, shard_of

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from exporter import sharding
+from exporter.kafka import sharding
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import dataclasses
 from rich.text import Text
 
 from exporter.evaluator.status import Statuses
-from exporter.model import LagReport
+from exporter.lag.model import LagReport
 from exporter.top import fmt
 from exporter.top.rows import GroupRow, partition_rows, topic_rows
 from exporter.top.screen import STATUS_STYLE, Column, Picture, fill, fit_columns, footer, header_line, remember

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from exporter.evaluator.status import Code, Status
-from exporter.model import CatchUp, TimeLagQuality
+from exporter.lag.model import CatchUp, TimeLagQuality
 from exporter.top.rows import GroupRow
 
 UNKNOWN = "?"

@@ -14,11 +14,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from exporter import app, logs
+from exporter import logs
+
+from exporter.runtime import wiring as app
 from exporter.alerts.engine import Alerting
 from exporter.config import Config
 from exporter.evaluator.status import StatusConfig
-from exporter.pipeline import ClusterPipeline
+from exporter.runtime.pipeline import ClusterPipeline
 from exporter.top import render
 from exporter.top.source import Feed, Feeds
 from exporter.top.view import ViewState

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from exporter.evaluator.status import SEVERITY, Code, Status, Statuses
-from exporter.model import CatchUp, LagReport, TimeLagQuality
+from exporter.lag.model import CatchUp, LagReport, TimeLagQuality
 
 GroupKey = tuple[str, str]  # (cluster, group)
 TREND_POINTS = 12  # scrapes kept per group for the sparkline

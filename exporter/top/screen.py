@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from exporter.evaluator.status import Code, Statuses
-from exporter.model import LagReport
+from exporter.lag.model import LagReport
 from exporter.top import fmt
 from exporter.top.rows import GroupRow
 from exporter.top.view import ViewState

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from exporter import logs
 from exporter.evaluator.status import Statuses
-from exporter.model import LagReport
+from exporter.lag.model import LagReport
 from exporter.top.screen import ClusterLine, Picture
 from exporter.top.rows import GroupKey, GroupRow, advance_trends, group_rows
 

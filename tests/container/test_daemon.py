@@ -13,7 +13,7 @@ import pytest
 import yaml
 from elasticsearch import ApiError
 
-from exporter.devstack.common import free_port
+from devstack.common import free_port
 from tests import container_harness as ch
 from tests.container.conftest import MEASURED
 from tests.harness import unique, wait_for

@@ -8,15 +8,17 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.structs import TopicPartition
 
-from exporter import app, config as config_module
+from exporter import config as config_module
+
+from exporter.runtime import wiring as app
 from exporter.alerts.engine import Alerting
 from exporter.alerts.notifiers import WebhookNotifier
 from exporter.alerts.state import StateStore
-from exporter.collector import Collector, Selection
+from exporter.kafka.collector import Collector, Selection
 from exporter.evaluator.rules import StatusRule
 from exporter.evaluator.status import StatusConfig
-from exporter.kafka_wire import KafkaWire
-from exporter.pipeline import ClusterPipeline
+from exporter.kafka.wire import KafkaWire
+from exporter.runtime.pipeline import ClusterPipeline
 from exporter.sinks.elasticsearch import ElasticsearchSink
 from tests.harness import unique
 from tests.webhook_recorder import Recorder

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from kafka import KafkaAdminClient, TopicPartition
 
-from exporter import lag
-from exporter.collector import Collector, Selection
-from exporter.kafka_wire import KafkaWire
-from exporter.pipeline import ClusterPipeline
+from exporter.lag import report as lag
+from exporter.kafka.collector import Collector, Selection
+from exporter.kafka.wire import KafkaWire
+from exporter.runtime.pipeline import ClusterPipeline
 from tests.harness import consumer_group_command, unique, wait_for
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from kafka import TopicPartition
 
-from exporter import sharding
+from exporter.kafka import sharding
 from tests.coordination_fleet import INTERVAL_S, SESSION_S, Fleet, by_slot, config, read_documents, slots_between, table
 from tests.harness import RunningDaemon, unique, wait_for
 from tests.webhook_recorder import Recorder

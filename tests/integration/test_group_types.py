@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from kafka import KafkaAdminClient
 
-from exporter.collector import Collector, Selection
-from exporter.kafka_wire import KafkaWire
-from exporter.pipeline import ClusterPipeline
-from exporter.report_format import as_json
+from exporter.kafka.collector import Collector, Selection
+from exporter.kafka.wire import KafkaWire
+from exporter.runtime.pipeline import ClusterPipeline
+from exporter.output.table import as_json
 from tests.harness import JavaConsumer, consumer_group_command, unique, wait_for
 
 pytestmark = pytest.mark.integration
@@ -61,7 +61,7 @@ SHARE_KAFKA = "4.4.0"  # share groups on by default, DescribeShareGroupOffsets v
 
 def share_group_command(bootstrap: str, group: str) -> dict[tuple[str, str, int], tuple[int | None, int | None]]:
     """Kafka's own `kafka-share-groups --describe`: {(group, topic, partition): (start offset, lag)}."""
-    from exporter.devstack.kafka import run_kafka_tool
+    from devstack.kafka import run_kafka_tool
 
     result = run_kafka_tool("org.apache.kafka.tools.consumer.group.ShareGroupCommand",
                             ["--bootstrap-server", bootstrap, "--describe", "--group", group], version=SHARE_KAFKA)
@@ -81,7 +81,7 @@ def test_a_share_group_is_reported_row_for_row_as_kafkas_share_group_command_sho
     driver = KafkaDriver(broker.bootstrap)
     topic = driver.create_topic(unique("share"), partitions=2)
     group = unique("share-group")
-    from exporter.devstack.kafka import run_kafka_tool
+    from devstack.kafka import run_kafka_tool
 
     # Share groups start at the latest offset by default; earliest makes the test independent of when the
     # member first fetches.
@@ -119,7 +119,7 @@ def test_a_share_group_is_reported_row_for_row_as_kafkas_share_group_command_sho
 def streams_group_command(bootstrap: str, group: str) -> dict[tuple[str, str, int], dict[str, int | None]]:
     """Kafka's own `kafka-streams-groups --describe --offsets` (columns GROUP TOPIC PARTITION OFFSET-LAG on
     4.4), rows keyed by (group, topic, partition)."""
-    from exporter.devstack.kafka import run_kafka_tool
+    from devstack.kafka import run_kafka_tool
 
     result = run_kafka_tool("org.apache.kafka.tools.streams.StreamsGroupCommand",
                             ["--bootstrap-server", bootstrap, "--describe", "--offsets", "--group", group],

@@ -10,8 +10,10 @@ import pytest
 from kafka.structs import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import app, config as config_module
-from exporter.devstack.common import free_port
+from exporter import config as config_module
+
+from exporter.runtime import wiring as app
+from devstack.common import free_port
 from tests.harness import unique, wait_for
 
 pytestmark = pytest.mark.integration

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from kafka import KafkaAdminClient
 
-from exporter.collector import Collector, Selection
-from exporter.kafka_wire import KafkaWire
-from exporter.pipeline import ClusterPipeline
+from exporter.kafka.collector import Collector, Selection
+from exporter.kafka.wire import KafkaWire
+from exporter.runtime.pipeline import ClusterPipeline
 from exporter.sinks.elasticsearch import ElasticsearchSink, lag_mappings
 from tests.harness import unique
 from tests.lens_aggs import flatten

@@ -10,12 +10,12 @@ import time
 import pytest
 from kafka import KafkaAdminClient
 
-from exporter import kibana_objects
+from exporter.kibana import objects as kibana_objects
 from exporter.alerts.engine import Alerting
-from exporter.collector import Collector, Selection
+from exporter.kafka.collector import Collector, Selection
 from exporter.evaluator.rules import Match, ThresholdRule
-from exporter.kafka_wire import KafkaWire
-from exporter.pipeline import ClusterPipeline
+from exporter.kafka.wire import KafkaWire
+from exporter.runtime.pipeline import ClusterPipeline
 from exporter.sinks.elasticsearch import ElasticsearchSink
 from tests import lens_aggs
 from tests.harness import unique, wait_for

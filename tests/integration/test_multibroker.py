@@ -17,9 +17,9 @@ import pytest
 import yaml
 from kafka import TopicPartition
 
-from exporter import app
+from exporter.runtime import wiring as app
 from exporter.config import load as load_config
-from exporter.devstack.common import free_port
+from devstack.common import free_port
 from tests.harness import KafkaDriver, RunningDaemon, consumer_group_command, unique, wait_for
 
 pytestmark = pytest.mark.integration

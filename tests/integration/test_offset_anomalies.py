@@ -6,13 +6,13 @@ from __future__ import annotations
 from kafka import KafkaAdminClient, TopicPartition
 import pytest
 
-from exporter import documents
+from exporter.output import documents
 from exporter.alerts.engine import Alerting
-from exporter.collector import Collector, Selection
+from exporter.kafka.collector import Collector, Selection
 from exporter.evaluator.status import StatusConfig
-from exporter.kafka_wire import KafkaWire
-from exporter.pipeline import ClusterPipeline
-from exporter.report_format import as_json
+from exporter.kafka.wire import KafkaWire
+from exporter.runtime.pipeline import ClusterPipeline
+from exporter.output.table import as_json
 from tests.harness import consumer_group_command, unique
 
 pytestmark = pytest.mark.integration

@@ -19,11 +19,13 @@ from kafka import KafkaAdminClient
 from kafka.structs import TopicPartition
 from structlog.testing import capture_logs
 
-from exporter import app, config as config_module, logs
-from exporter.collector import Collector, Selection
-from exporter.devstack import ElasticsearchNode, KafkaBroker
-from exporter.kafka_wire import KafkaWire
-from exporter.pipeline import ClusterPipeline
+from exporter import config as config_module, logs
+
+from exporter.runtime import wiring as app
+from exporter.kafka.collector import Collector, Selection
+from devstack import ElasticsearchNode, KafkaBroker
+from exporter.kafka.wire import KafkaWire
+from exporter.runtime.pipeline import ClusterPipeline
 from tests.harness import KafkaDriver, unique, wait_for
 
 pytestmark = pytest.mark.integration

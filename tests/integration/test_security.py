@@ -16,9 +16,11 @@ import structlog
 from elasticsearch import AuthenticationException
 from kafka import TopicPartition
 
-from exporter import app, lag
+from exporter.runtime import wiring as app
+
+from exporter.lag import report as lag
 from exporter import config as config_module
-from exporter.pipeline import ClusterPipeline
+from exporter.runtime.pipeline import ClusterPipeline
 from exporter.sinks.elasticsearch import SinkRefused
 from exporter.sinks.spool import Spool, SpoolingSink
 from tests.harness import KafkaDriver, unique

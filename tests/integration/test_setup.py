@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter import cli, kibana_objects
+from exporter import cli
+
+from exporter.kibana import objects as kibana_objects
 from tests.harness import unique
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import time
 import pytest
 import yaml
 
-from exporter.devstack import KafkaBroker
+from devstack import KafkaBroker
 from tests.harness import RunningDaemon, unique, wait_for
 
 pytestmark = pytest.mark.integration

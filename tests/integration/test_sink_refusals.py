@@ -8,9 +8,11 @@ import time
 
 import pytest
 
-from exporter import documents, lag
-from exporter.http import readiness
-from exporter.model import ClusterSnapshot, GroupObservation, PartitionOffsets, TopicInfo
+from exporter.output import documents
+
+from exporter.lag import report as lag
+from exporter.runtime.http import readiness
+from exporter.lag.model import ClusterSnapshot, GroupObservation, PartitionOffsets, TopicInfo
 from exporter.sinks.elasticsearch import ElasticsearchSink, SinkRefused
 from exporter.sinks.spool import Spool, SpoolingSink
 from tests.harness import unique

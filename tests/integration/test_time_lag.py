@@ -7,10 +7,10 @@ import time
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 
-from exporter.collector import Collector, Selection
-from exporter.kafka_wire import KafkaWire
-from exporter.model import TimeLagQuality
-from exporter.pipeline import ClusterPipeline
+from exporter.kafka.collector import Collector, Selection
+from exporter.kafka.wire import KafkaWire
+from exporter.lag.model import TimeLagQuality
+from exporter.runtime.pipeline import ClusterPipeline
 from tests.harness import unique
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from kafka import TopicPartition
 
-from exporter.devstack import KafkaBroker
+from devstack import KafkaBroker
 from tests.harness import KafkaDriver, consumer_group_command, unique, wait_for
 
 pytestmark = pytest.mark.integration

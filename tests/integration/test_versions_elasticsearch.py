@@ -9,7 +9,7 @@ import elasticsearch
 import pytest
 from elasticsearch import Elasticsearch
 
-from exporter.devstack.versions import ELASTICSEARCH_MATRIX, ELASTICSEARCH_VERSION
+from devstack.versions import ELASTICSEARCH_MATRIX, ELASTICSEARCH_VERSION
 from tests.integration import test_indexing, test_kibana_panels, test_setup
 
 pytestmark = [pytest.mark.integration, pytest.mark.matrix]

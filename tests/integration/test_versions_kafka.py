@@ -12,10 +12,10 @@ import os
 import pytest
 from kafka import KafkaAdminClient
 
-from exporter.collector import Collector, Selection
-from exporter.devstack.versions import KAFKA_MATRIX, KAFKA_VERSION
-from exporter.kafka_wire import KafkaWire
-from exporter.report_format import as_json
+from exporter.kafka.collector import Collector, Selection
+from devstack.versions import KAFKA_MATRIX, KAFKA_VERSION
+from exporter.kafka.wire import KafkaWire
+from exporter.output.table import as_json
 from tests.harness import JavaConsumer, consumer_group_command, kafka_version_of, unique, wait_for
 from tests.integration import test_collector, test_group_types, test_offset_anomalies
 
@@ -88,7 +88,7 @@ def test_a_classic_and_a_kip848_group_side_by_side_are_typed_described_and_exact
         member.close(autocommit=False)
         kafka.close()
 
-    from exporter import lag
+    from exporter.lag import report as lag
 
     report = as_json(lag.build_report(snapshot, None, lag.update_histories({}, snapshot, None)))
     by_group = {g["group"]: (g["type"], g["state"], g["members"]) for g in report["groups"]}

@@ -13,7 +13,7 @@ from exporter import cli
 @pytest.mark.parametrize("command", ["demo", "devstack"])
 def test_demo_and_devstack_without_the_local_stack_say_where_to_run_them(monkeypatch, capsys, command):
     # None in sys.modules makes `import exporter.devstack` fail as it does where the package is absent.
-    for name in [m for m in sys.modules if m.startswith("exporter.devstack")] + ["exporter.devstack"]:
+    for name in [m for m in sys.modules if m.startswith("devstack")] + ["devstack"]:
         monkeypatch.setitem(sys.modules, name, None)
     assert cli.main([command]) == cli.EXIT_FAILURE
     err = capsys.readouterr().err

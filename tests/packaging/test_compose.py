@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.devstack.common import cache_dir
+from devstack.common import cache_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

@@ -19,11 +19,11 @@ def test_an_unreadable_state_file_is_moved_aside_and_state_starts_empty(tmp_path
 
 import json  # noqa: E402
 
-from exporter import lag  # noqa: E402
+from exporter.lag import report as lag  # noqa: E402
 from exporter.alerts.engine import Alerting  # noqa: E402
 from exporter.evaluator.rules import ThresholdRule  # noqa: E402
 from exporter.evaluator.status import StatusConfig  # noqa: E402
-from exporter.model import ClusterSnapshot, GroupObservation, PartitionOffsets, TopicInfo  # noqa: E402
+from exporter.lag.model import ClusterSnapshot, GroupObservation, PartitionOffsets, TopicInfo  # noqa: E402
 
 # A group id is any string a client sends: the old state format joined keys with \x1f and split them again.
 ODD_GROUPS = ["a\x1fb", "a\x1f", "\x1f", "line\nbreak", 'quo"te\'s\\', "ünï💥", "a/b", "x" * 300]

@@ -15,7 +15,7 @@ import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError
 
-from exporter import documents
+from exporter.output import documents
 from exporter.sinks import bulk
 from exporter.sinks.elasticsearch import ElasticsearchSink, SinkUnavailable
 from tests.unit.test_documents import INTERVAL, make_report

@@ -10,8 +10,8 @@ from types import SimpleNamespace as NS
 
 from kafka.errors import KafkaTimeoutError
 
-from exporter import lag
-from exporter.collector import Collector, Selection
+from exporter.lag import report as lag
+from exporter.kafka.collector import Collector, Selection
 
 TOPIC = "orders"
 

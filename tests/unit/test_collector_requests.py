@@ -2,8 +2,8 @@
 
 from kafka.protocol.metadata import MetadataRequest
 
-from exporter.collector import Collector, Selection
-from exporter.model import ClusterSnapshot, PartitionOffsets
+from exporter.kafka.collector import Collector, Selection
+from exporter.lag.model import ClusterSnapshot, PartitionOffsets
 
 
 class RecordingWire:

@@ -64,7 +64,7 @@ ODD_GROUP_IDS = ["line\nbreak", "\n", "cr\r\n", "nul\x00", "us\x1fsep", "tab\t",
 
 @pytest.mark.parametrize("group_name", ODD_GROUP_IDS, ids=repr)
 def test_the_default_filters_select_any_group_id_a_broker_accepts(group_name):
-    from exporter.app import selection
+    from exporter.runtime.wiring import selection
 
     config = parse(minimal(), {})
     assert config.groups.matches(group_name)
@@ -310,7 +310,9 @@ def test_no_file_means_environment_only():
 def test_a_password_inside_an_elasticsearch_url_is_masked_in_logs():
     import io
 
-    from exporter import app, logs
+    from exporter import logs
+
+    from exporter.runtime import wiring as app
 
     config = parse(minimal() | {"elasticsearch": {"hosts": ["https://writer:Url-Pa55word@es:9200"]}}, {})
     app.register_secrets(config)

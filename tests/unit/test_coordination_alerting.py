@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 
-from exporter import lag
+from exporter.lag import report as lag
 from exporter.alerts.engine import Alerting
 from exporter.alerts.notifiers import NotifyFailed
 from exporter.coordination.alerting import ShardAlerting
 from exporter.coordination.ownership import Ownership
 from exporter.evaluator.rules import ThresholdRule
 from exporter.evaluator.status import StatusConfig
-from exporter.model import ClusterSnapshot, GroupObservation, PartitionOffsets, TopicInfo
+from exporter.lag.model import ClusterSnapshot, GroupObservation, PartitionOffsets, TopicInfo
 
 
 class Notifier:

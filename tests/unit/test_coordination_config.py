@@ -2,7 +2,9 @@
 
 import pytest
 
-from exporter import app, config
+from exporter import config
+
+from exporter.runtime import wiring as app
 from exporter.config import ConfigError
 from exporter.coordination.coordinator import Coordinator
 

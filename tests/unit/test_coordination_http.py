@@ -5,7 +5,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from exporter import config
 from exporter.coordination.coordinator import Coordinator, ShardTaggingSink
 from exporter.coordination.member import MemberStatus
-from exporter.http import LagCollector, readiness
+from exporter.runtime.http import LagCollector, readiness
 
 
 def coordinator(now=1000.0) -> Coordinator:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from exporter import sharding
+from exporter.kafka import sharding
 from exporter.coordination import ownership as o
 from exporter.coordination.ownership import Ownership, Shares
 

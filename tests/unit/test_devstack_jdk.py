@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from exporter.devstack.common import StackError
-from exporter.devstack.elasticsearch import jdk_problem
-from exporter.devstack.jdk import _applies, first_fitting, jdk_major, jvm_options_modules
+from devstack.common import StackError
+from devstack.elasticsearch import jdk_problem
+from devstack.jdk import _applies, first_fitting, jdk_major, jvm_options_modules
 
 
 def fake_jdk(root: Path, name: str, version: str | None) -> Path:

@@ -5,8 +5,10 @@ from importlib import resources
 
 import pytest
 
-from exporter import documents, lag
-from exporter.model import (
+from exporter.output import documents
+
+from exporter.lag import report as lag
+from exporter.lag.model import (
     ClusterSnapshot,
     GroupObservation,
     Member,

@@ -12,8 +12,8 @@ import time
 import pytest
 from structlog.testing import capture_logs
 
-from exporter.http import HttpServer
-from exporter.pipeline import PipelineStatus
+from exporter.runtime.http import HttpServer
+from exporter.runtime.pipeline import PipelineStatus
 
 
 class Pipeline:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter import kibana_objects
+from exporter.kibana import objects as kibana_objects
 from tests import lens_aggs
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from exporter import lag
-from exporter.model import (
+from exporter.lag import report as lag
+from exporter.lag.model import (
     CatchUp,
     ClusterSnapshot,
     Counter,

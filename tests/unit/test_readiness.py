@@ -4,9 +4,9 @@ from dataclasses import replace
 
 import pytest
 
-from exporter.http import readiness
-from exporter.model import ClusterSnapshot, LagReport, ScrapeError
-from exporter.pipeline import PipelineStatus
+from exporter.runtime.http import readiness
+from exporter.lag.model import ClusterSnapshot, LagReport, ScrapeError
+from exporter.runtime.pipeline import PipelineStatus
 from exporter.sinks.spool import SinkHealth
 
 NOW = 10_000.0

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from exporter.scheduler import Scheduler
+from exporter.runtime.scheduler import Scheduler
 
 
 def test_a_slot_starts_on_time_while_the_previous_run_overruns():

@@ -4,7 +4,7 @@ different moments scrape in phase (a shard's old and new owner, replicas of one 
 import threading
 import time
 
-from exporter.scheduler import Scheduler
+from exporter.runtime.scheduler import Scheduler
 
 
 def test_after_the_run_at_start_every_run_starts_on_a_boundary_of_the_interval():

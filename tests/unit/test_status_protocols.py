@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from exporter import lag
+from exporter.lag import report as lag
 from exporter.alerts.engine import Alerting
 from exporter.evaluator.status import STOP_REASON, Code, StatusConfig
-from exporter.model import ClusterSnapshot, GroupObservation, Member, PartitionOffsets, TopicInfo
+from exporter.lag.model import ClusterSnapshot, GroupObservation, Member, PartitionOffsets, TopicInfo
 
 CONFIG = StatusConfig(window=5, stop_after_s=300)
 STEP = 30.0

@@ -2,8 +2,8 @@
 
 import pytest
 
-from exporter import timelag
-from exporter.model import TimeLag, TimeLagQuality
+from exporter.lag import timelag
+from exporter.lag.model import TimeLag, TimeLagQuality
 
 EXACT, INTERP, AT_LEAST, UNKNOWN = (
     TimeLagQuality.EXACT,

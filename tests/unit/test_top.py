@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from exporter import lag
+from exporter.lag import report as lag
 from exporter.evaluator.status import Code, Status, Statuses
-from exporter.model import (
+from exporter.lag.model import (
     CatchUp,
     ClusterSnapshot,
     GroupObservation,

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from exporter import versions
-from exporter.devstack import versions as devstack_versions
+from devstack import versions as devstack_versions
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,10 +16,12 @@ import time
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
-from exporter import app, config as config_module, logs
-from exporter.devstack.common import stderr_progress
-from exporter.devstack.elasticsearch import ElasticsearchNode
-from exporter.devstack.kafka import KafkaBroker
+from exporter import config as config_module, logs
+
+from exporter.runtime import wiring as app
+from devstack.common import stderr_progress
+from devstack.elasticsearch import ElasticsearchNode
+from devstack.kafka import KafkaBroker
 
 TOPICS = {"demo.orders": 6, "demo.payments": 3}
 PRODUCE_PER_SECOND = 40

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from exporter.model import TimeLag, TimeLagQuality
+from exporter.lag.model import TimeLag, TimeLagQuality
 
 Point = tuple[float, int]  # (epoch seconds, log-end offset)
 History = tuple[Point, ...]

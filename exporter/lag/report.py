@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 
-from exporter import timelag
-from exporter.model import (
+from exporter.lag import timelag
+from exporter.lag.model import (
     CatchUp,
     ClusterSnapshot,
     Counter,

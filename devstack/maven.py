@@ -8,8 +8,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from exporter.devstack.common import Progress, StackError, cache_dir, require_tool, stderr_progress
-from exporter.devstack.versions import LOG4J_VERSION
+from devstack.common import Progress, StackError, cache_dir, require_tool, stderr_progress
+from devstack.versions import LOG4J_VERSION
 
 _KAFKA_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from collections.abc import Iterator
 from typing import Any
 
-from exporter.model import (
+from exporter.lag.model import (
     ClusterSnapshot,
     Counter,
     GroupLag,

@@ -24,8 +24,8 @@ from kafka.protocol.consumer import (
 )
 from kafka.protocol.metadata import FindCoordinatorRequest, MetadataRequest
 
-from exporter.kafka_wire import KafkaWire, error_name
-from exporter.protocol import (
+from exporter.kafka.wire import KafkaWire, error_name
+from exporter.kafka.protocol import (
     ConsumerGroupDescribeRequest,
     DescribeShareGroupOffsetsRequest,
     ShareGroupDescribeRequest,
@@ -38,7 +38,7 @@ _DESCRIBE = {
     "share": (ShareGroupDescribeRequest, "describe_share"),
     "streams": (StreamsGroupDescribeRequest, "describe_streams"),
 }
-from exporter.model import (
+from exporter.lag.model import (
     ClusterSnapshot,
     GroupObservation,
     Member,

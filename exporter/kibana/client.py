@@ -19,7 +19,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter import kibana_objects, logs
+from exporter import logs
+
+from exporter.kibana import objects as kibana_objects
 from exporter.config import Config, KibanaConfig
 
 MIN_VERSION = (8, 11)

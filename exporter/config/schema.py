@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from exporter.timelag import DEFAULT_PROBE_AGES_S
+from exporter.lag.timelag import DEFAULT_PROBE_AGES_S
 
 ENV_PREFIX = "LAGWATCH_"
 ENV_NESTING = "__"
@@ -180,14 +180,14 @@ class Scrape(_Strict):
     @classmethod
     def _valid_shard(cls, value: str | None) -> str | None:
         if value is not None:
-            from exporter.sharding import parse_shard
+            from exporter.kafka.sharding import parse_shard
 
             parse_shard(value)
         return value
 
     @property
     def shard_index_count(self) -> tuple[int, int] | None:
-        from exporter.sharding import parse_shard
+        from exporter.kafka.sharding import parse_shard
 
         return parse_shard(self.shard) if self.shard is not None else None
 
@@ -675,7 +675,7 @@ def parse(raw: Any, environ: Mapping[str, str] | None = None) -> Config:
 
 def load(path: str | os.PathLike | None, environ: Mapping[str, str] | None = None) -> Config:
     """Read and validate a YAML config file; with no file, only the environment configures."""
-    from exporter.config_yaml import YamlInputError, load_yaml
+    from exporter.config.yaml_input import YamlInputError, load_yaml
 
     raw: Any = {}
     if path is not None:

@@ -14,13 +14,17 @@ from collections.abc import Callable
 from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient
 
-from exporter import kafka_connect, logs, sharding
-from exporter.collector import Collector, Selection
-from exporter.delivery import QueuedSink
+from exporter import logs
+
+from exporter.kafka import connect as kafka_connect
+
+from exporter.kafka import sharding
+from exporter.kafka.collector import Collector, Selection
+from exporter.sinks.queue import QueuedSink
 from exporter.config import Cluster, Config, ElasticsearchConfig, secret_values
-from exporter.kafka_wire import KafkaWire
-from exporter.pipeline import ClusterPipeline
-from exporter.scheduler import Scheduler
+from exporter.kafka.wire import KafkaWire
+from exporter.runtime.pipeline import ClusterPipeline
+from exporter.runtime.scheduler import Scheduler
 from exporter.sinks.elasticsearch import ElasticsearchSink
 from exporter.sinks.spool import Spool, SpoolingSink
 from exporter.alerts.engine import Alerting
@@ -239,7 +243,7 @@ class Daemon:
 
     def start(self) -> None:
         if self.config.http.enabled:
-            from exporter.http import HttpServer
+            from exporter.runtime.http import HttpServer
 
             try:
                 self.http = HttpServer(self, self.config.http.host, self.config.http.port).start()

@@ -14,8 +14,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from exporter import documents, gcpause, lag, logs, timelag
-from exporter.model import ClusterSnapshot, LagReport, ScrapeError, TopicPartition
+from exporter import logs
+
+from exporter.output import documents
+
+from exporter.runtime import gcpause
+
+from exporter.lag import report as lag
+
+from exporter.lag import timelag
+from exporter.lag.model import ClusterSnapshot, LagReport, ScrapeError, TopicPartition
 
 
 @dataclass(frozen=True)

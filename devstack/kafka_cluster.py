@@ -13,9 +13,9 @@ import signal
 import uuid
 from dataclasses import dataclass, field
 
-from exporter.devstack.common import Progress, free_port, in_parallel, stderr_progress, wait_until
-from exporter.devstack.kafka import KafkaBroker
-from exporter.devstack.versions import KAFKA_VERSION
+from devstack.common import Progress, free_port, in_parallel, stderr_progress, wait_until
+from devstack.kafka import KafkaBroker
+from devstack.versions import KAFKA_VERSION
 
 # Fast failure detection: a broker that misses heartbeats for this long is fenced and loses leadership.
 _FAST_FENCING = {

@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.devstack.common import (
+from devstack.common import (
     Progress,
     StackError,
     free_port,
@@ -27,9 +27,9 @@ from exporter.devstack.common import (
     stop_process,
     wait_until,
 )
-from exporter.devstack.maven import elasticsearch_home
-from exporter.devstack.jdk import boot_problem, first_fitting, installed_jdks, jdk_major, jvm_options_modules
-from exporter.devstack.versions import ELASTICSEARCH_VERSION
+from devstack.maven import elasticsearch_home
+from devstack.jdk import boot_problem, first_fitting, installed_jdks, jdk_major, jvm_options_modules
+from devstack.versions import ELASTICSEARCH_VERSION
 
 # Elasticsearch refuses to run as root; as root we run it as this unprivileged user.
 SERVICE_USER = os.environ.get("LAGWATCH_ES_USER", "lagwatch-es")

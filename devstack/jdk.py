@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from exporter.devstack.common import StackError
+from devstack.common import StackError
 
 
 def release_value(home: Path, key: str) -> str | None:

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.devstack.common import (
+from devstack.common import (
     Progress,
     StackError,
     free_port,
@@ -22,8 +22,8 @@ from exporter.devstack.common import (
     stop_process,
     wait_until,
 )
-from exporter.devstack.maven import kafka_libs
-from exporter.devstack.versions import KAFKA_VERSION
+from devstack.maven import kafka_libs
+from devstack.versions import KAFKA_VERSION
 
 _LOG4J2 = """status = warn
 appender.out.type = Console

@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from exporter import logs
-from exporter.httpserve import Response, Server
+from exporter.runtime.http_server import Response, Server
 
 # A cluster is ready while its last successful scrape is at most this many intervals old.
 READY_INTERVALS = 3
