@@ -20,6 +20,7 @@ from exporter.lag.model import (
     PartitionLag,
     TimeLag,
     TimeLagQuality,
+    TopicInfo,
     TopicPartition,
 )
 
@@ -109,17 +110,27 @@ def topic_recreated(previous: ClusterSnapshot, snapshot: ClusterSnapshot, topic:
     return old is not None and new is not None and old.topic_id != new.topic_id
 
 
-def group_partitions(group: GroupObservation, snapshot: ClusterSnapshot) -> list[TopicPartition]:
-    """Every partition of every topic the group reads (assigned or committed), so never-committed
-    partitions of a consumed topic are visible too. Committed partitions of vanished topics stay."""
-    touched = set(group.committed) | set(group.committed_unread) | {tp for m in group.members for tp in m.assignment}
-    topics = {topic for topic, _ in touched}
+def involved_partitions(groups: Iterable[GroupObservation], topics: Mapping[str, TopicInfo]) -> set[TopicPartition]:
+    """Every partition of every topic the groups read (assigned or committed), so never-committed
+    partitions of a consumed topic are visible too. Committed partitions of vanished topics stay.
+    The collector asks partition leaders for the log offsets of these; the report has a row for each."""
+    touched: set[TopicPartition] = set()
+    for group in groups:
+        touched.update(group.committed)
+        touched.update(group.committed_unread)
+        for member in group.members:
+            touched.update(member.assignment)
     rows = set(touched)
-    for topic in topics:
-        info = snapshot.topics.get(topic)
+    for topic in {topic for topic, _ in touched}:
+        info = topics.get(topic)
         if info is not None:
             rows.update((topic, p) for p in range(info.partitions))
-    return sorted(rows)
+    return rows
+
+
+def group_partitions(group: GroupObservation, snapshot: ClusterSnapshot) -> list[TopicPartition]:
+    """The partitions `group` involves (involved_partitions), sorted."""
+    return sorted(involved_partitions((group,), snapshot.topics))
 
 
 def build_report(
