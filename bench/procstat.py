@@ -1,4 +1,5 @@
-"""CPU time and run-queue wait of a process, all its threads summed (Linux /proc/<pid>/task/*/schedstat).
+"""CPU time and run-queue wait of a process, all its threads summed (Linux /proc/<pid>/task/*/schedstat),
+and its peak RSS (/proc/<pid>/status VmHWM).
 
 On a shared 2-core machine a process often waits for a CPU: wall time then grows with other people's load.
 The second schedstat field is exactly that wait (time runnable but not running), so `wall - run-queue wait`
@@ -31,3 +32,16 @@ def times(pid: int | str = "self") -> tuple[float, float]:
         cpu += int(fields[0])
         wait += int(fields[1])
     return cpu / 1e9, wait / 1e9
+
+
+def vmhwm_mb(pid: int | str = "self", missing: float = 0.0) -> float:
+    """Peak RSS of `pid` in MB: its VmHWM, the high-water mark of its own address space since exec; `missing`
+    when the process is gone or /proc cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return missing

@@ -1,6 +1,6 @@
-"""bench/peers.py reads a peer's /metrics: rows, groups and lag of the estate's groups only."""
+"""bench/peer_run.py reads a peer's /metrics: rows, groups and lag of the estate's groups only."""
 
-from bench import peers
+from bench import peer_run, peers
 
 BODY = """# HELP kminion_kafka_consumer_group_topic_partition_lag Lag
 kminion_kafka_consumer_group_topic_partition_lag{group_id="bench-g000001",partition_id="0",topic_name="t"} 5
@@ -13,13 +13,13 @@ kminion_kafka_consumer_group_topic_lag{group_id="bench-g000001",topic_name="t"} 
 
 
 def test_lag_rows_and_groups_of_the_estate_only():
-    assert peers.parse_lag(BODY, peers.PEERS["kminion"], "bench") == (3, 2, 12)
+    assert peer_run.parse_lag(BODY, peers.PEERS["kminion"], "bench") == (3, 2, 12)
 
 
 def test_a_negative_value_is_a_row_without_lag():
     body = 'kafka_consumergroup_lag{consumergroup="bench-g1",partition="0",topic="t"} -1\n' \
            'kafka_consumergroup_lag{consumergroup="bench-g1",partition="1",topic="t"} 4\n'
-    assert peers.parse_lag(body, peers.PEERS["kafka_exporter"], "bench") == (1, 1, 4)
+    assert peer_run.parse_lag(body, peers.PEERS["kafka_exporter"], "bench") == (1, 1, 4)
 
 
 def test_go_install_names_the_binary_after_the_module():
