@@ -126,8 +126,8 @@ def staged_cycle(pipeline, alerting, sink, meter: DecodeMeter) -> dict:
     with gcpause.paused():
         meter.take()
         snapshot = clock.timed("collect", pipeline.scrape)
-        histories = clock.timed("time_lag_histories", lag.update_histories, pipeline.histories, snapshot,
-                                pipeline.previous, pipeline.history_points)
+        histories = clock.timed("time_lag_histories", lag.update_histories, pipeline.prober.histories, snapshot,
+                                pipeline.previous, pipeline.prober.max_points)
         report = clock.timed("build_report", lag.build_report, snapshot, pipeline.previous, histories,
                              pipeline.items_per_record)
 
@@ -150,7 +150,7 @@ def staged_cycle(pipeline, alerting, sink, meter: DecodeMeter) -> dict:
             bodies += len(made)
             body_bytes += sum(len(b) for b in made)
             del chunk, made
-        pipeline.previous, pipeline.histories = snapshot, histories
+        pipeline.previous, pipeline.prober.histories = snapshot, histories
         collected = meter.take()  # with the floor: decoding the same OffsetFetch bytes into tuples, timed now
     stages = clock.stages
     # The estimates ran inside build_report too: the lag model is build_report without them.

@@ -1,10 +1,10 @@
 """Per-cluster alerting: statuses every scrape, rules, lifecycle, persisted state, delivery of transitions.
 
-`evaluate(report)` runs before the lag documents are built (they carry the statuses); `on_report(report)`
-then runs the rules, records the transitions in the state file's outbox and delivers them: to the alerts
-index and to every notifier. A transition leaves the outbox only once its target took it, so a webhook or
-Elasticsearch outage delays notifications instead of losing them, and a restart neither repeats nor drops one
-(a crash between sending and saving can repeat it: at-least-once).
+`evaluate(report)` runs once per scrape, before the lag documents are built (they carry the statuses);
+`alert(report, statuses)` then runs the rules on both, records the transitions in the state file's outbox
+and delivers them: to the alerts index and to every notifier. A transition leaves the outbox only once its
+target took it, so a webhook or Elasticsearch outage delays notifications instead of losing them, and a
+restart neither repeats nor drops one (a crash between sending and saving can repeat it: at-least-once).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from exporter.alerts.notifiers import NotifyFailed
 from exporter.alerts.state import StateStore
 from exporter.evaluator import rules, status
 from exporter.evaluator.rules import Condition, StatusRule, ThresholdRule
-from exporter.evaluator.status import PartitionWindow, Sample, StatusConfig, Statuses
+from exporter.evaluator.status import PartitionWindow, StatusConfig, Statuses
 from exporter.lag.model import LagReport
 
 INDEX_TARGET = "index"
@@ -57,7 +57,6 @@ class Alerting:
         self.repeat_s = repeat_s
         self.clock = clock  # None: the scrape's own time
         self.log = logs.get().bind(cluster=cluster)
-        self._last: tuple[LagReport, Statuses | None] | None = None
         saved = store.load(cluster) if store is not None else {}
         self.alerts: dict[str, AlertState] = {
             k: AlertState.from_json(v) for k, v in saved.get("alerts", {}).items()
@@ -83,41 +82,12 @@ class Alerting:
     # --- statuses ---------------------------------------------------------------------------
 
     def evaluate(self, report: LagReport) -> Statuses | None:
-        """Statuses for this scrape (once per report: windows advance by one sample)."""
-        if self._last is not None and self._last[0] is report:
-            return self._last[1]
-        statuses = self._evaluate(report) if self.status_config is not None else None
-        self._last = (report, statuses)
-        return statuses
+        """Statuses for this scrape: call once per report (each call advances the windows by one sample)."""
+        return self._evaluate(report) if self.status_config is not None else None
 
     def _evaluate(self, report: LagReport) -> Statuses | None:
-        snapshot = report.snapshot
-        if not snapshot.up:
-            return None
-        config = self.status_config
-        now = self._now(report)
-        observed = {g.group: g for g in snapshot.groups}
-        failed = {g.group for g in snapshot.groups if g.error is not None}
-        windows = {k: w for k, w in self.windows.items() if k[0] in failed}  # unknown this scrape: kept
-        partitions: dict[tuple[str, str, int], status.Status] = {}
-        for row in report.partitions:
-            if row.group in failed:
-                continue
-            group = observed[row.group]
-            if any(m.assignment for m in group.members):
-                owned = row.member is not None
-            else:  # assignments not decoded (not the consumer protocol): any live member counts
-                owned = bool(group.members)
-            key = (row.group, row.topic, row.partition)
-            sample = Sample(now, row.committed_offset, row.log_end_offset, owned, row.error)
-            windows[key] = status.push(self.windows.get(key, PartitionWindow()), sample, config.window)
-            partitions[key] = status.evaluate(windows[key], now, config)
-        self.windows = windows
-        by_group: dict[str, list[status.Status]] = {}
-        for (group, _, _), st in partitions.items():
-            by_group.setdefault(group, []).append(st)
-        groups = {g.group: status.worst(by_group.get(g.group, []), g.error) for g in snapshot.groups}
-        return Statuses(partitions, groups)
+        self.windows, statuses = status.evaluate_report(self.windows, report, self._now(report), self.status_config)
+        return statuses
 
     # --- rules and lifecycle ----------------------------------------------------------------
 
@@ -175,17 +145,15 @@ class Alerting:
                 evaluations.append(state.evaluation)
         return evaluations
 
-    def on_report(self, report: LagReport) -> list[dict]:
-        """Run the rules, record and deliver transitions. Returns no documents for the lag index: alert
-        documents go to their own index through `sink`."""
+    def alert(self, report: LagReport, statuses: Statuses | None) -> None:
+        """Run the rules on this scrape's report and statuses (from `evaluate`), record the transitions and
+        deliver them. Alert documents go to their own index through `sink`, never to the lag index."""
         try:
-            self._on_report(report)
+            self._alert(report, statuses)
         except Exception as exc:  # noqa: BLE001 - alerting must never stop lag from being indexed
             self.log.error("alerting_failed", error=f"{type(exc).__name__}: {exc}")
-        return []
 
-    def _on_report(self, report: LagReport) -> None:
-        statuses = self.evaluate(report)
+    def _alert(self, report: LagReport, statuses: Statuses | None) -> None:
         now = self._now(report)
         up = report.snapshot.up
         with self._lock:

@@ -1,4 +1,5 @@
-"""Threshold-free status per partition and per group, in the spirit of Burrow's evaluator (pure, no I/O).
+"""Threshold-free status per partition and per group, in the spirit of Burrow's evaluator (pure, no I/O:
+the windows carried from one scrape to the next are passed in and returned, see `evaluate_report`).
 
 Each partition keeps a window of the last N samples taken at lagwatch's own scrapes (not at the group's
 commits), so a consumer that stops committing is still evaluated every scrape with a fresh log-end offset
@@ -31,9 +32,11 @@ A group's status is its worst partition's (severity below), or ERR when the grou
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
+
+from exporter.lag.model import LagReport
 
 
 class Code(str, Enum):
@@ -190,3 +193,38 @@ class Statuses:
 
     partitions: dict[tuple[str, str, int], Status]
     groups: dict[str, Status]
+
+
+WindowKey = tuple[str, str, int]  # (group, topic, partition)
+
+
+def evaluate_report(
+    windows: Mapping[WindowKey, PartitionWindow], report: LagReport, now: float, config: StatusConfig
+) -> tuple[dict[WindowKey, PartitionWindow], Statuses | None]:
+    """One scrape's statuses and the windows advanced by its samples (call once per report). A scrape that
+    did not reach the cluster has no statuses and changes no window; a group that could not be read keeps
+    its windows as they were; partitions no longer reported are forgotten."""
+    snapshot = report.snapshot
+    if not snapshot.up:
+        return dict(windows), None
+    observed = {g.group: g for g in snapshot.groups}
+    failed = {g.group for g in snapshot.groups if g.error is not None}
+    advanced = {k: w for k, w in windows.items() if k[0] in failed}  # unknown this scrape: kept
+    partitions: dict[WindowKey, Status] = {}
+    for row in report.partitions:
+        if row.group in failed:
+            continue
+        group = observed[row.group]
+        if any(m.assignment for m in group.members):
+            owned = row.member is not None
+        else:  # assignments not decoded (not the consumer protocol): any live member counts
+            owned = bool(group.members)
+        key = (row.group, row.topic, row.partition)
+        sample = Sample(now, row.committed_offset, row.log_end_offset, owned, row.error)
+        advanced[key] = push(windows.get(key, PartitionWindow()), sample, config.window)
+        partitions[key] = evaluate(advanced[key], now, config)
+    by_group: dict[str, list[Status]] = {}
+    for (group_name, _, _), st in partitions.items():
+        by_group.setdefault(group_name, []).append(st)
+    groups = {g.group: worst(by_group.get(g.group, []), g.error) for g in snapshot.groups}
+    return advanced, Statuses(partitions, groups)

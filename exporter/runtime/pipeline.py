@@ -1,6 +1,6 @@
 """One scrape cycle of one cluster: collect -> lag model (+ time lag) -> documents -> sink.
 
-Holds what must survive between scrapes (the previous snapshot, time-lag histories); the scheduler calls
+Holds what must survive between scrapes (the previous snapshot, the time-lag prober); the scheduler calls
 `run_once` every interval. Failures of Kafka or the sink are logged and reported, never raised.
 """
 
@@ -8,22 +8,21 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections import defaultdict
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from exporter import logs
-
+from exporter.config import TimeLagConfig
+from exporter.evaluator.status import Statuses
+from exporter.lag.model import ClusterSnapshot, LagReport, ScrapeError
+from exporter.lag.prober import TimeLagProber
+from exporter.lag.report import build_report
 from exporter.output import documents
-
 from exporter.runtime import gcpause
 
-from exporter.lag import report as lag
-
-from exporter.lag import timelag
-from exporter.lag.model import ClusterSnapshot, LagReport, ScrapeError, TopicPartition
+_TIME_LAG = TimeLagConfig()  # the defaults of `time_lag:` (tests and tools build pipelines without a config)
 
 
 @dataclass(frozen=True)
@@ -63,6 +62,7 @@ class CycleResult:
     delivered: int
     sink_error: str | None
     document_count: int = 0
+    statuses: Statuses | None = None  # None: not evaluated (no evaluator, the cluster was down, or it failed)
 
 
 class ClusterPipeline:
@@ -74,17 +74,18 @@ class ClusterPipeline:
         granularity: str = "partition",
         interval_s: float = 30.0,
         items_per_record: Callable[[str], int] = lambda topic: 1,
-        history_points: int = timelag.MAX_POINTS,
-        probe_ages_s: tuple[float, ...] = timelag.DEFAULT_PROBE_AGES_S,
+        history_points: int = _TIME_LAG.history_points,
+        probe_ages_s: tuple[float, ...] = _TIME_LAG.probe_ages_s,
         probe_every_s: float = 600.0,
         probe_refine_rounds: int = 12,
         scrape_timeout_s: float | None = None,
         delivery_chunk: int = 10_000,
         keep_documents: bool = True,
         instance: str = "",
-        on_report: Callable[[LagReport], list[dict]] | None = None,
-        # Statuses for the documents (exporter.alerts.engine.Alerting.evaluate), before they are built.
-        evaluate: Callable[[LagReport], object] | None = None,
+        # Statuses for the documents, once per report, before they are built (alerts.engine.Alerting.evaluate).
+        evaluate: Callable[[LagReport], Statuses | None] | None = None,
+        # Then the alert rules on the report and those statuses (Alerting.alert), after the lag documents.
+        alert: Callable[[LagReport, Statuses | None], None] | None = None,
         clock=time.time,
     ):
         self.collector = collector
@@ -92,20 +93,17 @@ class ClusterPipeline:
         self.granularity = granularity
         self.interval_s = interval_s
         self.items_per_record = items_per_record
-        self.history_points = history_points
-        self.probe_ages_s = probe_ages_s
-        self.probe_every_s = probe_every_s
-        self.probe_refine_rounds = probe_refine_rounds
         self.scrape_timeout_s = scrape_timeout_s if scrape_timeout_s is not None else 0.8 * interval_s
         self.delivery_chunk = delivery_chunk
         self.keep_documents = keep_documents
         self.instance = instance
-        self.on_report = on_report
         self.evaluate = evaluate
+        self.alert = alert
         self.clock = clock
         self.previous: ClusterSnapshot | None = None
-        self.histories: dict[TopicPartition, timelag.History] = {}
-        self._probed_at: dict[TopicPartition, float] = {}
+        self.prober = TimeLagProber(
+            probe_ages_s, history_points, every_s=probe_every_s, refine_rounds=probe_refine_rounds
+        )
         self.log = logs.get().bind(cluster=collector.cluster)
         self._busy = threading.Lock()
         self._last_slot_ms: int | None = None
@@ -130,65 +128,43 @@ class ClusterPipeline:
                 up=False,
             )
 
-    def _probe(self, snapshot: ClusterSnapshot, deadline: float) -> ClusterSnapshot:
-        """Ask the broker where our own history cannot place a committed offset in time.
+    def _time_lag(self, snapshot: ClusterSnapshot, deadline: float) -> ClusterSnapshot:
+        """This scrape's points join the histories, then the broker's where they still cannot place a
+        committed offset (exporter/lag/prober.py), while the scrape's time budget (`deadline`) lasts."""
+        spent = 0.0
 
-        First a ladder of ages (1 min ... 7 days), all sent at once as one request per leader and age,
-        brackets each committed offset; then bisection rounds (one request per leader per round, each
-        partition with its own time) narrow the bracket to about 1% of the record's age, while the scrape's
-        time budget (`deadline`, monotonic) lasts. Only partitions that need it, at most every
-        `probe_every_s`; the points join the partition's history like our own observations.
-        """
-        if not self.probe_ages_s:
+        def probe(rounds):
+            nonlocal spent
+            started = time.monotonic()
+            try:
+                return self.collector.probe(snapshot, rounds)
+            finally:
+                spent += time.monotonic() - started
+
+        try:
+            found = self.prober.observe(snapshot, self.previous, probe, lambda: time.monotonic() >= deadline)
+        except Exception as exc:  # noqa: BLE001 - probes only refine time lag
+            self.log.warning("time_probe_failed", error=f"{type(exc).__name__}: {exc}")
             return snapshot
-        now = snapshot.taken_at
-        targets: dict[TopicPartition, set[int]] = defaultdict(set)
-        for group in snapshot.groups:
-            for tp, committed in group.committed.items():
-                offsets = snapshot.partitions.get(tp)
-                log_end = offsets.log_end_offset if offsets else None
-                if now - self._probed_at.get(tp, -1e18) < self.probe_every_s:
-                    continue
-                if timelag.needs_probe(self.histories.get(tp, ()), committed, log_end):
-                    targets[tp].add(committed)
-        if not targets:
+        if found is None:
             return snapshot
-        started = time.monotonic()
-        found: dict[TopicPartition, list[tuple[float, int]]] = defaultdict(list)
-
-        def merge(rounds: list[dict[TopicPartition, tuple[float, int]]]) -> None:
-            for points in rounds:
-                for tp, point in points.items():
-                    found[tp].append(point)
-                    self.histories[tp] = timelag.add_points(self.histories.get(tp, ()), [point], self.history_points)
-
-        merge(self.collector.probe(snapshot, [{tp: now - age for tp in targets} for age in self.probe_ages_s]))
-        for _ in range(self.probe_refine_rounds):
-            if time.monotonic() >= deadline:
-                break
-            specs = {}
-            for tp, committed in targets.items():
-                at = timelag.refine_probe(self.histories.get(tp, ()), committed, now)
-                if at is not None:
-                    specs[tp] = at
-            if not specs:
-                break
-            merge(self.collector.probe(snapshot, [specs]))
-        for tp in targets:
-            self._probed_at[tp] = now
         requests = dict(snapshot.requests)
         for api, count in self.collector.take_request_counts().items():
             requests[api] = requests.get(api, 0) + count
         return dataclasses.replace(
-            snapshot,
-            time_probes={tp: tuple(p) for tp, p in found.items()},
-            requests=requests,
-            duration_s=snapshot.duration_s + (time.monotonic() - started),
+            snapshot, time_probes=found, requests=requests, duration_s=snapshot.duration_s + spent
         )
 
     def status(self) -> PipelineStatus:
         """The latest report and counters; safe to call from another thread (an immutable snapshot)."""
         return self._status
+
+    def carry_on_with(self, fresh: ClusterPipeline, *, hooks: bool) -> None:
+        """A config reload keeps this pipeline (its history and counters) for an unchanged cluster: it delivers
+        to the freshly built pipeline's sink from now on and, with `hooks`, takes its statuses and alerting."""
+        self.sink = fresh.sink
+        if hooks:
+            self.evaluate, self.alert = fresh.evaluate, fresh.alert
 
     def run_once(self) -> CycleResult | None:
         """One scrape now (tests, `lagwatch once`): waits for a running one to finish first."""
@@ -240,15 +216,9 @@ class ClusterPipeline:
                 snapshot, errors=tuple(dataclasses.replace(e, message=logs.mask(e.message)) for e in snapshot.errors)
             )
         if snapshot.up:
-            # History first (today's point), then probes only where it still cannot place an offset.
-            self.histories = lag.update_histories(self.histories, snapshot, self.previous, self.history_points)
-            self._probed_at = {tp: t for tp, t in self._probed_at.items() if tp in snapshot.partitions}
-            try:
-                snapshot = self._probe(snapshot, deadline)  # adds the broker's points to self.histories
-            except Exception as exc:  # noqa: BLE001 - probes only refine time lag
-                self.log.warning("time_probe_failed", error=f"{type(exc).__name__}: {exc}")
-        report = lag.build_report(
-            snapshot, self.previous if snapshot.up else None, self.histories, self.items_per_record
+            snapshot = self._time_lag(snapshot, deadline)
+        report = build_report(
+            snapshot, self.previous if snapshot.up else None, self.prober.histories, self.items_per_record
         )
         statuses = self._statuses(report)
         # Lag documents first: alerting may wait on slow notifiers and must not delay them. They are built and
@@ -264,10 +234,8 @@ class ClusterPipeline:
                 docs += chunk
             count, error = self._deliver(chunk)
             delivered, sink_error = delivered + count, sink_error or error
-        extra = self.on_report(report) if self.on_report else []
-        if extra:
-            more, extra_error = self._deliver(extra)
-            delivered, sink_error = delivered + more, sink_error or extra_error
+        if self.alert is not None:
+            self.alert(report, statuses)
         if snapshot.up:
             self.previous = snapshot
         self._status = self._status.after(report, snapshot.taken_at if snapshot.up else self._status.last_success)
@@ -287,7 +255,7 @@ class ClusterPipeline:
             duration_ms=round(snapshot.duration_s * 1000, 1),
             sink_error=sink_error,
         )
-        return CycleResult(report, docs, delivered, sink_error, doc_count)
+        return CycleResult(report, docs, delivered, sink_error, doc_count, statuses)
 
     def _delivery_counts(self) -> dict[str, int] | None:
         counts = getattr(self.sink, "counts", None)
@@ -297,7 +265,7 @@ class ClusterPipeline:
         fields = ("indexed", "spooled", "rejected", "dropped", "dead_lettered", "pending")
         return {name: getattr(found, name) for name in fields}
 
-    def _statuses(self, report: LagReport):
+    def _statuses(self, report: LagReport) -> Statuses | None:
         if self.evaluate is None:
             return None
         try:

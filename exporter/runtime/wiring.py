@@ -181,7 +181,7 @@ def pipelines(
             keep_documents=keep_documents,
             instance=instance,
             evaluate=hooks[cluster.name].evaluate if cluster.name in hooks else None,
-            on_report=hooks[cluster.name].on_report if cluster.name in hooks else None,
+            alert=hooks[cluster.name].alert if cluster.name in hooks else None,
         )
         for cluster in config.clusters
     ]
@@ -386,7 +386,7 @@ class Daemon:
                 old_pipeline = old.pop(name)
                 old_pipeline.sink = pipeline.sink
                 if new_alerting:  # new rules/notifiers; alert state comes back from the state file
-                    old_pipeline.evaluate, old_pipeline.on_report = pipeline.evaluate, pipeline.on_report
+                    old_pipeline.evaluate, old_pipeline.alert = pipeline.evaluate, pipeline.alert
                 elif name in previous_alertings:  # the kept hooks' alerting is the one that flushes at stop
                     self._alertings[name] = previous_alertings[name]
                 fresh[index] = old_pipeline

@@ -61,7 +61,7 @@ def feeds(config: Config, interval_s: float | None = None) -> Feeds:
             keep_documents=False,
             evaluate=alerting.evaluate,
         )
-        made.append(Feed(pipeline, alerting.evaluate, interval))
+        made.append(Feed(pipeline, interval))
     return Feeds(made)
 
 

@@ -97,6 +97,18 @@ def advance_trends(
 # --- rows -------------------------------------------------------------------------------------
 
 
+def _lag_totals(totals) -> dict:
+    """The lag columns a group row and a topic row share, from a GroupLag or a GroupTopicLag."""
+    return {
+        "partitions_without_commit": totals.partitions_without_commit,
+        "lag": totals.lag_sum,
+        "lag_known": totals.lag_known_sum,
+        "partitions_unknown": totals.partitions_unknown,
+        "lag_seconds": totals.lag_seconds_max,
+        "lag_seconds_quality": totals.time_lag_quality,
+    }
+
+
 def group_rows(
     report: LagReport,
     statuses: Statuses | None,
@@ -119,12 +131,7 @@ def group_rows(
                 members=g.members,
                 topics=tuple(sorted(topics.get(g.group, ()))),
                 partitions=g.partitions,
-                partitions_without_commit=g.partitions_without_commit,
-                lag=g.lag_sum,
-                lag_known=g.lag_known_sum,
-                partitions_unknown=g.partitions_unknown,
-                lag_seconds=g.lag_seconds_max,
-                lag_seconds_quality=g.time_lag_quality,
+                **_lag_totals(g),
                 trend=tuple(trends.get((cluster, g.group), ())),
                 consume_rate=g.consumed.rate,
                 produce_rate=g.produced.rate,
@@ -167,16 +174,7 @@ def partition_rows(report: LagReport, statuses: Statuses | None, group: str) -> 
 
 def topic_rows(report: LagReport, group: str) -> list[TopicRow]:
     return [
-        TopicRow(
-            topic=t.topic,
-            partitions=t.partitions,
-            lag=t.lag_sum,
-            lag_known=t.lag_known_sum,
-            partitions_unknown=t.partitions_unknown,
-            partitions_without_commit=t.partitions_without_commit,
-            lag_seconds=t.lag_seconds_max,
-            lag_seconds_quality=t.time_lag_quality,
-        )
+        TopicRow(topic=t.topic, partitions=t.partitions, **_lag_totals(t))
         for t in sorted(report.group_topics, key=lambda t: t.topic)
         if t.group == group
     ]

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from exporter import logs
 from exporter.evaluator.status import Statuses
 from exporter.lag.model import LagReport
 from exporter.top.screen import ClusterLine, Picture
@@ -77,27 +76,20 @@ def _stale(row: GroupRow) -> GroupRow:
 
 
 class Feed:
-    """One cluster: its pipeline, the statuses' evaluator, and what the screen shows of it."""
+    """One cluster: its pipeline (which evaluates the statuses) and what the screen shows of it."""
 
-    def __init__(self, pipeline, evaluate: Callable[[LagReport], Statuses | None], interval_s: float, clock=time.time):
+    def __init__(self, pipeline, interval_s: float, clock=time.time):
         self.pipeline = pipeline
-        self.evaluate = evaluate
         self.interval_s = interval_s
         self.clock = clock
         self.name = pipeline.collector.cluster
         self.view = ClusterView(ClusterLine(self.name, "pending", interval_s))
         self.trends: dict[GroupKey, tuple[int | None, ...]] = {}
-        self.log = logs.get().bind(cluster=self.name)
 
     def scrape_once(self) -> ClusterView:
         result = self.pipeline.run_once()  # never raises: failures come back as an up=false report or None
         report = result.report if result is not None else None
-        statuses = None
-        if report is not None and report.snapshot.up:
-            try:
-                statuses = self.evaluate(report)  # the pipeline already evaluated this report: cached
-            except Exception as exc:  # noqa: BLE001 - statuses are shown as unknown, lag still is
-                self.log.error("status_evaluation_failed", error=f"{type(exc).__name__}: {exc}")
+        statuses = result.statuses if result is not None else None  # None: unknown, lag is still shown
         self.view, self.trends = observe(self.view, report, statuses, self.trends, self.clock())
         return self.view
 

@@ -139,7 +139,7 @@ def test_a_group_whose_consumer_left_goes_stop_and_a_status_rule_fires(kafka, bo
         )
         return ClusterPipeline(
             collector, ElasticsearchSink(es, prefix=prefix), interval_s=0.001,  # a slot (and _id) per scrape
-            evaluate=alerting.evaluate, on_report=alerting.on_report,
+            evaluate=alerting.evaluate, alert=alerting.alert,
         )
 
     pipeline = build()

@@ -58,7 +58,7 @@ def scraped(bootstrap, es):
         sink=alert_sink,
     )
     pipeline = ClusterPipeline(
-        collector, lag_sink, interval_s=1, evaluate=alerting.evaluate, on_report=alerting.on_report
+        collector, lag_sink, interval_s=1, evaluate=alerting.evaluate, alert=alerting.alert
     )
     results = []
     try:

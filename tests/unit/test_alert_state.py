@@ -40,6 +40,11 @@ def _report(at: float, committed: int = 5):
     return lag.build_report(snap, None, lag.update_histories({}, snap, None), records_per_message=lambda t: 1)
 
 
+def scrape(alerting, rep) -> None:
+    """What the pipeline does with each report: statuses once, then the rules on both."""
+    alerting.alert(rep, alerting.evaluate(rep))
+
+
 def _alerting(path) -> Alerting:
     return Alerting(
         "prod",
@@ -52,8 +57,8 @@ def _alerting(path) -> Alerting:
 def test_alert_state_of_odd_group_ids_round_trips_and_survives_a_restart(tmp_path):
     path = tmp_path / "alerts.json"
     first = _alerting(path)
-    first.on_report(_report(1000.0))
-    first.on_report(_report(1030.0))
+    scrape(first, _report(1000.0))
+    scrape(first, _report(1030.0))
     assert {k[0] for k, w in first.windows.items() if w.stuck_since == 1000.0} == set(ODD_GROUPS)
     assert len(first.alerts) == len(ODD_GROUPS) and all(s.firing_since == 1000.0 for s in first.alerts.values())
 
@@ -62,7 +67,7 @@ def test_alert_state_of_odd_group_ids_round_trips_and_survives_a_restart(tmp_pat
         k: (w.stuck_since, w.stuck_offset) for k, w in first.windows.items()
     }
     assert restarted.alerts == first.alerts
-    restarted.on_report(_report(1060.0))  # still firing: no new transition, same stuck clocks
+    scrape(restarted, _report(1060.0))  # still firing: no new transition, same stuck clocks
     assert restarted.outbox == []
     assert {k[0] for k, w in restarted.windows.items() if w.stuck_since == 1000.0} == set(ODD_GROUPS)
 
@@ -72,7 +77,7 @@ def test_a_state_file_written_in_the_old_format_still_loads(tmp_path):
     # partitions hold no \x1f, so even a group id with \x1f (which crashed the old reader) is recovered.
     path = tmp_path / "alerts.json"
     first = _alerting(path)
-    first.on_report(_report(1000.0))
+    scrape(first, _report(1000.0))
     alerts = json.loads(path.read_text())["clusters"]["prod"]["alerts"]
     old = {
         "version": 1,

@@ -44,6 +44,11 @@ def report(at: float, committed: dict[str, int], duration_s: float = 0.5):
     return lag.build_report(snap, None, lag.update_histories({}, snap, None), records_per_message=lambda t: 1)
 
 
+def scrape(alerting, rep) -> None:
+    """What the pipeline does with each report: statuses once, then the rules on both."""
+    alerting.alert(rep, alerting.evaluate(rep))
+
+
 def owner_of(count=2):
     now = [1000.0]
     owner = Ownership(linger_s=30.0, clock=lambda: now[0])
@@ -67,7 +72,7 @@ def test_rules_run_only_for_groups_of_shards_this_process_evaluates():
     notifier = Notifier()
     alerting = shard_alerting(owner, notifier)
     now[0] = 1001.0
-    alerting.on_report(report(1002.0, {mine: 5, theirs: 5}))  # both lag 95
+    scrape(alerting, report(1002.0, {mine: 5, theirs: 5}))  # both lag 95
     assert notifier.sent == [("fired", mine)]
     assert set(a.evaluation.group for a in alerting.alerts.values()) == {mine}
 
@@ -78,18 +83,18 @@ def test_a_held_alert_is_neither_resolved_nor_reminded_when_its_group_is_not_in_
     owner.read_back(1)
     notifier = Notifier()
     alerting = shard_alerting(owner, notifier, repeat_s=1.0)
-    alerting.on_report(report(1001.0, {"g-1": 5}))
+    scrape(alerting, report(1001.0, {"g-1": 5}))
     assert notifier.sent == [("fired", "g-1")]
     owner.release([1])  # revoked: another process evaluates g-1 from now on
-    alerting.on_report(report(1100.0, {}))  # gone from this process's scrape and a reminder due: neither
-    alerting.on_report(report(1200.0, {"g-1": 100}))  # caught up: the other owner resolves it, not this one
+    scrape(alerting, report(1100.0, {}))  # gone from this process's scrape and a reminder due: neither
+    scrape(alerting, report(1200.0, {"g-1": 100}))  # caught up: the other owner resolves it, not this one
     assert notifier.sent == [("fired", "g-1")]
 
 
 def test_a_group_adopted_while_a_scrape_ran_is_not_resolved_for_being_absent_from_that_scrape():
     owner, now = owner_of()
     fired_elsewhere = Alerting("prod", threshold_rules=[ThresholdRule("lag", warn=10)])  # the previous owner
-    fired_elsewhere.on_report(report(900.0, {"g-1": 5}))
+    scrape(fired_elsewhere, report(900.0, {"g-1": 5}))
     state = {"alerts": {k: a.to_json() for k, a in fired_elsewhere.alerts.items()}, "stuck": [], "outbox": []}
 
     notifier = Notifier()
@@ -99,11 +104,11 @@ def test_a_group_adopted_while_a_scrape_ran_is_not_resolved_for_being_absent_fro
     alerting.adopt(state)
     owner.read_back(1)
     # This scrape began at 999.5, before the shard was read back: its selection had not covered g-1 yet.
-    alerting.on_report(report(1000.2, {}, duration_s=0.7))
+    scrape(alerting, report(1000.2, {}, duration_s=0.7))
     assert notifier.sent == [] and len(alerting.alerts) == 1
-    alerting.on_report(report(1010.0, {"g-1": 5}))  # still above: continues, no second `fired`
+    scrape(alerting, report(1010.0, {"g-1": 5}))  # still above: continues, no second `fired`
     assert notifier.sent == []
-    alerting.on_report(report(1020.0, {"g-1": 100}))  # caught up: this process sends the `resolved`
+    scrape(alerting, report(1020.0, {"g-1": 100}))  # caught up: this process sends the `resolved`
     assert notifier.sent == [("resolved", "g-1")]
 
 
@@ -112,7 +117,7 @@ def test_adopted_undelivered_transitions_are_sent_once_and_adopting_twice_change
     owner.assign([1])
     owner.read_back(1)
     previous = shard_alerting(owner, Notifier(down=True))
-    previous.on_report(report(1001.0, {"g-1": 5}))
+    scrape(previous, report(1001.0, {"g-1": 5}))
     leftover = previous.release(lambda g: True, wait_s=0)
     assert [e["transition"]["kind"] for e in leftover["outbox"]] == ["fired"]  # the webhook was down
     notifier = Notifier()
@@ -130,7 +135,7 @@ def test_release_takes_out_the_groups_state_and_the_stop_clock_moves_with_it():
     owner.read_back(0)
     owner.read_back(1)
     alerting = shard_alerting(owner, Notifier())
-    alerting.on_report(report(1001.0, {"g-1": 5, "g-2": 5}))
+    scrape(alerting, report(1001.0, {"g-1": 5, "g-2": 5}))
     section = alerting.release(lambda g: g == "g-1", wait_s=0)
     assert {a["evaluation"]["group"] for a in section["alerts"].values()} == {"g-1"}
     assert section["stuck"] == [["g-1", "orders", 0, 5, 1001.0]]
@@ -147,7 +152,7 @@ def test_release_waits_for_a_notification_in_flight_before_taking_the_state_out(
     notifier = Notifier()
     notifier.gate.clear()  # the webhook hangs
     alerting = shard_alerting(owner, notifier, background=True)
-    alerting.on_report(report(1001.0, {"g-1": 5}))
+    scrape(alerting, report(1001.0, {"g-1": 5}))
     # The sender thread must really be in the send when the shard is released (else nothing is in flight).
     assert notifier.sending.wait(5)
     threading.Timer(0.3, notifier.gate.set).start()  # ... and answers 0.3 s later
@@ -160,8 +165,8 @@ def test_release_waits_for_a_notification_in_flight_before_taking_the_state_out(
 def test_without_a_scope_alerting_is_unchanged():
     notifier = Notifier()
     alerting = Alerting("prod", threshold_rules=[ThresholdRule("lag", warn=10)], notifiers=[notifier])
-    alerting.on_report(report(1001.0, {"g-1": 5}))
-    alerting.on_report(report(1002.0, {}))
+    scrape(alerting, report(1001.0, {"g-1": 5}))
+    scrape(alerting, report(1002.0, {}))
     assert notifier.sent == [("fired", "g-1"), ("resolved", "g-1")]
 
 
@@ -186,7 +191,7 @@ def test_a_transition_handed_over_while_its_round_was_indexing_is_sent_by_the_ne
     owner.read_back(1)
     notifier, index = Notifier(), SlowIndex()
     alerting = shard_alerting(owner, notifier, sink=index, background=True)
-    alerting.on_report(report(1001.0, {"g-1": 5}))
+    scrape(alerting, report(1001.0, {"g-1": 5}))
     assert index.started.wait(5)  # the sender's round is writing to the index: the webhook comes next
     owner.release([1])
     section = alerting.release(lambda g: True, wait_s=0.1)
