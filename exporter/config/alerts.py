@@ -3,13 +3,13 @@ Each section validates itself; exporter.evaluator.rules turns the rule sections 
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from exporter.config import paths
 from exporter.config.base import Strict, compile_all
 
 
@@ -107,7 +107,7 @@ class AlertsConfig(Strict):
     notifiers: tuple[NotifierConfig, ...] = ()
     repeat_s: Annotated[float, Field(ge=0)] = 3600.0  # re-notify a firing alert this often; 0: never
     # The alert state file. Not `state_file`: `<name>_file` options are read as secret files.
-    # Unset: $LAGWATCH_STATE_DIR/alerts.json, else $XDG_STATE_HOME (~/.local/state)/lagwatch/alerts.json.
+    # Unset: <state dir>/alerts.json (exporter/config/paths.py: $LAGWATCH_STATE_DIR, else $XDG_STATE_HOME/lagwatch).
     state_path: Path | None = None
     index: bool = True  # transitions into <index_prefix>-alerts
 
@@ -128,10 +128,7 @@ class AlertsConfig(Strict):
     def state_location(self) -> Path:
         if self.state_path is not None:
             return self.state_path.expanduser()
-        base = os.environ.get("LAGWATCH_STATE_DIR")
-        if base:
-            return Path(base) / "alerts.json"
-        return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "lagwatch" / "alerts.json"
+        return paths.alerts_state_file()
 
     @property
     def enabled(self) -> bool:

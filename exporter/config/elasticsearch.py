@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 
+from exporter.config import paths
 from exporter.config.base import Strict, comma_list, one_auth
 
 
@@ -55,7 +56,7 @@ class KibanaConfig(Strict):
 class SpoolConfig(Strict):
     """Documents Elasticsearch cannot take wait on disk and are replayed, oldest first (README "Operations")."""
 
-    # Unset: $LAGWATCH_STATE_DIR/spool, else $XDG_STATE_HOME (~/.local/state)/lagwatch/spool.
+    # Unset: <state dir>/spool (exporter/config/paths.py: $LAGWATCH_STATE_DIR, else $XDG_STATE_HOME/lagwatch).
     dir: Path | None = None
     # Oldest documents are dropped (and counted) only when the spool would grow past this.
     max_bytes: Annotated[int, Field(ge=1024)] = 512 * 1024 * 1024
@@ -64,6 +65,4 @@ class SpoolConfig(Strict):
 
     @property
     def path(self) -> Path:
-        from exporter.sinks.spool import default_dir
-
-        return self.dir.expanduser() if self.dir is not None else default_dir()
+        return self.dir.expanduser() if self.dir is not None else paths.spool_dir()

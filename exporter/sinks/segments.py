@@ -29,17 +29,6 @@ _SEGMENT = re.compile(r"^(\d{12})-(\d+)(?:-a(\d+))?\.jsonl$")
 DEAD_LETTER = "dead-letter"
 
 
-def default_dir() -> Path:
-    """$LAGWATCH_STATE_DIR/spool, else the XDG state dir ($XDG_STATE_HOME or ~/.local/state)/lagwatch/spool.
-
-    The container image sets LAGWATCH_SPOOL__DIR=/var/lib/lagwatch/spool (a volume) instead."""
-    state = os.environ.get("LAGWATCH_STATE_DIR")
-    if state:
-        return Path(state).expanduser() / "spool"
-    xdg = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return Path(xdg) / "lagwatch" / "spool"
-
-
 @dataclass(frozen=True)
 class Segment:
     sequence: int

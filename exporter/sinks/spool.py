@@ -30,9 +30,9 @@ from typing import Any
 
 from exporter import logs
 from exporter.sinks.elasticsearch import DeliveryResult, SinkRefused, SinkUnavailable
-from exporter.sinks.segments import Appended, Segment, Spool, default_dir
+from exporter.sinks.segments import Appended, Segment, Spool
 
-__all__ = ["SinkCounts", "SinkHealth", "SpoolingSink", "Segment", "Spool", "default_dir"]
+__all__ = ["SinkCounts", "SinkHealth", "SpoolingSink", "Segment", "Spool"]
 
 
 @dataclass(frozen=True)
