@@ -27,11 +27,6 @@ class AlertMatchFields(Strict):
         classmethod(lambda cls, v: v if v is None else compile_all((v,))[0])
     )
 
-    def matcher(self):
-        from exporter.evaluator.rules import Match
-
-        return Match(self.clusters, self.groups, self.group_regex, self.topics, self.topic_regex)
-
 
 _RULE_NAME = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
 
@@ -56,14 +51,6 @@ class ThresholdRuleConfig(AlertMatchFields):
             raise ValueError("resolve_below must not exceed the lowest level (it would resolve while breaching)")
         return self
 
-    def rule(self):
-        from exporter.evaluator.rules import ThresholdRule
-
-        return ThresholdRule(
-            self.name, self.matcher(), self.metric, self.warn, self.critical, self.for_s,
-            self.resolve_below, self.resolve_for_s,
-        )
-
 
 class StatusRuleConfig(AlertMatchFields):
     name: _RULE_NAME
@@ -73,11 +60,6 @@ class StatusRuleConfig(AlertMatchFields):
     for_s: Annotated[float, Field(ge=0)] = 300.0
     severity: Literal["warn", "critical"] = "critical"
     resolve_for_s: Annotated[float, Field(ge=0)] = 0.0
-
-    def rule(self):
-        from exporter.evaluator.rules import StatusRule
-
-        return StatusRule(self.name, self.matcher(), tuple(self.statuses), self.for_s, self.severity, self.resolve_for_s)
 
 
 class NotifierConfig(Strict):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from exporter.config import AlertMatchFields, AlertsConfig, StatusRuleConfig, ThresholdRuleConfig
+
 WARN, CRITICAL = "warn", "critical"
 LAG, LAG_SECONDS = "lag", "lag_seconds"
 
@@ -47,6 +49,10 @@ class Match:
     def per_topic(self) -> bool:
         return bool(self.topics) or self.topic_regex is not None
 
+    @classmethod
+    def from_config(cls, fields: AlertMatchFields) -> Match:
+        return cls(fields.clusters, fields.groups, fields.group_regex, fields.topics, fields.topic_regex)
+
 
 @dataclass(frozen=True)
 class ThresholdRule:
@@ -58,6 +64,13 @@ class ThresholdRule:
     for_s: float = 0.0
     resolve_below: float | None = None  # default: the lowest level
     resolve_for_s: float = 0.0
+
+    @classmethod
+    def from_config(cls, rule: ThresholdRuleConfig) -> ThresholdRule:
+        return cls(
+            rule.name, Match.from_config(rule), rule.metric, rule.warn, rule.critical, rule.for_s,
+            rule.resolve_below, rule.resolve_for_s,
+        )
 
     def level(self, value: float) -> str | None:
         if self.critical is not None and value >= self.critical:
@@ -84,6 +97,15 @@ class StatusRule:
     for_s: float = 300.0
     severity: str = CRITICAL
     resolve_for_s: float = 0.0
+
+    @classmethod
+    def from_config(cls, rule: StatusRuleConfig) -> StatusRule:
+        return cls(rule.name, Match.from_config(rule), tuple(rule.statuses), rule.for_s, rule.severity, rule.resolve_for_s)
+
+
+def rules_from(alerts: AlertsConfig) -> tuple[list[ThresholdRule], list[StatusRule]]:
+    """The rules of the `alerts` section: its threshold rules and its status rules."""
+    return [ThresholdRule.from_config(r) for r in alerts.rules], [StatusRule.from_config(r) for r in alerts.status_rules]
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from exporter.coordination.alerting import ShardAlerting
 from exporter.coordination.coordinator import Coordinator, ShardTaggingSink
 from exporter.alerts.notifiers import WebhookNotifier, generic_payload, slack_payload
 from exporter.alerts.state import StateStore
+from exporter.evaluator.rules import rules_from
 from exporter.evaluator.status import StatusConfig
 
 # Enough in-flight requests per broker for one scrape's batched requests.
@@ -140,13 +141,14 @@ def alerting(
     """`ownership` (exporter.coordination.ownership.Ownership): replicas sharing the groups; this process then
     evaluates and notifies only for the groups of the shards it owns."""
     alerts = config.alerts
+    threshold_rules, status_rules = rules_from(alerts)
     extra = {"ownership": ownership} if ownership is not None else {}
     return (ShardAlerting if ownership is not None else Alerting)(
         cluster,
         **extra,
         status_config=StatusConfig(alerts.window, alerts.stop_after_s) if alerts.status else None,
-        threshold_rules=[r.rule() for r in alerts.rules],
-        status_rules=[r.rule() for r in alerts.status_rules],
+        threshold_rules=threshold_rules,
+        status_rules=status_rules,
         store=store,
         sink=sink,
         notifiers=notifier_list,

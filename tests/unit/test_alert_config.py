@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exporter import config
+from exporter.evaluator.rules import Match, StatusRule, ThresholdRule, rules_from
 
 BASE = {"clusters": [{"name": "a", "bootstrap_servers": "k:9092"}]}
 
@@ -22,9 +23,10 @@ def test_rules_convert_to_evaluator_rules():
     alerts = parse({"rules": [{"name": "r", "groups": ["g"], "topic_regex": "o.*", "metric": "lag_seconds",
                                "warn": 60, "for_s": 30}],
                     "status_rules": [{"name": "s", "statuses": ["STOP"]}]})
-    rule = alerts.rules[0].rule()
-    assert rule.match.per_topic and rule.metric == "lag_seconds" and rule.clear_below == 60
-    assert alerts.status_rules[0].rule().statuses == ("STOP",)
+    (rule,), (status_rule,) = rules_from(alerts)
+    assert rule == ThresholdRule("r", Match(groups=("g",), topic_regex="o.*"), "lag_seconds", warn=60, for_s=30)
+    assert rule.match.per_topic and rule.clear_below == 60
+    assert status_rule == StatusRule("s", Match(), ("STOP",))
 
 
 @pytest.mark.parametrize(
