@@ -7,20 +7,8 @@ Every process computes the same owner for a group, with no coordination: run `--
 from __future__ import annotations
 
 import hashlib
-import re
 
-_SHARD = re.compile(r"^(\d+)/(\d+)$")
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """'I/N' -> (I, N) with 0 <= I < N; ValueError with a readable message otherwise."""
-    match = _SHARD.match(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not I/N (e.g. 0/3: the first of three shards)")
-    index, count = int(match.group(1)), int(match.group(2))
-    if count < 1 or not 0 <= index < count:
-        raise ValueError(f"{text!r}: I must be between 0 and N-1 and N at least 1")
-    return index, count
+from exporter.config import parse_shard  # noqa: F401  (lives with the scrape section that validates --shard)
 
 
 def shard_of(cluster: str, group: str, count: int) -> int:

@@ -17,8 +17,6 @@ Point = tuple[float, int]  # (epoch seconds, log-end offset)
 History = tuple[Point, ...]
 
 MAX_POINTS = 64
-# Broker probes reach this far back: minutes for busy topics, days for quiet ones.
-DEFAULT_PROBE_AGES_S: tuple[float, ...] = (60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400)
 
 
 def add_points(history: History, points: Iterable[Point], max_points: int = MAX_POINTS) -> History:
