@@ -18,7 +18,7 @@ from kafka.admin import NewTopic
 
 from exporter import config as config_module, logs
 
-from exporter.runtime import wiring as app
+from exporter.runtime.daemon import Daemon
 from devstack.common import stderr_progress
 from devstack.elasticsearch import ElasticsearchNode
 from devstack.kafka import KafkaBroker
@@ -133,7 +133,7 @@ def run(stop: threading.Event, interval_s: float = 5.0, top: bool = False) -> in
             logs.configure(config.log.level, config.log.format, stream=open(log_file, "a", encoding="utf-8"))
         else:
             logs.configure(config.log.level, config.log.format)
-        daemon = app.Daemon(config)
+        daemon = Daemon(config)
         daemon.start()
         stderr_progress(
             f"demo running: Kafka {kafka.bootstrap}, Elasticsearch {es.url} "

@@ -1,189 +1,57 @@
-"""The composition root: parses arguments, loads config, builds clients, runs a command.
+"""The composition root: runs the command the arguments name, prints for humans, returns its exit code.
 
-Only this module reads argv, prints for humans, and turns failures into exit codes.
+Only this package reads argv and prints; the arguments and --help live in exporter/cli/parser.py, the
+objects are built by exporter/runtime/wiring.py and the daemon runs in exporter/runtime/daemon.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
-import signal
+import re
 import sys
-import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from exporter import __version__
+from exporter.cli.parser import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, build_parser
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-
-DESCRIPTION = """\
-lagwatch measures Kafka consumer lag and ships it to Elasticsearch.
-
-Every scrape interval it reads, with a few batched admin requests and without ever
-joining a group or committing an offset, each group's committed offsets and each
-partition's log-end offset, computes lag (messages and seconds), rates and status,
-and bulk-indexes the results for Kibana dashboards and alerts.
-"""
-
-EPILOG = """\
-commands in the order you usually need them:
-  lagwatch check-config -c lagwatch.yaml   validate a config; print it with secrets redacted
-  lagwatch once -c lagwatch.yaml           one scrape, printed like kafka-consumer-groups --describe
-  lagwatch top -c lagwatch.yaml            live terminal view of lag per group (or: top --bootstrap HOST:PORT)
-  lagwatch setup -c lagwatch.yaml          index template + Kibana dashboards and rule (idempotent)
-  lagwatch run -c lagwatch.yaml            the daemon: scrape every interval, index into Elasticsearch
-  lagwatch demo                            local Kafka + Elasticsearch + demo traffic + the daemon
-  lagwatch devstack                        only the local Kafka + Elasticsearch (needs a JDK and Maven)
-
-environment:
-  LAGWATCH_CONFIG            config file used when -c is not given
-  LAGWATCH_<SECTION>__<KEY>  overrides one option, e.g. LAGWATCH_SCRAPE__INTERVAL_S=10,
-                             LAGWATCH_ELASTICSEARCH__PASSWORD=...; list items by index
-                             (LAGWATCH_GROUPS__DENY__0=test-.*); bootstrap_servers, hosts and
-                             probe_ages_s also take one comma-separated value
-  LAGWATCH_STATE_DIR         spool and alert state (default ~/.local/state/lagwatch)
-  LAGWATCH_CACHE             where the local stack keeps downloaded jars (default ~/.cache/lagwatch)
-
-exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid config
-"""
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage dump, no traceback
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+# --- the config every command starts from -------------------------------------------------------
 
 
-def _add_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-c",
-        "--config",
-        metavar="FILE",
-        default=os.environ.get("LAGWATCH_CONFIG"),
-        help="YAML config file (default: $LAGWATCH_CONFIG); LAGWATCH_* variables override it",
-    )
+def _environ(args: argparse.Namespace) -> dict[str, str]:
+    """The process environment, with --shard as the override it is (validated with the rest of the config)."""
+    environ = dict(os.environ)
+    if getattr(args, "shard", None):
+        environ["LAGWATCH_SCRAPE__SHARD"] = args.shard
+    return environ
 
 
-def _add_shard(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--shard",
-        metavar="I/N",
-        help="report only shard I of N (0 <= I < N) of the consumer groups, split by a stable hash of "
-        "the group name; run N processes (0/N ... N-1/N) for large estates, two per shard for HA "
-        "(replicas write identical document ids: no duplicates). Overrides scrape.shard",
-    )
+def _read_config(args: argparse.Namespace):
+    """The validated config from -c FILE (or the --bootstrap options) and LAGWATCH_*; raises ConfigError.
+    The daemon calls it again at each SIGHUP."""
+    from exporter import config as config_module
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="lagwatch",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"lagwatch {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    check = commands.add_parser(
-        "check-config",
-        help="validate a config file and print the effective config (secrets redacted)",
-        description="Load the config file plus LAGWATCH_* overrides, and print either the effective "
-        "config as YAML with secrets shown as ********** (exit 0) or every problem with its field "
-        "path (exit 2).",
-    )
-    _add_config(check)
-    check.set_defaults(handler=_cmd_check_config)
-
-    once = commands.add_parser(
-        "once",
-        help="scrape every cluster once and print lag (nothing indexed unless --index)",
-        description="One scrape of every configured cluster, printed like `kafka-consumer-groups "
-        "--describe --all-groups` plus lag in seconds and items. Reads only; indexes nothing unless --index.",
-    )
-    _add_config(once)
-    once.add_argument("--output", choices=("table", "json"), default="table", help="output format (default: table)")
-    once.add_argument("--index", action="store_true", help="also bulk-index the documents into Elasticsearch")
-    _add_shard(once)
-    _add_quick_cluster(once)
-    once.set_defaults(handler=_cmd_once)
-
-    run = commands.add_parser(
-        "run",
-        help="run the exporter daemon",
-        description="Scrape every cluster every scrape.interval_s and bulk-index lag documents into "
-        "Elasticsearch, one summary log line per scrape, until SIGTERM or SIGINT.",
-    )
-    _add_config(run)
-    _add_shard(run)
-    run.set_defaults(handler=_cmd_run)
-
-    setup = commands.add_parser(
-        "setup",
-        help="install the index template; import the Kibana dashboards and create the rule",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="""\
-Prepare Elasticsearch and Kibana for lagwatch, then print what was done. Safe to run
-again at any time (after an upgrade, say): every step converges to the same state.
-
-  1. Elasticsearch: installs the index templates <index_prefix>-lag and, with alerts.index,
-     <index_prefix>-alerts (mapping, shards, and the alias for daily indices or the
-     data-stream lifecycle; see elasticsearch.storage).
-  2. Kibana, when kibana.url is set: imports the data views, Lens panels and the Overview,
-     Group detail and Alerts dashboards (kibana/lagwatch-saved-objects.ndjson, data views
-     renamed for your index_prefix) through the saved-objects import API, overwriting
-     earlier copies, into kibana.space.
-  3. Kibana, unless kibana.rule is false: creates the Elasticsearch query rule
-     lagwatch-time-lag (kibana/lagwatch-rule.json; one alert per group whose time lag
-     reaches kibana.rule_time_lag_s), or updates it, keeping connectors added in Kibana.
-
-Kibana credentials: kibana.username + kibana.password(_file), or kibana.api_key(_file);
-the user needs the saved-objects and rules privileges of the target space.
-Without Kibana: Stack Management > Saved objects > Import, and pick the .ndjson file.""",
-        epilog="exit codes: 0 done, 1 Elasticsearch or Kibana failed (nothing after the failing step ran), "
-        "2 invalid config",
-    )
-    _add_config(setup)
-    setup.set_defaults(handler=_cmd_setup)
-
-    demo = commands.add_parser(
-        "demo",
-        help="local Kafka + Elasticsearch, a demo producer and a slow consumer, and the daemon",
-        description="Start a local Kafka broker and Elasticsearch node (fetched from Maven Central on "
-        "first use), produce demo traffic with a consumer that cannot keep up and then catches up, and "
-        "run the daemon against them, indexing into the local Elasticsearch. Ctrl-C stops everything.",
-    )
-    demo.add_argument("--interval", type=float, default=5.0, metavar="SECONDS", help="scrape interval (default 5)")
-    demo.add_argument("--top", action="store_true", help="show the live view (lagwatch top) in this terminal")
-    demo.set_defaults(handler=_cmd_demo)
-
-    devstack = commands.add_parser(
-        "devstack",
-        help="run a local Kafka broker and Elasticsearch node until interrupted",
-        description="Start a throw-away Kafka broker and Elasticsearch node on 127.0.0.1, fetched "
-        "from Maven Central into the cache on first use, and keep them running until Ctrl-C.",
-    )
-    devstack.set_defaults(handler=_cmd_devstack)
-    _add_top(commands)
-    return parser
-
-
-# --- helpers ---------------------------------------------------------------------------------
+    if getattr(args, "bootstrap", None):
+        return config_module.parse(_quick_tree(args), _environ(args))
+    return config_module.load(args.config, _environ(args))
 
 
 def _load_config(args: argparse.Namespace):
     """The validated config, or None after printing every problem (the caller exits 2)."""
     from exporter import config as config_module
 
-    if getattr(args, "bootstrap", None):
-        return _quick_config(args)
-    environ = dict(os.environ)
-    if getattr(args, "shard", None):
-        environ["LAGWATCH_SCRAPE__SHARD"] = args.shard  # validated with the rest of the config
     try:
-        return config_module.load(args.config, environ)
+        return _read_config(args)
     except config_module.ConfigError as exc:
+        if getattr(args, "bootstrap", None):
+            print("lagwatch: invalid --bootstrap options:", file=sys.stderr)
+            for path, message in exc.problems:
+                print(f"  {path}: {message}", file=sys.stderr)
+            return None
         source = args.config or "environment (no -c FILE and no LAGWATCH_CONFIG)"
         for path, message in exc.problems:  # one line each, whole: easy to grep, nothing wraps into the next
             message = " ".join(str(message).split())
@@ -191,54 +59,84 @@ def _load_config(args: argparse.Namespace):
         return None
 
 
+def _quick_tree(args: argparse.Namespace) -> dict:
+    """The config tree of the one cluster named on the command line (validated like a file)."""
+    security = {
+        key: value
+        for key, value in (
+            ("protocol", args.security_protocol), ("sasl_mechanism", args.sasl_mechanism),
+            ("username", args.username), ("password_file", args.password_file), ("ssl_cafile", args.ssl_cafile),
+            ("ssl_certfile", args.ssl_certfile), ("ssl_keyfile", args.ssl_keyfile),
+            ("ssl_password_file", args.ssl_password_file),
+        )
+        if value is not None
+    }
+    if args.no_ssl_check_hostname:
+        security["ssl_check_hostname"] = False
+    name = args.name or re.sub(r"[^A-Za-z0-9_.-]+", "-", args.bootstrap.split(",")[0]).strip("-") or "kafka"
+    return {
+        "clusters": [{"name": name, "bootstrap_servers": args.bootstrap, "security": security}],
+        "scrape": {"interval_s": 10},
+    }
+
+
 def _configure_logging(config) -> None:
     from exporter import logs
-    from exporter.runtime import wiring as app
+    from exporter.runtime.secrets import register_secrets
 
     logs.configure(config.log.level, config.log.format)
-    app.register_secrets(config)  # every secret, URL passwords (Kibana's, ...) included
+    register_secrets(config)  # every secret, URL passwords (Kibana's, ...) included
 
 
-def _wait_for_signal() -> threading.Event:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
+def _with_config(*, logging: bool = True, check: Callable[[argparse.Namespace], str | None] | None = None):
+    """The commands' one prologue: `check` the arguments, load the config (exit 2 with every problem) and,
+    with `logging`, configure the log with every secret masked; the command gets (args, config)."""
+
+    def decorate(command: Callable[[argparse.Namespace, object], int]) -> Callable[[argparse.Namespace], int]:
+        @functools.wraps(command)
+        def run(args: argparse.Namespace) -> int:
+            problem = check(args) if check is not None else None
+            if problem is not None:
+                print(f"lagwatch: {problem}", file=sys.stderr)
+                return EXIT_USAGE
+            config = _load_config(args)
+            if config is None:
+                return EXIT_USAGE
+            if logging:
+                _configure_logging(config)
+            return command(args, config)
+
+        return run
+
+    return decorate
 
 
 # --- commands --------------------------------------------------------------------------------
 
 
-def _cmd_check_config(args: argparse.Namespace) -> int:
+@_with_config(logging=False)
+def _cmd_check_config(args: argparse.Namespace, config) -> int:
     import yaml
 
-    from exporter import config as config_module
+    from exporter import config as config_module, versions
 
-    config = _load_config(args)
-    if config is None:
-        return EXIT_USAGE
     print(yaml.safe_dump(config_module.redacted(config), sort_keys=False), end="")
     print(f"# config OK: {len(config.clusters)} cluster(s)", file=sys.stderr)
-    from exporter import versions
-
     print(versions.tested_line(), file=sys.stderr)
     return EXIT_OK
 
 
-def _cmd_once(args: argparse.Namespace) -> int:
-    from exporter.runtime import wiring as app
-    from exporter.output import table as report_format
+@_with_config()
+def _cmd_once(args: argparse.Namespace, config) -> int:
+    from exporter.output import table
+    from exporter.runtime import wiring
 
-    config = _load_config(args)
-    if config is None:
-        return EXIT_USAGE
-    _configure_logging(config)
     sink = client = None
     if args.index:
-        client = app.elasticsearch_client(config.elasticsearch)
-        sink = app.elasticsearch_sink(config, client)
+        client = wiring.elasticsearch_client(config.elasticsearch)
+        sink = wiring.elasticsearch_sink(config, client)
     failed = False
-    for pipeline in app.pipelines(config, sink):
+    for pipeline in wiring.pipelines(config, sink):
         try:
             result = pipeline.run_once()
         finally:
@@ -248,29 +146,20 @@ def _cmd_once(args: argparse.Namespace) -> int:
             continue
         failed = failed or not result.report.snapshot.up or result.sink_error is not None
         if args.output == "json":
-            print(json.dumps(report_format.as_json(result.report), indent=2))
+            print(json.dumps(table.as_json(result.report), indent=2))
         else:
-            print(report_format.as_table(result.report))
+            print(table.as_table(result.report))
     if client is not None:
         client.close()
     return EXIT_FAILURE if failed else EXIT_OK
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from exporter import config as config_module, logs
-    from exporter.runtime import wiring as app
+@_with_config()
+def _cmd_run(args: argparse.Namespace, config) -> int:
+    from exporter.runtime import daemon
+    from exporter.runtime.signals import DaemonSignals
 
-    config = _load_config(args)
-    if config is None:
-        return EXIT_USAGE
-    _configure_logging(config)
-    log = logs.get()
-    stop = _wait_for_signal()
-    reload_requested, wake = threading.Event(), threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: (stop.set(), wake.set()))
-    # Its own event: a SIGTERM arriving while a reload is handled is never lost.
-    signal.signal(signal.SIGHUP, lambda *_: (reload_requested.set(), wake.set()))
+    signals = DaemonSignals()  # before anything slow: a signal meanwhile is acted on once the daemon runs
     if config.coordination is not None:
         from exporter.coordination.coordinator import preflight
 
@@ -278,34 +167,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if problem is not None:
             print(f"lagwatch: {problem}", file=sys.stderr)
             return EXIT_USAGE
-    daemon = app.Daemon(config)
-    daemon.start()
-    while not stop.is_set():
-        wake.wait()
-        wake.clear()
-        if stop.is_set() or not reload_requested.is_set():
-            continue
-        reload_requested.clear()
-        try:
-            environ = dict(os.environ)
-            if args.shard:
-                environ["LAGWATCH_SCRAPE__SHARD"] = args.shard
-            new_config = config_module.load(args.config, environ)
-        except config_module.ConfigError as exc:
-            log.error(
-                "config_reload_rejected",
-                file=args.config,
-                problems=[f"{path}: {message}" for path, message in exc.problems],
-                detail="keeping the running config",
-            )
-            continue
-        app.register_secrets(new_config)
-        try:
-            daemon.reload(new_config)
-        except Exception as exc:  # noqa: BLE001 - a reload that fails half-way must not end the daemon
-            log.error("config_reload_failed", error=f"{type(exc).__name__}: {exc}", detail="scraping goes on")
-    log.info("shutdown_requested")
-    if not daemon.stop(timeout_s=8.0):
+    if not daemon.run(config, signals, lambda: _read_config(args), source=args.config):
         # A scrape stuck on the network would keep the interpreter alive at exit; everything measured
         # before it is delivered or spooled, so leave now rather than miss the orchestrator's deadline.
         sys.stderr.flush()
@@ -313,17 +175,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_setup(args: argparse.Namespace) -> int:
-    from exporter.runtime import wiring as app
+@_with_config()
+def _cmd_setup(args: argparse.Namespace, config) -> int:
     from exporter.kibana import client as kibana
+    from exporter.runtime import wiring
     from exporter.sinks.elasticsearch import SinkUnavailable
 
-    config = _load_config(args)
-    if config is None:
-        return EXIT_USAGE
-    _configure_logging(config)
-    client = app.elasticsearch_client(config.elasticsearch)
-    sinks = [app.elasticsearch_sink(config, client), app.alert_sink(config, client)]
+    client = wiring.elasticsearch_client(config.elasticsearch)
+    sinks = [wiring.elasticsearch_sink(config, client), wiring.alert_sink(config, client)]
     try:
         for line in kibana.setup(config, [s for s in sinks if s is not None]):
             print(line)
@@ -336,6 +195,32 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     finally:
         client.close()
     return EXIT_OK
+
+
+def _top_arguments(args: argparse.Namespace) -> str | None:
+    if args.interval is not None and not 0.5 <= args.interval <= 3600:
+        return "--interval must be between 0.5 and 3600 seconds"
+    if not 1 <= args.scrapes <= 1000 or (args.width is not None and args.width < 20) or (
+        args.height is not None and args.height < 1
+    ):
+        return "--scrapes must be 1 to 1000, --width at least 20, --height at least 1"
+    return None
+
+
+@_with_config(logging=False, check=_top_arguments)
+def _cmd_top(args: argparse.Namespace, config) -> int:
+    from exporter.runtime.secrets import register_secrets
+    from exporter.top import main as top
+
+    state = top.detail_state(config, args.sort, args.filter, args.group)
+    if args.once:
+        _configure_logging(config)
+        return top.once(config, state, args.width, args.interval, args.scrapes, args.svg, args.height)
+    register_secrets(config)  # the live view configures its own log (kept off the screen)
+    return top.live(config, state, args.interval, args.log_file)
+
+
+# --- the local stack (devstack/: in a source checkout, not in the wheel or the image) ---------------
 
 
 def _devstack_missing(exc: ModuleNotFoundError) -> int:
@@ -356,8 +241,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         from devstack.common import StackError
     except ModuleNotFoundError as exc:
         return _devstack_missing(exc)
+    from exporter.runtime.signals import stop_event
 
-    stop = _wait_for_signal()
+    stop = stop_event()
     try:
         return demo.run(stop, interval_s=args.interval, top=args.top)
     except StackError as exc:
@@ -371,9 +257,10 @@ def _cmd_devstack(args: argparse.Namespace) -> int:
         from devstack.common import StackError
     except ModuleNotFoundError as exc:
         return _devstack_missing(exc)
+    from exporter.runtime.signals import stop_event
 
     kafka, es = KafkaBroker(), ElasticsearchNode()
-    stop = _wait_for_signal()
+    stop = stop_event()
     try:
         kafka.start()
         es.start()
@@ -390,136 +277,21 @@ def _cmd_devstack(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --- lagwatch top, and the --bootstrap quick form of top and once ------------------------------
-
-
-def _add_quick_cluster(parser: argparse.ArgumentParser) -> None:
-    quick = parser.add_argument_group(
-        "one cluster without a config file (like kafka-consumer-groups --bootstrap-server)",
-        "With --bootstrap no config file is read; LAGWATCH_* variables still apply, e.g. "
-        "LAGWATCH_CLUSTERS__0__SECURITY__PASSWORD instead of --password-file.",
-    )
-    quick.add_argument("--bootstrap", "--bootstrap-server", metavar="HOST:PORT[,HOST:PORT]",
-                       help="the cluster's bootstrap servers")
-    quick.add_argument("--name", metavar="NAME", help="the cluster's name in the output (default: from --bootstrap)")
-    quick.add_argument("--security-protocol", choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"))
-    quick.add_argument("--sasl-mechanism", choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"))
-    quick.add_argument("--username", metavar="USER", help="SASL user")
-    quick.add_argument("--password-file", metavar="FILE", help="file holding the SASL password")
-    quick.add_argument("--ssl-cafile", metavar="FILE", help="CA certificate(s) to verify the brokers with")
-    quick.add_argument("--ssl-certfile", metavar="FILE", help="client certificate (mutual TLS)")
-    quick.add_argument("--ssl-keyfile", metavar="FILE", help="client private key (mutual TLS)")
-    quick.add_argument("--ssl-password-file", metavar="FILE", help="file holding the private key's password")
-    quick.add_argument("--no-ssl-check-hostname", action="store_true", help="do not check the brokers' host names")
-
-
-def _quick_config(args: argparse.Namespace):
-    """A config with the one cluster named on the command line (validated like a file: bad values are
-    reported with their field and exit 2)."""
-    import re
-
-    from exporter import config as config_module
-
-    security = {
-        key: value
-        for key, value in (
-            ("protocol", args.security_protocol), ("sasl_mechanism", args.sasl_mechanism),
-            ("username", args.username), ("password_file", args.password_file), ("ssl_cafile", args.ssl_cafile),
-            ("ssl_certfile", args.ssl_certfile), ("ssl_keyfile", args.ssl_keyfile),
-            ("ssl_password_file", args.ssl_password_file),
-        )
-        if value is not None
-    }
-    if args.no_ssl_check_hostname:
-        security["ssl_check_hostname"] = False
-    name = args.name or re.sub(r"[^A-Za-z0-9_.-]+", "-", args.bootstrap.split(",")[0]).strip("-") or "kafka"
-    tree = {
-        "clusters": [{"name": name, "bootstrap_servers": args.bootstrap, "security": security}],
-        "scrape": {"interval_s": 10},
-    }
-    environ = dict(os.environ)
-    if getattr(args, "shard", None):
-        environ["LAGWATCH_SCRAPE__SHARD"] = args.shard
-    try:
-        return config_module.parse(tree, environ)
-    except config_module.ConfigError as exc:
-        print("lagwatch: invalid --bootstrap options:", file=sys.stderr)
-        for path, message in exc.problems:
-            print(f"  {path}: {message}", file=sys.stderr)
-        return None
-
-
-def _add_top(commands) -> None:
-    from exporter.top.rows import SORT_KEYS
-
-    top = commands.add_parser(
-        "top",
-        help="live full-screen view of lag per group, read straight from Kafka",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="""\
-A live view of every consumer group of every configured cluster (or of the one cluster
-named with --bootstrap), refreshed every scrape: lag in messages and time, a sparkline
-of the last scrapes, consume/produce rates, catch-up ETA and status. It reads Kafka
-with the daemon's own collector and never writes to Elasticsearch, so it works when
-Elasticsearch is down.
-
-keys:  l t s n   sort by lag, time lag, status, name
-       /         filter (regex on group, cluster or topic; Enter applies, Esc clears)
-       Enter     open the selected group: its topics and partitions; Esc goes back
-       ↑ ↓ PgUp PgDn Home End   move;   q quit
-
-`?` is a value that could not be read, `≥N` a total with unreadable partitions
-(N is what was read), `-` never committed; never 0 for unknown.""",
-    )
-    _add_config(top)
-    _add_quick_cluster(top)
-    top.add_argument("--once", action="store_true", help="print one frame as text and exit (no colours unless a terminal)")
-    top.add_argument("--interval", type=float, metavar="SECONDS",
-                     help="seconds between scrapes (default: scrape.interval_s, 10 with --bootstrap)")
-    top.add_argument("--sort", choices=SORT_KEYS, default="lag", help="initial sort (default: lag)")
-    top.add_argument("--filter", metavar="PATTERN", default="", help="initial filter")
-    top.add_argument("--group", metavar="[CLUSTER/]GROUP", help="open this group (with --once: print its partitions)")
-    top.add_argument("--width", type=int, metavar="COLUMNS", help="frame width for --once (default: the terminal's, or 80)")
-    top.add_argument("--scrapes", type=int, default=1, metavar="N",
-                     help="with --once: scrape N times, --interval apart, before printing (rates and trends need 2+)")
-    top.add_argument("--height", type=int, metavar="ROWS",
-                     help="with --once: print what a screen this high shows (default: every group, no key help)")
-    top.add_argument("--svg", metavar="FILE", help="with --once: also save the frame as an SVG picture")
-    top.add_argument("--log-file", metavar="FILE", help="append the log here (by default the live view keeps none)")
-    top.set_defaults(handler=_cmd_top)
-
-
-def _cmd_top(args: argparse.Namespace) -> int:
-    from exporter.runtime import wiring as app
-    from exporter.top import main as top
-
-    if args.interval is not None and not 0.5 <= args.interval <= 3600:
-        print("lagwatch: --interval must be between 0.5 and 3600 seconds", file=sys.stderr)
-        return EXIT_USAGE
-    if not 1 <= args.scrapes <= 1000 or (args.width is not None and args.width < 20) or (
-        args.height is not None and args.height < 1
-    ):
-        print("lagwatch: --scrapes must be 1 to 1000, --width at least 20, --height at least 1", file=sys.stderr)
-        return EXIT_USAGE
-    config = _load_config(args)
-    if config is None:
-        return EXIT_USAGE
-    state = top.detail_state(config, args.sort, args.filter, args.group)
-    if args.once:
-        _configure_logging(config)
-        return top.once(config, state, args.width, args.interval, args.scrapes, args.svg, args.height)
-    app.register_secrets(config)
-    return top.live(config, state, args.interval, args.log_file)
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "check-config": _cmd_check_config,
+    "once": _cmd_once,
+    "run": _cmd_run,
+    "setup": _cmd_setup,
+    "demo": _cmd_demo,
+    "devstack": _cmd_devstack,
+    "top": _cmd_top,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
+    if args.command is None:
         parser.print_help()
         return EXIT_OK
-    return args.handler(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return COMMANDS[args.command](args)

@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import sys
-import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -16,7 +15,8 @@ from rich.console import Console
 
 from exporter import logs
 
-from exporter.runtime import wiring as app
+from exporter.runtime import wiring
+from exporter.runtime.signals import stop_event
 from exporter.alerts.engine import Alerting
 from exporter.config import Config
 from exporter.evaluator.status import StatusConfig
@@ -50,7 +50,7 @@ def feeds(config: Config, interval_s: float | None = None) -> Feeds:
             status_config=StatusConfig(config.alerts.window, config.alerts.stop_after_s) if config.alerts.status else None,
         )  # no store, rules or notifiers: the view never touches the daemon's alert state
         pipeline = ClusterPipeline(
-            app.collector(config, cluster),
+            wiring.collector(config, cluster),
             None,
             granularity="group",  # the pipeline builds documents even without a sink: the fewest
             interval_s=interval,
@@ -125,9 +125,7 @@ def live(
     if stop is None:
         # SIGTERM, or SIGHUP when the terminal or the ssh session goes away: leave the loop so the terminal
         # is restored, rather than die with it in cbreak mode on the alternate screen.
-        stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, lambda *_: stop.set())
+        stop = stop_event((signal.SIGTERM, signal.SIGHUP))
     stream = open(log_file, "a", encoding="utf-8") if log_file else _Ring()
     logs.configure(config.log.level, config.log.format, stream=stream)
     view = feeds(config, interval_s)

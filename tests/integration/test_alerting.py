@@ -10,7 +10,7 @@ from kafka.structs import TopicPartition
 
 from exporter import config as config_module
 
-from exporter.runtime import wiring as app
+from exporter.runtime.daemon import Daemon
 from exporter.alerts.engine import Alerting
 from exporter.alerts.notifiers import WebhookNotifier
 from exporter.alerts.state import StateStore
@@ -79,7 +79,7 @@ def test_an_alert_fires_once_survives_a_restart_and_resolves(kafka, bootstrap, e
 
     def run_daemon_scrape():
         """A `lagwatch run` process doing one scrape: built from the config, alert state from the file."""
-        daemon = app.Daemon(config, es_client=es)
+        daemon = Daemon(config, es_client=es)
         daemon.pipelines[0].keep_documents = True  # the daemon drops them once delivered; we read them
         try:
             return daemon.pipelines[0].run_once()

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import config as config_module
 
-from exporter.runtime import wiring as app
+from exporter.runtime.daemon import Daemon
 from devstack.common import free_port
 from tests.harness import unique, wait_for
 
@@ -27,7 +27,7 @@ def get(port: int, path: str) -> tuple[int, str, dict]:
         return exc.code, exc.read().decode(), dict(exc.headers)
 
 
-def make_daemon(bootstrap: str, es_url: str, group: str, prefix: str, tmp_path, **spool) -> app.Daemon:
+def make_daemon(bootstrap: str, es_url: str, group: str, prefix: str, tmp_path, **spool) -> Daemon:
     config = config_module.parse(
         {
             "clusters": [{"name": "web", "bootstrap_servers": bootstrap, "request_timeout_s": 2}],
@@ -40,7 +40,7 @@ def make_daemon(bootstrap: str, es_url: str, group: str, prefix: str, tmp_path, 
         },
         environ={},
     )
-    return app.Daemon(config)
+    return Daemon(config)
 
 
 def samples(text: str) -> dict[tuple, float]:

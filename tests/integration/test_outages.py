@@ -22,6 +22,7 @@ from structlog.testing import capture_logs
 from exporter import config as config_module, logs
 
 from exporter.runtime import wiring as app
+from exporter.runtime.daemon import Daemon
 from exporter.kafka.collector import Collector, Selection
 from devstack import ElasticsearchNode, KafkaBroker
 from exporter.kafka.wire import KafkaWire
@@ -109,7 +110,7 @@ def test_an_elasticsearch_outage_is_spooled_and_replayed_with_every_document_onc
     config = daemon_config("es-outage", kafka.bootstrap, own_es.url, group, prefix, tmp_path / "spool")
     client = Elasticsearch(own_es.url, request_timeout=10)
     sink = Recording(app.spooling_sink(config, app.elasticsearch_sink(config, app.elasticsearch_client(config.elasticsearch))))
-    daemon = app.Daemon(config, sink=sink)
+    daemon = Daemon(config, sink=sink)
     spool = sink.inner.spool
     with capture_logs() as logged:
         daemon.start()
@@ -182,7 +183,7 @@ def test_a_kafka_outage_reports_up_false_names_the_cluster_and_recovers(
     driver.close()
     prefix = unique("lwkout")
     config = daemon_config("kafka-outage", own_kafka.bootstrap, es_url, group, prefix, tmp_path / "spool", timeout_s=1)
-    daemon = app.Daemon(config, es_client=es)
+    daemon = Daemon(config, es_client=es)
     with capture_logs() as logged:
         daemon.start()
         try:

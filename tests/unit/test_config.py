@@ -312,10 +312,10 @@ def test_a_password_inside_an_elasticsearch_url_is_masked_in_logs():
 
     from exporter import logs
 
-    from exporter.runtime import wiring as app
+    from exporter.runtime.secrets import register_secrets
 
     config = parse(minimal() | {"elasticsearch": {"hosts": ["https://writer:Url-Pa55word@es:9200"]}}, {})
-    app.register_secrets(config)
+    register_secrets(config)
     stream = io.StringIO()
     logs.configure("info", "json", stream)
     logs.get().error("sink_unavailable", error="cannot reach https://writer:Url-Pa55word@es:9200/_bulk")

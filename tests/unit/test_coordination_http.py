@@ -5,7 +5,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from exporter import config
 from exporter.coordination.coordinator import Coordinator, ShardTaggingSink
 from exporter.coordination.member import MemberStatus
-from exporter.runtime.http import LagCollector, readiness
+from exporter.output.metrics import LagCollector
+from exporter.runtime.http import readiness
 
 
 def coordinator(now=1000.0) -> Coordinator:

@@ -8,7 +8,7 @@ import errno
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.runtime.http import LagCollector
+from exporter.output.metrics import LagCollector
 from exporter.sinks import segments
 from exporter.sinks.elasticsearch import DeliveryResult, SinkRefused
 from exporter.sinks.spool import Spool, SpoolingSink

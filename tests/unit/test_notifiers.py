@@ -74,7 +74,7 @@ def test_unreachable_endpoint_error_does_not_show_the_url_token(recorder_factory
 
 
 def test_registered_webhook_url_is_masked_in_logs():
-    from exporter.runtime.wiring import register_webhook_url
+    from exporter.runtime.secrets import register_webhook_url
 
     stream = io.StringIO()
     logs.configure("info", "json", stream)
