@@ -17,9 +17,12 @@ from exporter.evaluator.status import (
     Status,
     StatusConfig,
     evaluate,
+    evaluate_report,
     push,
     worst,
 )
+from exporter.lag import report as lag
+from exporter.lag.model import ClusterSnapshot, GroupObservation, PartitionOffsets, TopicInfo
 
 CONFIG = StatusConfig(window=5, stop_after_s=300)
 STEP = 30.0
@@ -167,3 +170,38 @@ def test_a_commit_beyond_the_log_end_is_err_the_consumer_will_reset():
     window = PartitionWindow((Sample(at=100.0, committed=60, log_end=10),))
     got = evaluate(window, 100.0, CONFIG)
     assert (got.code, got.reason) == (Code.ERR, "committed_beyond_log_end")
+
+
+# --- evaluate_report: the windows carried from one scrape to the next -----------------------------
+
+
+def _report(at, groups, up=True, partitions=(("t", 0),)):
+    """groups: {name: committed offset, or an error text}; every partition has log-end 100."""
+    snap = ClusterSnapshot(
+        cluster="c", taken_at=at, topics={"t": TopicInfo("t", len(partitions))},
+        partitions={tp: PartitionOffsets(*tp, 100, log_start_offset=0, leader=1) for tp in partitions},
+        groups=tuple(
+            GroupObservation(g, "Empty", error=c) if isinstance(c, str)
+            else GroupObservation(g, "Empty", committed={tp: c for tp in partitions})
+            for g, c in groups.items()
+        ),
+        up=up,
+    )
+    return lag.build_report(snap, None, lag.update_histories({}, snap, None))
+
+
+@pytest.mark.parametrize(
+    "second, kept_samples, statuses",
+    [
+        (_report(30.0, {"a": 5, "b": 5}), {("a", "t", 0): 2, ("b", "t", 0): 2}, True),
+        (_report(30.0, {"a": 5, "b": 5}, up=False), {("a", "t", 0): 1, ("b", "t", 0): 1}, False),  # down: as it was
+        (_report(30.0, {"a": 5, "b": "CoordinatorNotAvailable"}), {("a", "t", 0): 2, ("b", "t", 0): 1}, True),
+        (_report(30.0, {"a": 5}), {("a", "t", 0): 2}, True),  # b no longer reported: forgotten
+    ],
+    ids=["both-read", "cluster-down", "group-unreadable-kept", "group-gone"],
+)
+def test_evaluate_report_advances_each_window_once_and_keeps_unreadable_ones(second, kept_samples, statuses):
+    windows, _ = evaluate_report({}, _report(0.0, {"a": 5, "b": 5}), 0.0, CONFIG)
+    windows, got = evaluate_report(windows, second, 30.0, CONFIG)
+    assert {k: len(w.samples) for k, w in windows.items()} == kept_samples
+    assert (got is not None) is statuses
