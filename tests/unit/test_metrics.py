@@ -64,3 +64,48 @@ def test_rejected_dropped_and_refused_documents_are_metrics(tmp_path, monkeypatc
     assert got["lagwatch_spool_dropped_documents_total"] == 2  # a full disk counts too
     assert got["lagwatch_spool_dead_lettered_documents_total"] == 0
     assert got["lagwatch_sink_refused"] == 1
+
+
+class _Pipeline:
+    def __init__(self, status):
+        self._status = status
+
+    def status(self):
+        return self._status
+
+
+def group_report():
+    """Two groups on one cluster: `whole` with every partition read, `part` with one log-end offset unread."""
+    from exporter.lag import report as lag
+    from exporter.lag.model import ClusterSnapshot, GroupObservation, PartitionOffsets, TopicInfo
+
+    snap = ClusterSnapshot(
+        cluster="prod",
+        taken_at=1_700_000_000.0,
+        topics={"orders": TopicInfo("orders", 2)},
+        partitions={("orders", 0): PartitionOffsets("orders", 0, 100)},  # ("orders", 1): its read failed
+        groups=(
+            GroupObservation("whole", "Stable", committed={("orders", 0): 40}),
+            GroupObservation("part", "Stable", committed={("orders", 0): 90, ("orders", 1): 5}),
+        ),
+    )
+    return lag.build_report(snap, None, lag.update_histories({}, snap, None))
+
+
+def test_a_group_with_an_unread_partition_has_no_lag_series_and_says_why():
+    from exporter.runtime.pipeline import PipelineStatus
+
+    status = PipelineStatus("prod", 30.0).after(group_report(), last_success=1_700_000_000.0)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(LagCollector(lambda: [_Pipeline(status)], lambda: None))
+    got = {
+        (s.name, s.labels.get("group")): s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+    }
+    assert got[("lagwatch_group_lag", "whole")] == 60
+    assert ("lagwatch_group_lag", "part") not in got  # never the partial sum 10 as if it were the lag
+    assert got[("lagwatch_group_lag_partial", "part")] == 1
+    assert got[("lagwatch_group_lag_partial", "whole")] == 0
+    assert got[("lagwatch_group_partitions_unknown", "part")] == 1
+    assert got[("lagwatch_up", None)] == 1
