@@ -16,19 +16,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.common import (
-    Progress,
-    StackError,
-    free_port,
-    java_home,
-    log_tail,
-    stderr_progress,
-    spawn,
-    stop_process,
-    wait_until,
-)
-from devstack.maven import elasticsearch_home
+from devstack.common import Progress, StackError, free_port, java_home, stderr_progress
 from devstack.jdk import boot_problem, first_fitting, installed_jdks, jdk_major, jvm_options_modules
+from devstack.maven import elasticsearch_home
+from devstack.service import ExternalService, LocalService
 from devstack.versions import ELASTICSEARCH_VERSION
 
 # Elasticsearch refuses to run as root; as root we run it as this unprivileged user.
@@ -84,31 +75,31 @@ def jdk_problem(jdk: Path, version: str, home: Path | None = None) -> str | None
 
 
 def jdk_for(version: str, progress: Progress = stderr_progress) -> Path:
-    """The first JDK on this machine that runs Elasticsearch `version` (exporter.devstack.jdk.installed_jdks
+    """The first JDK on this machine that runs Elasticsearch `version` (devstack.jdk.installed_jdks
     order), for a node whose version the default JDK cannot run (9.x where `java` is 17)."""
     home = elasticsearch_home(version, progress)
     return first_fitting(installed_jdks(), lambda jdk: jdk_problem(jdk, version, home))
 
 
 @dataclass
-class ExternalElasticsearch:
+class ExternalElasticsearch(ExternalService):
     """A node somebody else runs (LAGWATCH_TEST_ES_URL): used as is, never started or stopped."""
 
     url: str
+    what = "Elasticsearch"
 
-    def start(self) -> ExternalElasticsearch:
-        return self
-
-    def stop(self) -> None:
-        return None
-
-    def log_tail(self, lines: int = 60) -> str:
-        return f"(external Elasticsearch at {self.url}: no log here)"
+    @property
+    def address(self) -> str:
+        return self.url
 
 
 @dataclass
-class ElasticsearchNode:
+class ElasticsearchNode(LocalService):
     """A throw-away single node; `start()` returns once cluster health is yellow or green."""
+
+    product = "Elasticsearch"
+    waiting_for = "Elasticsearch"
+    start_timeout = 180.0
 
     version: str = ELASTICSEARCH_VERSION
     progress: Progress = stderr_progress
@@ -121,24 +112,29 @@ class ElasticsearchNode:
     # common.java_home(). Per node, so one process can run an 8.x and a 9.x node side by side.
     java_home: Path | None = None
     _process: subprocess.Popen | None = None
-    _launch: tuple | None = None  # (argv, env, user) start() ran, for restart()
+    _launch: tuple[list[str], dict] | None = None  # (argv, Popen keywords) start() ran, for restart()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def address(self) -> str:
+        return self.url
+
+    @property
     def log_path(self) -> Path:
         assert self.workdir is not None, "node not started"
         return self.workdir / "elasticsearch.log"
 
-    def start(self, timeout: float = 180) -> ElasticsearchNode:
+    def _prepare(self) -> None:
+        """A private copy of the distribution with this node's settings, owned by the service user as root."""
         jdk = Path(self.java_home) if self.java_home is not None else java_home()
         source_home = elasticsearch_home(self.version, self.progress)
         problem = jdk_problem(jdk, self.version, source_home)
         if problem is not None:  # said now, not as a JVM stack trace in the node's log after its start-up
             raise StackError(f"Elasticsearch {self.version} cannot run on {jdk}: {problem}; pass java_home= "
-                             "or set LAGWATCH_JAVA_HOME (exporter.devstack.elasticsearch.jdk_for finds one)")
+                             "or set LAGWATCH_JAVA_HOME (devstack.elasticsearch.jdk_for finds one)")
         user = _ensure_service_user()
         self.workdir = Path(tempfile.mkdtemp(prefix="lagwatch-es-"))
         # A private copy of the distribution: the node writes its keystore into config/, and the cache
@@ -176,60 +172,17 @@ class ElasticsearchNode:
         for key, value in settings.items():
             argv += ["-E", f"{key}={value}"]
         self.progress(f"starting Elasticsearch {self.version} on {self.url} (log: {self.log_path}) ...")
-        self._launch = (argv, env, user)
-        self._spawn()
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.stop(keep_files=True)
-            raise
-        self.progress(f"Elasticsearch {self.version} ready on {self.url}")
-        return self
-
-    def _spawn(self) -> None:
-        argv, env, user = self._launch
-        self._process = spawn(
-            argv,
-            self.log_path,
-            env=env,
-            cwd=self.workdir,
-            user=user.pw_uid if user else None,
-            group=user.pw_gid if user else None,
-        )
-
-    def _wait_ready(self, timeout: float) -> None:
-        wait_until(
-            self._healthy,
-            timeout=timeout,
-            what=f"Elasticsearch on {self.url}",
-            process=self._process,
-            log=self.log_path,
-        )
+        self._launch = (argv, {"env": env, "cwd": self.workdir, "user": user.pw_uid if user else None,
+                               "group": user.pw_gid if user else None})
 
     def configure_home(self, home: Path) -> None:
         """Hook run on the private copy before the node starts (users, roles, certificates for a
         security-enabled node); files written here are handed to the service user."""
 
+    def _is_ready(self) -> bool:
+        return self._healthy()
+
     def _healthy(self) -> bool:
         with urllib.request.urlopen(f"{self.url}/_cluster/health", timeout=3) as response:
             status = json.load(response).get("status")
         return status in ("yellow", "green")
-
-    def log_tail(self, lines: int = 60) -> str:
-        return log_tail(self.log_path, lines)
-
-    def stop(self, keep_files: bool = False) -> None:
-        stop_process(self._process)
-        self._process = None
-        if self.workdir and not keep_files and not os.environ.get("LAGWATCH_KEEP_DATA"):
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def restart(self, timeout: float = 180) -> ElasticsearchNode:
-        """Start again after `stop(keep_files=True)`: same port, same data directory (outage tests)."""
-        assert self._launch is not None and self.workdir is not None, "restart() needs an earlier start()"
-        if self._process is not None and self._process.poll() is None:
-            return self
-        self._spawn()
-        self._wait_ready(timeout)
-        self.progress(f"Elasticsearch {self.version} restarted on {self.url}")
-        return self

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import base64
-import os
-import shutil
 import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.common import (
-    Progress,
-    StackError,
-    free_port,
-    java_home,
-    log_tail,
-    stderr_progress,
-    spawn,
-    stop_process,
-    wait_until,
-)
+from devstack.common import Progress, StackError, free_port, java_home, stderr_progress
 from devstack.maven import kafka_libs
+from devstack.service import ExternalService, LocalService
 from devstack.versions import KAFKA_VERSION
 
 _LOG4J2 = """status = warn
@@ -75,25 +64,25 @@ def run_kafka_tool(
 
 
 @dataclass
-class ExternalKafka:
+class ExternalKafka(ExternalService):
     """A cluster somebody else runs (LAGWATCH_TEST_BOOTSTRAP): used as is, never started or stopped."""
 
     bootstrap: str
     log_path: Path | None = None
+    what = "cluster"
 
-    def start(self) -> ExternalKafka:
-        return self
-
-    def stop(self) -> None:
-        return None
-
-    def log_tail(self, lines: int = 60) -> str:
-        return f"(external cluster at {self.bootstrap}: no log here)"
+    @property
+    def address(self) -> str:
+        return self.bootstrap
 
 
 @dataclass
-class KafkaBroker:
+class KafkaBroker(LocalService):
     """A throw-away single-node KRaft cluster; `start()` returns once it answers a metadata request."""
+
+    product = "Kafka"
+    waiting_for = "Kafka broker"
+    start_timeout = 120.0
 
     version: str = KAFKA_VERSION
     progress: Progress = stderr_progress
@@ -103,7 +92,7 @@ class KafkaBroker:
     port: int = 0
     controller_port: int = 0
     workdir: Path | None = None
-    # Members of a multi-node cluster (exporter/devstack/kafka_cluster.py) set these; one broker needs none.
+    # Members of a multi-node cluster (devstack/kafka_cluster.py) set these; one broker needs none.
     node_id: int = 1
     roles: str = "broker,controller"
     voters: str | None = None  # controller.quorum.voters; default: this node alone
@@ -112,20 +101,15 @@ class KafkaBroker:
     heap: str = "768m"
     frozen: bool = False  # SIGSTOPped by a fault test
     _process: subprocess.Popen | None = None
-    _command: list[str] | None = None  # what start() ran, for restart()
+    _launch: tuple[list[str], dict] | None = None  # what start() ran, for restart()
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     @property
-    def pid(self) -> int | None:
-        """The broker JVM's process id (tests freeze it with SIGSTOP to simulate a hung broker)."""
-        return self._process.pid if self._process is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+    def address(self) -> str:
+        return self.bootstrap
 
     @property
     def log_path(self) -> Path:
@@ -163,19 +147,8 @@ class KafkaBroker:
         props.update(self.extra_properties)
         return props
 
-    def start(self, timeout: float = 120) -> KafkaBroker:
-        self.launch()
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.stop(keep_files=True)
-            raise
-        self.progress(f"Kafka {self.version} ready on {self.bootstrap}")
-        return self
-
-    def launch(self) -> KafkaBroker:
-        """Format the storage and start the JVM without waiting for it to answer (the members of a cluster
-        are launched together: none answers before the controller quorum has formed)."""
+    def _prepare(self) -> None:
+        """Write server.properties and the log configuration, and format the KRaft storage."""
         libs = kafka_libs(self.version, self.progress)
         java = java_home() / "bin" / "java"
         self.workdir = Path(tempfile.mkdtemp(prefix="lagwatch-kafka-"))
@@ -207,20 +180,10 @@ class KafkaBroker:
         if fmt.returncode != 0:
             raise StackError(f"kafka storage format failed:\n{fmt.stdout}\n{fmt.stderr}")
         self.progress(f"starting Kafka {self.version} on {self.bootstrap} (log: {self.log_path}) ...")
-        self._command = [*base, "kafka.Kafka", str(config)]
-        self._process = spawn(self._command, self.log_path)
-        return self
+        self._launch = ([*base, "kafka.Kafka", str(config)], {})
 
-    def _wait_ready(self, timeout: float) -> None:
-        wait_until(
-            self._answers_metadata,
-            timeout=timeout,
-            what=f"Kafka broker on {self.bootstrap}",
-            process=self._process,
-            log=self.log_path,
-        )
-
-    def _answers_metadata(self) -> bool:
+    def _is_ready(self) -> bool:
+        """It answers a metadata request."""
         from kafka import KafkaAdminClient
 
         # A short bootstrap timeout: a probe sent before the broker listens would otherwise keep
@@ -236,22 +199,3 @@ class KafkaBroker:
             return True
         finally:
             admin.close()
-
-    def log_tail(self, lines: int = 60) -> str:
-        return log_tail(self.log_path, lines)
-
-    def stop(self, keep_files: bool = False) -> None:
-        stop_process(self._process)
-        self._process = None
-        if self.workdir and not keep_files and not os.environ.get("LAGWATCH_KEEP_DATA"):
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def restart(self, timeout: float = 120) -> KafkaBroker:
-        """Start again after `stop(keep_files=True)`: same ports, same log dirs, no reformat (outage tests)."""
-        assert self._command is not None and self.workdir is not None, "restart() needs an earlier start()"
-        if self._process is not None and self._process.poll() is None:
-            return self
-        self._process = spawn(self._command, self.log_path)
-        self._wait_ready(timeout)
-        self.progress(f"Kafka {self.version} restarted on {self.bootstrap}")
-        return self

@@ -178,7 +178,7 @@ def secure_stack():
     Elasticsearch node (security on, HTTPS), started side by side only when a security test asks."""
     import shutil
 
-    from tests.security_harness import SecureStack
+    from tests.security.stack import SecureStack
 
     if not shutil.which("openssl"):
         _missing_tool("openssl", "the security tests make their CA and certificates with it")
@@ -197,7 +197,7 @@ def secure_stack():
 def api_key_gateway(secure_stack):
     """nginx terminating TLS and checking an API key in front of the secure node (the integ-test-zip
     cannot create API keys itself)."""
-    from tests.security_harness import ApiKeyGateway, nginx_binary
+    from tests.security.gateway import ApiKeyGateway, nginx_binary
 
     if nginx_binary() is None:
         _missing_tool("nginx", "the API-key tests run through it")

@@ -1,6 +1,6 @@
 """Credentials and TLS against real services: a Kafka broker with SASL_PLAINTEXT, SASL_SSL, SSL and mutual-TLS
 listeners, an Elasticsearch node with x-pack security and HTTPS, and nginx checking an API key in front of it
-(tests/security_harness.py). lagwatch is configured only through its own config model, as a user would."""
+(tests/security/). lagwatch is configured only through its own config model, as a user would."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from exporter.runtime.pipeline import ClusterPipeline
 from exporter.sinks.elasticsearch import SinkRefused
 from exporter.sinks.spool import Spool, SpoolingSink
 from tests.harness import KafkaDriver, unique
-from tests.security_harness import USER
+from tests.security.common import USER
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,113 @@
+"""An Elasticsearch node with security on: HTTPS with the test CA, a file-realm superuser and a writer with
+the least privileges lagwatch needs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import ssl
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack import ElasticsearchNode
+from devstack.common import StackError, java_home, stderr_progress
+from tests.security.common import ES_ADMIN, USER, new_password, run_tool
+from tests.security.pki import Certificates
+
+WRITER_ROLE = "lagwatch_writer"
+# What lagwatch needs on Elasticsearch: install its index template, create/write/prune its own indices,
+# and read node info (data-stream detection). The README documents the same role.
+WRITER_ROLE_BODY = {
+    "cluster": ["monitor", "manage_index_templates"],
+    "indices": [{"names": ["lagwatch*"], "privileges": ["create_index", "write", "view_index_metadata", "delete_index", "manage"]}],
+}
+
+
+
+@dataclass
+class SecureElasticsearchNode(ElasticsearchNode):
+    """xpack.security on: HTTPS with the test CA, a file-realm superuser and writer, and an API key."""
+
+    certs: Certificates | None = None
+    admin_password: str = field(default_factory=lambda: new_password("esadmin"))
+    user_password: str = field(default_factory=lambda: new_password("esuser"))
+    started_s: float | None = None
+
+    def __post_init__(self) -> None:
+        self.settings = {
+            "xpack.security.enabled": "true",
+            "xpack.security.http.ssl.enabled": "true",
+            "xpack.security.http.ssl.key": "certs/localhost.key",
+            "xpack.security.http.ssl.certificate": "certs/localhost.pem",
+            "xpack.security.http.ssl.certificate_authorities": "certs/ca.pem",
+            # One node on loopback: there is no transport traffic to protect.
+            "xpack.security.transport.ssl.enabled": "false",
+            **self.settings,
+        }
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def configure_home(self, home: Path) -> None:
+        assert self.certs is not None
+        config = home / "config"
+        (config / "certs").mkdir(exist_ok=True)
+        shutil.copy(self.certs.server_cert, config / "certs" / "localhost.pem")
+        shutil.copy(self.certs.server_key, config / "certs" / "localhost.key")
+        shutil.copy(self.certs.ca, config / "certs" / "ca.pem")
+        (config / "roles.yml").write_text(f"{WRITER_ROLE}: {json.dumps(WRITER_ROLE_BODY)}\n")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ES_JAVA_HOME": str(java_home()),
+               "ES_JAVA_OPTS": "-Xms64m -Xmx128m", "LANG": "C.UTF-8"}
+        users = str(home / "bin" / "elasticsearch-users")
+        for name, password, role in ((ES_ADMIN, self.admin_password, "superuser"), (USER, self.user_password, WRITER_ROLE)):
+            # The password goes in on stdin (the tool prompts twice), not on a command line others can read.
+            run_tool([users, "useradd", name, "-r", role], f"elasticsearch-users useradd {name}", env=env,
+                     input=f"{password}\n{password}\n")
+
+    def ssl_context(self) -> ssl.SSLContext:
+        assert self.certs is not None
+        return ssl.create_default_context(cafile=str(self.certs.ca))
+
+    def _request(self, method: str, path: str, body: dict | None = None) -> dict:
+        token = base64.b64encode(f"{ES_ADMIN}:{self.admin_password}".encode()).decode()
+        request = urllib.request.Request(
+            f"{self.url}{path}", method=method, data=json.dumps(body).encode() if body is not None else None,
+            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=self.ssl_context()) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            raise StackError(f"{method} {path}: {exc.code} {exc.read().decode(errors='replace')[:2000]}") from None
+
+    def _healthy(self) -> bool:
+        return self._request("GET", "/_cluster/health").get("status") in ("yellow", "green")
+
+    def start(self, timeout: float = 180) -> SecureElasticsearchNode:
+        started = time.monotonic()
+        super().start(timeout)
+        self.started_s = time.monotonic() - started
+        stderr_progress(f"secure Elasticsearch ready in {self.started_s:.1f}s on {self.url}")
+        return self
+
+    def api_keys_supported(self) -> str | None:
+        """None when the node can create API keys, else why not (the integ-test-zip cannot: API keys live
+        in the .security index, whose mapping needs the analysis-common module that distribution lacks)."""
+        try:
+            self._request("POST", "/_security/api_key", {"name": "lagwatch-probe"})
+            return None
+        except StackError as exc:
+            return str(exc)
+
+    def admin_client(self):
+        from elasticsearch import Elasticsearch
+
+        assert self.certs is not None
+        return Elasticsearch(self.url, basic_auth=(ES_ADMIN, self.admin_password), ca_certs=str(self.certs.ca),
+                             request_timeout=30)
