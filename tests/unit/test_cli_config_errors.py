@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.unit.test_config import BOMB
+from tests.unit.test_config_load import BOMB
 
 VALID = "clusters:\n  - name: prod\n    bootstrap_servers: k1:9092\n"
 
