@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the committed Kibana files from exporter/kibana_objects.py (the single source of both).
+"""Write the committed Kibana files from exporter/kibana/ (objects.py and rule.py: the single source of both).
 
     python kibana/build.py           # regenerate kibana/lagwatch-saved-objects.ndjson and kibana/lagwatch-rule.json
     python kibana/build.py --check   # exit 1 when the committed files differ from what the generator writes
@@ -16,7 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # runnable from a checkout without installing
 
-from exporter.kibana import objects as kibana_objects  # noqa: E402
+from exporter.kibana import objects, rule  # noqa: E402
 
 SAVED_OBJECTS = HERE / "lagwatch-saved-objects.ndjson"
 RULE = HERE / "lagwatch-rule.json"
@@ -24,8 +24,8 @@ RULE = HERE / "lagwatch-rule.json"
 
 def outputs() -> dict[Path, str]:
     return {
-        SAVED_OBJECTS: kibana_objects.to_ndjson(kibana_objects.saved_objects()),
-        RULE: kibana_objects.rule_json(kibana_objects.rule()),
+        SAVED_OBJECTS: objects.to_ndjson(objects.saved_objects()),
+        RULE: rule.rule_json(rule.rule()),
     }
 
 

@@ -1,5 +1,6 @@
-"""`lagwatch setup`: install the Elasticsearch index template, import the Kibana saved objects and create or
-update the Kibana alerting rule. Idempotent: every step converges to the same state when run again.
+"""`lagwatch setup`: install the Elasticsearch index templates (exporter/sinks/elasticsearch.py), import the
+Kibana saved objects and create or update the Kibana alerting rule. Idempotent: every step converges to the
+same state when run again.
 
 Kibana is spoken to over its HTTP API with the standard library (no Kibana client exists for Python):
 - saved objects: `POST [/s/<space>]/api/saved_objects/_import?overwrite=true`, multipart field `file`;
@@ -21,8 +22,9 @@ from typing import Any
 
 from exporter import logs
 
-from exporter.kibana import objects as kibana_objects
 from exporter.config import Config, KibanaConfig
+from exporter.kibana import objects, rule as kibana_rule
+from exporter.sinks.elasticsearch import install_templates
 
 MIN_VERSION = (8, 11)
 # Rule fields `PUT /api/alerting/rule/<id>` accepts; everything else (type, consumer, enabled) is fixed at
@@ -186,18 +188,9 @@ def _count_by_type(objects: list[dict[str, Any]]) -> str:
 
 def setup(config: Config, sinks: list) -> list[str]:
     """Install what lagwatch needs; returns one human-readable line per step. `sinks` are ElasticsearchSinks
-    (lag documents, alert documents): setup() installs each one's index template and picks its storage."""
+    (lag documents, alert documents): their index templates come first, then the Kibana objects and rule."""
     log = logs.get()
-    done: list[str] = []
-    for sink in sinks:
-        mode = sink.setup()
-        storage = (
-            f"data stream {sink.name} with a {sink.retention_days}-day lifecycle"
-            if mode == "data_stream"
-            else f"daily indices {sink.name}-YYYY.MM.DD behind the alias {sink.name}, kept {sink.retention_days} days"
-        )
-        done.append(f"elasticsearch: index template {sink.name} installed ({storage})")
-        log.info("setup_index_template", template=sink.name, storage=mode)
+    done = install_templates(sinks)
 
     kc = config.kibana
     if kc.url is None:
@@ -206,19 +199,19 @@ def setup(config: Config, sinks: list) -> list[str]:
     kibana = Kibana(kc)
     version = kibana.version()
     prefix = config.elasticsearch.index_prefix
-    objects = kibana_objects.saved_objects(prefix)
-    result = kibana.import_saved_objects(kibana_objects.to_ndjson(objects))
+    saved = objects.saved_objects(prefix)
+    result = kibana.import_saved_objects(objects.to_ndjson(saved))
     where = f"space {kc.space!r} of Kibana {version} at {display_url(kibana.base)}"
     done.append(
-        f"kibana: imported {result.get('successCount', len(objects))} saved objects into {where}, "
-        f"overwriting earlier copies ({_count_by_type(objects)})"
+        f"kibana: imported {result.get('successCount', len(saved))} saved objects into {where}, "
+        f"overwriting earlier copies ({_count_by_type(saved)})"
     )
     log.info("setup_saved_objects_imported", count=result.get("successCount"), space=kc.space)
     if kc.rule:
-        rule = kibana_objects.rule(prefix, kc.rule_time_lag_s, kc.rule_interval)
-        outcome = kibana.ensure_rule(kibana_objects.RULE_ID, rule)
-        done.append(f"kibana: rule {kibana_objects.RULE_ID} {outcome} ({rule['name']}, every {kc.rule_interval})")
-        log.info("setup_rule", rule=kibana_objects.RULE_ID, outcome=outcome)
+        rule = kibana_rule.rule(prefix, kc.rule_time_lag_s, kc.rule_interval)
+        outcome = kibana.ensure_rule(kibana_rule.RULE_ID, rule)
+        done.append(f"kibana: rule {kibana_rule.RULE_ID} {outcome} ({rule['name']}, every {kc.rule_interval})")
+        log.info("setup_rule", rule=kibana_rule.RULE_ID, outcome=outcome)
     else:
         done.append("kibana: rule not created (kibana.rule: false)")
     return done

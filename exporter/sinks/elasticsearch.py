@@ -21,6 +21,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
+from exporter import logs
 from exporter.sinks import bulk
 
 MANAGED_BY = "lagwatch"
@@ -279,3 +280,20 @@ class ElasticsearchSink:
             self.client.indices.delete(index=index)
         self._last_prune_day = today.isoformat()
         return doomed
+
+
+def install_templates(sinks: Sequence[ElasticsearchSink]) -> list[str]:
+    """`lagwatch setup`'s Elasticsearch step: install each sink's index template (lag documents, alert
+    documents) and pick its storage; one human-readable line per sink, for the CLI to print."""
+    log = logs.get()
+    done: list[str] = []
+    for sink in sinks:
+        mode = sink.setup()
+        storage = (
+            f"data stream {sink.name} with a {sink.retention_days}-day lifecycle"
+            if mode == "data_stream"
+            else f"daily indices {sink.name}-YYYY.MM.DD behind the alias {sink.name}, kept {sink.retention_days} days"
+        )
+        done.append(f"elasticsearch: index template {sink.name} installed ({storage})")
+        log.info("setup_index_template", template=sink.name, storage=mode)
+    return done

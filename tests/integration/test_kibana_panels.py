@@ -11,6 +11,7 @@ import pytest
 from kafka import KafkaAdminClient
 
 from exporter.kibana import objects as kibana_objects
+from exporter.kibana.lens import LAG_VIEW
 from exporter.alerts.engine import Alerting
 from exporter.kafka.collector import Collector, Selection
 from exporter.evaluator.rules import Match, ThresholdRule
@@ -107,7 +108,7 @@ def test_total_lag_per_cluster_is_the_mean_total_per_scrape_not_a_sum_over_scrap
     objects, results, _ = scraped
     lens = next(o for o in objects if o["id"] == "lagwatch-total-lag-per-cluster")
     body = lens_aggs.search_body(lens, interval="1h")  # every scrape of this test in one or two buckets
-    rows = lens_aggs.rows(lens, es.search(index=_titles(objects)[kibana_objects.LAG_VIEW], body=body))
+    rows = lens_aggs.rows(lens, es.search(index=_titles(objects)[LAG_VIEW], body=body))
     totals = [sum(g.lag_sum for g in r.report.groups) for r in results]
     scrapes = sum(row["lagX1"] for row in rows)
     assert scrapes == SCRAPES
@@ -118,7 +119,7 @@ def test_total_lag_per_cluster_is_the_mean_total_per_scrape_not_a_sum_over_scrap
 def test_produce_rate_per_topic_is_not_multiplied_by_the_groups_reading_it(scraped, es):
     objects, results, _ = scraped
     lens = next(o for o in objects if o["id"] == "lagwatch-produce-rate-per-topic")
-    rows = lens_aggs.rows(lens, es.search(index=_titles(objects)[kibana_objects.LAG_VIEW],
+    rows = lens_aggs.rows(lens, es.search(index=_titles(objects)[LAG_VIEW],
                                           body=lens_aggs.search_body(lens, interval="1h")))
     last = results[-1].report
     topic_rates = {r.topic: r.produced.rate for r in last.group_topics}  # same value for every group

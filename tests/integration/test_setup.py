@@ -18,13 +18,14 @@ import yaml
 from exporter import cli
 
 from exporter.kibana import objects as kibana_objects
+from exporter.kibana.rule import RULE_ID
 from tests.harness import unique
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "s3cret-kibana-pw"
-RULE_PATH = "/api/alerting/rule/" + kibana_objects.RULE_ID
+RULE_PATH = "/api/alerting/rule/" + RULE_ID
 # What PUT /api/alerting/rule/<id> accepts (Kibana rejects other keys with 400), and per action
 # (x-pack/plugins/alerting common/routes/rule/apis/update schema; connector_type_id is response-only).
 UPDATE_KEYS = {"name", "tags", "schedule", "params", "actions", "throttle", "notify_when", "alert_delay"}
@@ -94,7 +95,7 @@ class FakeKibana:
                             return self._reply(409, {"message": "already exists"})
                         stored = copy.deepcopy(sent)
                         stored["params"]["aggField"] = None  # Kibana fills defaults into stored params
-                        stored["id"] = kibana_objects.RULE_ID
+                        stored["id"] = RULE_ID
                         fake.rules[key] = stored
                         return self._reply(200, stored)
                     if self.command == "PUT":
@@ -178,7 +179,7 @@ def test_setup_imports_one_multipart_ndjson_into_the_space_and_creates_the_rule(
 
     assert f"imported {len(kibana_objects.saved_objects(prefix))} saved objects into space 'ops'" in out
     assert len(kibana_objects.saved_objects(prefix)) == 24  # 2 data views, 18 Lens panels, a search, 3 dashboards
-    assert f"rule {kibana_objects.RULE_ID} created" in out
+    assert f"rule {RULE_ID} created" in out
     assert f"index template {prefix}-lag installed" in out and f"index template {prefix}-alerts installed" in out
     assert PASSWORD not in out + err
     templates = es.indices.get_index_template(name=f"{prefix}-*")["index_templates"]
@@ -193,7 +194,7 @@ def test_setup_twice_converges_and_changes_nothing_the_second_time(tmp_path, cap
         second = run_setup(capsys, config)
 
     assert first[0] == second[0] == 0, second[2]
-    assert "created" in first[1] and f"rule {kibana_objects.RULE_ID} unchanged" in second[1]
+    assert "created" in first[1] and f"rule {RULE_ID} unchanged" in second[1]
     assert kibana.rules == rules_after_first  # no PUT: the stored rule already matched
     assert [i["ndjson"] for i in kibana.imports][0] == kibana.imports[1]["ndjson"]  # same ids: overwritten
     assert all(r["path"].startswith("/api/") for r in kibana.requests)  # default space: no /s/ prefix
@@ -213,7 +214,7 @@ def test_setup_restores_a_changed_rule_and_keeps_the_connectors_an_operator_adde
         code, out, err = run_setup(capsys, config)
 
     assert code == 0, err
-    assert f"rule {kibana_objects.RULE_ID} updated" in out
+    assert f"rule {RULE_ID} updated" in out
     put = [r for r in kibana.requests if r["method"] == "PUT"]
     assert len(put) == 1
     sent = json.loads(put[0]["body"])
@@ -241,7 +242,7 @@ def test_setup_keeps_every_setting_an_operator_gave_the_connectors_and_the_rules
         stored["alert_delay"] = {"active": 3}
         code, out, err = run_setup(capsys, config)
         assert code == 0, err
-        assert f"rule {kibana_objects.RULE_ID} updated" in out
+        assert f"rule {RULE_ID} updated" in out
         sent = json.loads([r for r in kibana.requests if r["method"] == "PUT"][-1]["body"])
         assert sent["actions"] == [{k: v for k, v in a.items() if k != "connector_type_id"} for a in actions]
         assert sent["alert_delay"] == {"active": 3}

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter.kibana import objects as kibana_objects
+from exporter.kibana import rule as kibana_rule
+from exporter.kibana.dashboards import ALERTS, GROUP_DETAIL, OVERVIEW
+from exporter.kibana.lens import ALERTS_VIEW, LAG_VIEW
+from exporter.kibana.objects import saved_objects
 from tests import lens_aggs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,8 +37,8 @@ def objects() -> list[dict]:
 @pytest.fixture(scope="module")
 def fields_by_view() -> dict[str, dict[str, str]]:
     return {
-        kibana_objects.LAG_VIEW: mapping_fields("lag-mappings.json"),
-        kibana_objects.ALERTS_VIEW: mapping_fields("alert-mappings.json"),
+        LAG_VIEW: mapping_fields("lag-mappings.json"),
+        ALERTS_VIEW: mapping_fields("alert-mappings.json"),
     }
 
 
@@ -68,8 +71,8 @@ def test_every_line_is_one_saved_object_with_a_unique_id(objects):
 
 def test_data_views_cover_the_lag_alias_and_the_alerts_alias_by_time(objects):
     views = {o["id"]: o["attributes"] for o in by_type(objects, "index-pattern")}
-    assert views[kibana_objects.LAG_VIEW]["title"] == "lagwatch-lag*"
-    assert views[kibana_objects.ALERTS_VIEW]["title"] == "lagwatch-alerts*"
+    assert views[LAG_VIEW]["title"] == "lagwatch-lag*"
+    assert views[ALERTS_VIEW]["title"] == "lagwatch-alerts*"
     assert {v["timeFieldName"] for v in views.values()} == {"@timestamp"}
 
 
@@ -150,7 +153,7 @@ def test_every_panel_on_lag_documents_filters_exactly_one_document_type(objects)
         query = lens["attributes"]["state"]["query"]
         assert query["language"] == "kuery"
         translated = lens_aggs.kql_to_query(query["query"])  # raises on KQL the translator cannot check
-        if view == kibana_objects.LAG_VIEW:
+        if view == LAG_VIEW:
             doc_types = [
                 t["match_phrase"]["lagwatch.doc_type"] for t in translated["bool"]["filter"]
                 if "lagwatch.doc_type" in t["match_phrase"]
@@ -174,24 +177,24 @@ def test_sums_over_several_scrapes_are_divided_by_the_number_of_scrapes(objects)
 def test_the_overview_has_the_promised_panels(objects):
     titles = {o["id"]: o["attributes"]["title"] for o in objects}
     dashboards = {d["id"]: d for d in by_type(objects, "dashboard")}
-    overview = {r["id"] for r in dashboards[kibana_objects.OVERVIEW]["references"] if r["type"] == "lens"}
+    overview = {r["id"] for r in dashboards[OVERVIEW]["references"] if r["type"] == "lens"}
     assert {
         "lagwatch-total-lag-per-cluster", "lagwatch-top-groups-by-lag", "lagwatch-top-groups-by-lag-seconds",
         "lagwatch-group-status", "lagwatch-produce-vs-consume-per-group",
     } <= overview
-    detail = dashboards[kibana_objects.GROUP_DETAIL]
+    detail = dashboards[GROUP_DETAIL]
     controls = json.loads(detail["attributes"]["controlGroupInput"]["panelsJSON"])
     assert "kafka.consumergroup.id" in {c["explicitInput"]["fieldName"] for c in controls.values()}
     table = next(o for o in objects if o["id"] == "lagwatch-partitions-table")
     used = {field for _, field in lens_aggs.fields_used(table)}
     assert {"kafka.consumergroup.offset", "kafka.partition.offset.newest", "lagwatch.lag.messages",
             "lagwatch.lag.seconds", "kafka.consumergroup.client.id"} <= used
-    assert titles[kibana_objects.ALERTS] == "lagwatch: Alerts"
+    assert titles[ALERTS] == "lagwatch: Alerts"
 
 
 def test_the_rule_queries_group_documents_and_groups_alerts_by_consumer_group(fields_by_view):
     rule = json.loads(RULE.read_text())
-    fields = fields_by_view[kibana_objects.LAG_VIEW]
+    fields = fields_by_view[LAG_VIEW]
     params = rule["params"]
     assert rule["rule_type_id"] == ".es-query" and rule["consumer"] == "stackAlerts"
     assert params["searchType"] == "esQuery" and params["index"] == ["lagwatch-lag*"]
@@ -205,16 +208,16 @@ def test_the_rule_queries_group_documents_and_groups_alerts_by_consumer_group(fi
 
 
 def test_another_index_prefix_renames_the_data_views_and_the_rule_index_only():
-    default = kibana_objects.saved_objects()
-    acme = kibana_objects.saved_objects("acme")
+    default = saved_objects()
+    acme = saved_objects("acme")
     titles = {o["id"]: o["attributes"]["title"] for o in acme if o["type"] == "index-pattern"}
-    assert titles == {kibana_objects.LAG_VIEW: "acme-lag*", kibana_objects.ALERTS_VIEW: "acme-alerts*"}
+    assert titles == {LAG_VIEW: "acme-lag*", ALERTS_VIEW: "acme-alerts*"}
     assert [o for o in acme if o["type"] != "index-pattern"] == [o for o in default if o["type"] != "index-pattern"]
-    assert kibana_objects.rule("acme")["params"]["index"] == ["acme-lag*"]
+    assert kibana_rule.rule("acme")["params"]["index"] == ["acme-lag*"]
 
 
 def test_the_translator_turns_a_panel_into_nested_aggregations_and_rows():
-    lens = next(o for o in kibana_objects.saved_objects() if o["id"] == "lagwatch-total-lag-per-cluster")
+    lens = next(o for o in saved_objects() if o["id"] == "lagwatch-total-lag-per-cluster")
     body = lens_aggs.search_body(lens)
     assert body["query"]["bool"]["filter"][0] == {"bool": {"filter": [{"match_phrase": {"lagwatch.doc_type": "group"}}]}}
     ts = body["aggs"]["cluster"]["aggs"]["ts"]
