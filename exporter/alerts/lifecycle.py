@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from exporter.output import fields
 from exporter.output.documents import document_id, iso
 from exporter.evaluator.rules import Condition
 
@@ -135,21 +136,21 @@ def transition_doc(t: Transition) -> dict[str, Any]:
     at_ms = int(t.at * 1000)
     return {
         "_id": document_id("alert", ev.alert_id, int(t.since * 1000), t.kind, at_ms),
-        "@timestamp": iso(t.at),
-        "event.dataset": "lagwatch.alert",
-        "lagwatch.cluster": ev.cluster,
-        "kafka.consumergroup.id": ev.group,
-        "kafka.topic.name": ev.topic,
-        "lagwatch.alert.id": ev.alert_id,
-        "lagwatch.alert.rule": ev.rule,
-        "lagwatch.alert.state": t.state,
-        "lagwatch.alert.transition": t.kind,
-        "lagwatch.alert.severity": t.severity,
-        "lagwatch.alert.metric": ev.metric,
-        "lagwatch.alert.value": ev.value,
-        "lagwatch.alert.threshold": ev.threshold,
-        "lagwatch.alert.since": iso(t.since),
-        "lagwatch.alert.duration_s": round(t.at - t.since, 3),
-        "lagwatch.alert.status_code": ev.status_code,
-        "lagwatch.alert.message": ev.message,
+        fields.TIMESTAMP: iso(t.at),
+        fields.DATASET: fields.Dataset.ALERT,
+        fields.CLUSTER: ev.cluster,
+        fields.GROUP_ID: ev.group,
+        fields.TOPIC_NAME: ev.topic,
+        fields.ALERT_ID: ev.alert_id,
+        fields.ALERT_RULE: ev.rule,
+        fields.ALERT_STATE: t.state,
+        fields.ALERT_TRANSITION: t.kind,
+        fields.ALERT_SEVERITY: t.severity,
+        fields.ALERT_METRIC: ev.metric,
+        fields.ALERT_VALUE: ev.value,
+        fields.ALERT_THRESHOLD: ev.threshold,
+        fields.ALERT_SINCE: iso(t.since),
+        fields.ALERT_DURATION_S: round(t.at - t.since, 3),
+        fields.ALERT_STATUS_CODE: ev.status_code,
+        fields.ALERT_MESSAGE: ev.message,
     }

@@ -1,4 +1,5 @@
-"""Turn a LagReport into Elasticsearch documents with stable field names (pure, no I/O).
+"""Turn a LagReport into Elasticsearch documents with stable field names (pure, no I/O; the names are
+defined in exporter/output/fields.py).
 
 Field names follow Metricbeat's kafka module where a field exists there (`kafka.consumergroup.*`,
 `kafka.partition.*`, `kafka.topic.*`); everything else lives under `lagwatch.*`. Every document carries
@@ -24,8 +25,10 @@ from exporter.lag.model import (
     PartitionLag,
     TimeLagQuality,
 )
+from exporter.output import fields
+from exporter.output.fields import DocType
 
-PARTITION, TOPIC, GROUP, SELF = "partition", "topic", "group", "self"
+PARTITION, TOPIC, GROUP, SELF = DocType.PARTITION, DocType.TOPIC, DocType.GROUP, DocType.SELF
 GRANULARITY_DOC_TYPES = {
     "partition": (PARTITION, TOPIC, GROUP),
     "topic": (TOPIC, GROUP),
@@ -50,8 +53,8 @@ def document_id(*parts: object) -> str:
     return base64.urlsafe_b64encode(digest).decode()
 
 
-def _counter(prefix: str, counter: Counter) -> dict[str, Any]:
-    return {f"{prefix}.count": counter.count, f"{prefix}.rate": counter.rate}
+def _counter(count_field: str, rate_field: str, counter: Counter) -> dict[str, Any]:
+    return {count_field: counter.count, rate_field: counter.rate}
 
 
 def _time_lag_and_rates(
@@ -59,10 +62,10 @@ def _time_lag_and_rates(
 ) -> dict[str, Any]:
     """The fields every lag document carries the same way, whatever its scope."""
     return {
-        "lagwatch.lag.seconds": seconds,
-        "lagwatch.lag.seconds_quality": quality.value,
-        **_counter("lagwatch.produce", produced),
-        **_counter("lagwatch.consume", consumed),
+        fields.LAG_SECONDS: seconds,
+        fields.LAG_SECONDS_QUALITY: quality.value,
+        **_counter(fields.PRODUCE_COUNT, fields.PRODUCE_RATE, produced),
+        **_counter(fields.CONSUME_COUNT, fields.CONSUME_RATE, consumed),
     }
 
 
@@ -70,20 +73,20 @@ def _partial(row: GroupTopicLag | GroupLag) -> dict[str, Any]:
     """A sum that could not read every partition: `lagwatch.lag.messages` is then null (never a smaller
     number), `messages_known` the lower bound from what was read."""
     return {
-        "lagwatch.lag.partial": row.partial,
-        "lagwatch.lag.messages_known": row.lag_known_sum,
-        "lagwatch.partitions_unknown": row.partitions_unknown,
-        "lagwatch.partitions_beyond_log_end": row.partitions_beyond_log_end,
+        fields.LAG_PARTIAL: row.partial,
+        fields.LAG_MESSAGES_KNOWN: row.lag_known_sum,
+        fields.PARTITIONS_UNKNOWN: row.partitions_unknown,
+        fields.PARTITIONS_BEYOND_LOG_END: row.partitions_beyond_log_end,
     }
 
 
 def _base(snapshot: ClusterSnapshot, doc_type: str, slot_ms: int) -> dict[str, Any]:
     return {
-        "@timestamp": iso(snapshot.taken_at),
-        "event.dataset": "lagwatch.lag",
-        "lagwatch.cluster": snapshot.cluster,
-        "lagwatch.doc_type": doc_type,
-        "lagwatch.slot": slot_ms,
+        fields.TIMESTAMP: iso(snapshot.taken_at),
+        fields.DATASET: fields.Dataset.LAG,
+        fields.CLUSTER: snapshot.cluster,
+        fields.DOC_TYPE: doc_type,
+        fields.SLOT: slot_ms,
     }
 
 
@@ -91,25 +94,25 @@ def partition_doc(row: PartitionLag, snapshot: ClusterSnapshot, slot_ms: int) ->
     doc = _base(snapshot, PARTITION, slot_ms)
     doc.update(
         {
-            "kafka.consumergroup.id": row.group,
-            "kafka.topic.name": row.topic,
-            "kafka.partition.id": row.partition,
-            "kafka.partition.topic_id": f"{row.partition}-{row.topic}",
-            "kafka.consumergroup.offset": row.committed_offset,
-            "kafka.consumergroup.consumer_lag": row.lag,
-            "kafka.partition.offset.newest": row.log_end_offset,
-            "kafka.partition.offset.oldest": row.log_start_offset,
-            "kafka.consumergroup.client.id": row.member.client_id if row.member else None,
-            "kafka.consumergroup.client.host": row.member.client_host if row.member else None,
-            "kafka.consumergroup.client.member_id": row.member.member_id if row.member else None,
-            "lagwatch.lag.messages": row.lag,
-            "lagwatch.lag.items": row.lag_items,
-            "lagwatch.committed": row.committed_offset is not None,
-            "lagwatch.committed_below_log_start": row.committed_below_log_start,
-            "lagwatch.lag.partial": row.lag_unknown,
-            "lagwatch.committed_beyond_log_end": row.beyond_log_end > 0,
-            "lagwatch.committed_beyond_by": row.beyond_log_end or None,
-            "lagwatch.error": row.error,
+            fields.GROUP_ID: row.group,
+            fields.TOPIC_NAME: row.topic,
+            fields.PARTITION_ID: row.partition,
+            fields.PARTITION_TOPIC_ID: f"{row.partition}-{row.topic}",
+            fields.COMMITTED_OFFSET: row.committed_offset,
+            fields.CONSUMER_LAG: row.lag,
+            fields.LOG_END_OFFSET: row.log_end_offset,
+            fields.LOG_START_OFFSET: row.log_start_offset,
+            fields.MEMBER_CLIENT_ID: row.member.client_id if row.member else None,
+            fields.MEMBER_CLIENT_HOST: row.member.client_host if row.member else None,
+            fields.MEMBER_ID: row.member.member_id if row.member else None,
+            fields.LAG_MESSAGES: row.lag,
+            fields.LAG_ITEMS: row.lag_items,
+            fields.COMMITTED: row.committed_offset is not None,
+            fields.COMMITTED_BELOW_LOG_START: row.committed_below_log_start,
+            fields.LAG_PARTIAL: row.lag_unknown,
+            fields.COMMITTED_BEYOND_LOG_END: row.beyond_log_end > 0,
+            fields.COMMITTED_BEYOND_BY: row.beyond_log_end or None,
+            fields.ERROR: row.error,
         }
     )
     doc.update(_time_lag_and_rates(row.time_lag.seconds, row.time_lag.quality, row.produced, row.consumed))
@@ -121,17 +124,17 @@ def topic_doc(row: GroupTopicLag, snapshot: ClusterSnapshot, slot_ms: int) -> di
     doc = _base(snapshot, TOPIC, slot_ms)
     doc.update(
         {
-            "kafka.consumergroup.id": row.group,
-            "kafka.topic.name": row.topic,
-            "lagwatch.lag.messages": row.lag_sum,
-            "lagwatch.lag.max_partition": row.lag_max,
-            "lagwatch.lag.items": row.lag_items_sum,
+            fields.GROUP_ID: row.group,
+            fields.TOPIC_NAME: row.topic,
+            fields.LAG_MESSAGES: row.lag_sum,
+            fields.LAG_MAX_PARTITION: row.lag_max,
+            fields.LAG_ITEMS: row.lag_items_sum,
             **_partial(row),
-            "lagwatch.partitions": row.partitions,
-            "lagwatch.partitions_without_commit": row.partitions_without_commit,
-            "lagwatch.partitions_below_log_start": row.partitions_below_log_start,
-            "lagwatch.retention.ms": row.retention_ms,
-            "lagwatch.retention.used": row.retention_used,
+            fields.PARTITIONS: row.partitions,
+            fields.PARTITIONS_WITHOUT_COMMIT: row.partitions_without_commit,
+            fields.PARTITIONS_BELOW_LOG_START: row.partitions_below_log_start,
+            fields.RETENTION_MS: row.retention_ms,
+            fields.RETENTION_USED: row.retention_used,
         }
     )
     doc.update(_time_lag_and_rates(row.lag_seconds_max, row.time_lag_quality, row.produced, row.consumed))
@@ -143,22 +146,22 @@ def group_doc(row: GroupLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[st
     doc = _base(snapshot, GROUP, slot_ms)
     doc.update(
         {
-            "kafka.consumergroup.id": row.group,
-            "lagwatch.group.state": row.state,
-            "lagwatch.group.type": row.group_type or "classic",
-            "lagwatch.group.epoch": row.epoch,
-            "lagwatch.group.members": row.members,
-            "lagwatch.group.topics": row.topics,
-            "lagwatch.lag.messages": row.lag_sum,
-            "lagwatch.lag.max_partition": row.lag_max,
-            "lagwatch.lag.items": row.lag_items_sum,
+            fields.GROUP_ID: row.group,
+            fields.GROUP_STATE: row.state,
+            fields.GROUP_TYPE: row.group_type or "classic",
+            fields.GROUP_EPOCH: row.epoch,
+            fields.GROUP_MEMBERS: row.members,
+            fields.GROUP_TOPICS: row.topics,
+            fields.LAG_MESSAGES: row.lag_sum,
+            fields.LAG_MAX_PARTITION: row.lag_max,
+            fields.LAG_ITEMS: row.lag_items_sum,
             **_partial(row),
-            "lagwatch.partitions": row.partitions,
-            "lagwatch.partitions_without_commit": row.partitions_without_commit,
-            "lagwatch.catch_up.state": row.catch_up.value,
-            "lagwatch.catch_up.seconds": row.catch_up_seconds,
-            "lagwatch.retention.used": row.retention_used_max,
-            "lagwatch.error": row.error,
+            fields.PARTITIONS: row.partitions,
+            fields.PARTITIONS_WITHOUT_COMMIT: row.partitions_without_commit,
+            fields.CATCH_UP_STATE: row.catch_up.value,
+            fields.CATCH_UP_SECONDS: row.catch_up_seconds,
+            fields.RETENTION_USED: row.retention_used_max,
+            fields.ERROR: row.error,
         }
     )
     doc.update(_time_lag_and_rates(row.lag_seconds_max, row.time_lag_quality, row.produced, row.consumed))
@@ -175,25 +178,25 @@ def self_doc(
     doc = _base(snapshot, SELF, slot_ms)
     doc.update(
         {
-            "lagwatch.self.outcome": outcome,
-            "lagwatch.self.reason": reason,
-            "lagwatch.self.up": snapshot.up,
-            "lagwatch.self.duration_ms": round(snapshot.duration_s * 1000, 3),
-            "lagwatch.self.groups": len(snapshot.groups),
-            "lagwatch.self.partitions": len(snapshot.partitions),
-            "lagwatch.self.documents": documents,
-            "lagwatch.self.kafka_requests": sum(snapshot.requests.values()),
-            "lagwatch.self.errors": len(snapshot.errors),
-            "lagwatch.self.partial_groups": partial_groups,
-            "lagwatch.self.error_messages": [f"{e.scope} {e.name}: {e.message}" for e in snapshot.errors][:50],
-            "lagwatch.self.instance": instance or None,
+            fields.SELF_OUTCOME: outcome,
+            fields.SELF_REASON: reason,
+            fields.SELF_UP: snapshot.up,
+            fields.SELF_DURATION_MS: round(snapshot.duration_s * 1000, 3),
+            fields.SELF_GROUPS: len(snapshot.groups),
+            fields.SELF_PARTITIONS: len(snapshot.partitions),
+            fields.SELF_DOCUMENTS: documents,
+            fields.SELF_KAFKA_REQUESTS: sum(snapshot.requests.values()),
+            fields.SELF_ERRORS: len(snapshot.errors),
+            fields.SELF_PARTIAL_GROUPS: partial_groups,
+            fields.SELF_ERROR_MESSAGES: [f"{e.scope} {e.name}: {e.message}" for e in snapshot.errors][:50],
+            fields.SELF_INSTANCE: instance or None,
         }
     )
     for api, count in snapshot.requests.items():
-        doc[f"lagwatch.self.requests.{api}"] = count
+        doc[fields.SELF_REQUESTS_PREFIX + api] = count
     # Documents by outcome since the daemon started: every measurement is indexed, waits, or is counted.
     for outcome, count in (delivery or {}).items():
-        doc[f"lagwatch.self.delivery.{outcome}"] = count
+        doc[fields.SELF_DELIVERY_PREFIX + outcome] = count
     doc["_id"] = document_id(snapshot.cluster, SELF, instance, slot_ms)
     return doc
 
@@ -201,15 +204,15 @@ def self_doc(
 def shard_fields(owned: tuple[int, ...], total: int) -> dict[str, Any]:
     """For the `self` documents of replicas sharing the groups (exporter/coordination): the shards this
     process owned (`lagwatch.self.shards`, numbers 0..S-1) and how many there are (S)."""
-    return {"lagwatch.self.shards": list(owned), "lagwatch.self.shards_total": total}
+    return {fields.SELF_SHARDS: list(owned), fields.SELF_SHARDS_TOTAL: total}
 
 
 def with_status(doc: dict[str, Any], status) -> dict[str, Any]:
     """Add an evaluator Status (exporter.evaluator.status) as lagwatch.status.* fields; None adds nothing."""
     if status is not None:
-        doc["lagwatch.status.code"] = getattr(status.code, "value", status.code)
-        doc["lagwatch.status.severity"] = status.severity
-        doc["lagwatch.status.reason"] = status.reason
+        doc[fields.STATUS_CODE] = getattr(status.code, "value", status.code)
+        doc[fields.STATUS_SEVERITY] = status.severity
+        doc[fields.STATUS_REASON] = status.reason
     return doc
 
 
@@ -230,7 +233,7 @@ def skipped_slot_doc(
     """The self document of a slot that was not scraped (the previous scrape overran it)."""
     snapshot = ClusterSnapshot(cluster=cluster, taken_at=at, topics={}, partitions={}, groups=(), up=False)
     doc = self_doc(snapshot, slot_ms, 1, instance, outcome="skipped", reason=reason)
-    doc["lagwatch.self.up"] = None  # not measured, not known to be down
+    doc[fields.SELF_UP] = None  # not measured, not known to be down
     return doc
 
 
