@@ -22,6 +22,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from exporter import logs
+from exporter.output import fields
 from exporter.sinks import bulk
 
 MANAGED_BY = "lagwatch"
@@ -186,11 +187,11 @@ class ElasticsearchSink:
     def index_for(self, doc: dict[str, Any]) -> str:
         if self.mode == "data_stream":
             return self.name
-        if "lagwatch.slot" in doc:
+        if fields.SLOT in doc:
             # One scrape's documents share one slot: the day is formatted once per slot, not per document.
-            return f"{self.name}-{_slot_day(doc['lagwatch.slot'])}"
+            return f"{self.name}-{_slot_day(doc[fields.SLOT])}"
         # documents without a scrape slot (alert transitions): their own time
-        when = datetime.fromisoformat(doc["@timestamp"].replace("Z", "+00:00"))
+        when = datetime.fromisoformat(doc[fields.TIMESTAMP].replace("Z", "+00:00"))
         return f"{self.name}-{when.strftime('%Y.%m.%d')}"
 
     def bodies(self, docs: Sequence[dict[str, Any]]):
