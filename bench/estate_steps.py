@@ -37,6 +37,15 @@ class _Meter:
             f"{rate:,.0f}/s, {left:.0f}s left"
         )
 
+    def run(self, worker: Callable[[], None], threads: int, done: Callable[[], int]) -> None:
+        """`threads` threads running `worker`; progress from `done()` until every one has returned."""
+        pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+        for thread in pool:
+            thread.start()
+        while any(t.is_alive() for t in pool):
+            self.update(done())
+            time.sleep(0.2)
+
     def done(self) -> float:
         elapsed = time.monotonic() - self.started
         self.progress(f"{self.what} {self.total:,} done in {elapsed:.1f}s")
@@ -109,13 +118,8 @@ def produce(bootstrap: str, spec: EstateSpec, progress, threads: int = 16) -> No
         except BaseException as exc:  # noqa: BLE001 - reported on the main thread
             failures.append(exc)
 
-    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
     try:
-        for thread in pool:
-            thread.start()
-        while any(t.is_alive() for t in pool):
-            meter.update(sent)
-            time.sleep(0.2)
+        meter.run(worker, threads, lambda: sent)
         if failures:
             raise failures[0]
         producer.flush(timeout=300)
@@ -205,12 +209,7 @@ def commit_offsets(
             for connection in pool.values():
                 connection.close()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    while any(t.is_alive() for t in threads):
-        meter.update(done)
-        time.sleep(0.2)
+    meter.run(worker, connections, lambda: done)
     if failures:
         raise RuntimeError(f"{len(failures)} commits failed, first: {failures[0]}")
     meter.done()

@@ -1,6 +1,6 @@
 """The one place tests get real Kafka and Elasticsearch from, and small helpers to drive them.
 
-Services come from exporter.devstack (Maven Central jars) unless LAGWATCH_TEST_BOOTSTRAP /
+Services come from devstack (Maven Central jars) unless LAGWATCH_TEST_BOOTSTRAP /
 LAGWATCH_TEST_ES_URL point at clusters somebody else runs.
 """
 
@@ -16,7 +16,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
 from devstack import ElasticsearchNode, ExternalElasticsearch, ExternalKafka, KafkaBroker
-from devstack.common import in_parallel
+from devstack.common import in_parallel, stop_process
 
 
 # The Apache Kafka release of each broker a test may talk to, by bootstrap address (the version matrix's
@@ -285,12 +285,7 @@ class JavaConsumer:
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except Exception:  # noqa: BLE001
-                self.process.kill()
+        stop_process(self.process, timeout=20)
 
 
 class StreamsApp:
@@ -312,9 +307,4 @@ class StreamsApp:
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except Exception:  # noqa: BLE001
-                self.process.kill()
+        stop_process(self.process, timeout=30)
