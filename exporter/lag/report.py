@@ -6,7 +6,7 @@ No I/O here: every function takes plain data (and the time, where it matters) an
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from exporter.lag import timelag
 from exporter.lag.model import (
@@ -131,6 +131,28 @@ def involved_partitions(groups: Iterable[GroupObservation], topics: Mapping[str,
 def group_partitions(group: GroupObservation, snapshot: ClusterSnapshot) -> list[TopicPartition]:
     """The partitions `group` involves (involved_partitions), sorted."""
     return sorted(involved_partitions((group,), snapshot.topics))
+
+
+def _row_partitions(
+    group: GroupObservation, snapshot: ClusterSnapshot, blocks: dict[str, tuple[TopicPartition, ...] | None]
+) -> Sequence[TopicPartition]:
+    """group_partitions(group, snapshot), without the sets and the sort in the usual case: a group with no
+    members or unread partitions whose commits all fall within their topics' partitions reads exactly those
+    topics' partitions, in topic order. `blocks` caches each topic's partitions (None: topic not in metadata)."""
+    if group.members or group.committed_unread:
+        return group_partitions(group, snapshot)
+    names: set[str] = set()
+    for topic, partition in group.committed:
+        block = blocks.get(topic, ())
+        if block == ():
+            info = snapshot.topics.get(topic)
+            block = blocks[topic] = tuple((topic, p) for p in range(info.partitions)) if info else None
+        if block is None or not 0 <= partition < len(block):
+            return group_partitions(group, snapshot)  # a vanished topic or partition: its commit stays a row
+        names.add(topic)
+    if len(names) == 1:
+        return blocks[names.pop()]  # type: ignore[return-value]
+    return [tp for topic in sorted(names) for tp in blocks[topic]]  # type: ignore[union-attr]
 
 
 def build_report(

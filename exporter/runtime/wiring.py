@@ -15,8 +15,10 @@ from kafka import KafkaAdminClient
 
 from exporter.kafka import connect as kafka_connect
 
-from exporter.kafka import sharding
-from exporter.kafka.collector import Collector, Selection
+from exporter.kafka import selection as kafka_selection
+from exporter.kafka.client import KafkaClient
+from exporter.kafka.collector import Collector
+from exporter.kafka.selection import Selection
 from exporter.config import Cluster, Config, ElasticsearchConfig
 from exporter.kafka.wire import KafkaWire
 from exporter.runtime.pipeline import ClusterPipeline
@@ -67,7 +69,7 @@ def selection(config: Config, cluster: Cluster, owner: Callable[[str, str], bool
 
     def group_selected(name: str) -> bool:
         return (
-            groups.matches(name) and not own_client.fullmatch(name) and sharding.owns(cluster.name, name, shard)
+            groups.matches(name) and not own_client.fullmatch(name) and kafka_selection.owns(cluster.name, name, shard)
             and (owner is None or owner(cluster.name, name))
         )
 
@@ -82,7 +84,7 @@ def collector(config: Config, cluster: Cluster, owner: Callable[[str, str], bool
     timeout = min(cluster.request_timeout_s, config.scrape.effective_timeout_s)
     return Collector(
         cluster.name,
-        lambda: KafkaWire(kafka_admin(cluster), timeout_s=timeout),
+        KafkaClient(lambda: KafkaWire(kafka_admin(cluster), timeout_s=timeout)),
         selection(config, cluster, owner),
     )
 

@@ -17,6 +17,7 @@ from exporter.alerts.state import StateStore
 from exporter.kafka.collector import Collector, Selection
 from exporter.evaluator.rules import StatusRule
 from exporter.evaluator.status import StatusConfig
+from exporter.kafka.client import KafkaClient
 from exporter.kafka.wire import KafkaWire
 from exporter.runtime.pipeline import ClusterPipeline
 from exporter.sinks.elasticsearch import ElasticsearchSink
@@ -127,7 +128,7 @@ def test_a_group_whose_consumer_left_goes_stop_and_a_status_rule_fires(kafka, bo
 
     def build():
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test")
-        collector = Collector("local", KafkaWire(admin, timeout_s=10), Selection(group={group}.__contains__))
+        collector = Collector("local", KafkaClient(lambda: KafkaWire(admin, timeout_s=10)), Selection(group={group}.__contains__))
         alerting = Alerting(
             "local",
             status_config=StatusConfig(window=3, stop_after_s=120),

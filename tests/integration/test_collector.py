@@ -7,6 +7,7 @@ from kafka import KafkaAdminClient, TopicPartition
 
 from exporter.lag import report as lag
 from exporter.kafka.collector import Collector, Selection
+from exporter.kafka.client import KafkaClient
 from exporter.kafka.wire import KafkaWire
 from exporter.runtime.pipeline import ClusterPipeline
 from tests.harness import consumer_group_command, unique, wait_for
@@ -21,7 +22,7 @@ def collector_for(bootstrap):
 
     def make(groups: set[str]) -> Collector:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test")
-        collector = Collector("test", KafkaWire(admin, timeout_s=10), Selection(group=groups.__contains__))
+        collector = Collector("test", KafkaClient(lambda: KafkaWire(admin, timeout_s=10)), Selection(group=groups.__contains__))
         made.append(collector)
         return collector
 

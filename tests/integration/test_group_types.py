@@ -7,6 +7,7 @@ import pytest
 from kafka import KafkaAdminClient
 
 from exporter.kafka.collector import Collector, Selection
+from exporter.kafka.client import KafkaClient
 from exporter.kafka.wire import KafkaWire
 from exporter.runtime.pipeline import ClusterPipeline
 from exporter.output.table import as_json
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 def scrape_group(bootstrap: str, group: str):
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test")
-    collector = Collector("local", KafkaWire(admin, timeout_s=10), Selection(group={group}.__contains__))
+    collector = Collector("local", KafkaClient(lambda: KafkaWire(admin, timeout_s=10)), Selection(group={group}.__contains__))
     try:
         return ClusterPipeline(collector, None).run_once()
     finally:

@@ -6,6 +6,7 @@ import pytest
 from kafka import KafkaAdminClient
 
 from exporter.kafka.collector import Collector, Selection
+from exporter.kafka.client import KafkaClient
 from exporter.kafka.wire import KafkaWire
 from exporter.runtime.pipeline import ClusterPipeline
 from exporter.sinks.elasticsearch import ElasticsearchSink, lag_mappings
@@ -21,7 +22,7 @@ def pipeline_for(bootstrap, es):
 
     def make(groups: set[str], prefix: str, granularity: str = "partition") -> ClusterPipeline:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test")
-        collector = Collector("local", KafkaWire(admin, timeout_s=10), Selection(group=groups.__contains__))
+        collector = Collector("local", KafkaClient(lambda: KafkaWire(admin, timeout_s=10)), Selection(group=groups.__contains__))
         sink = ElasticsearchSink(es, prefix=prefix)
         # A 1 ms slot: scrapes in quick succession are distinct slots (a real interval is >= 1 s).
         pipeline = ClusterPipeline(collector, sink, granularity=granularity, interval_s=0.001)

@@ -15,6 +15,7 @@ from exporter.kibana.lens import LAG_VIEW
 from exporter.alerts.engine import Alerting
 from exporter.kafka.collector import Collector, Selection
 from exporter.evaluator.rules import Match, ThresholdRule
+from exporter.kafka.client import KafkaClient
 from exporter.kafka.wire import KafkaWire
 from exporter.runtime.pipeline import ClusterPipeline
 from exporter.sinks.elasticsearch import ElasticsearchSink
@@ -50,7 +51,7 @@ def scraped(bootstrap, es):
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test")
     groups = {live, batch, auditor}
-    collector = Collector("local", KafkaWire(admin, timeout_s=10), Selection(group=groups.__contains__))
+    collector = Collector("local", KafkaClient(lambda: KafkaWire(admin, timeout_s=10)), Selection(group=groups.__contains__))
     lag_sink = ElasticsearchSink(es, prefix=prefix)
     alert_sink = ElasticsearchSink(es, prefix=prefix, kind="alerts", mappings_file="alert-mappings.json")
     alerting = Alerting(

@@ -10,6 +10,7 @@ from exporter.output import documents
 from exporter.alerts.engine import Alerting
 from exporter.kafka.collector import Collector, Selection
 from exporter.evaluator.status import StatusConfig
+from exporter.kafka.client import KafkaClient
 from exporter.kafka.wire import KafkaWire
 from exporter.runtime.pipeline import ClusterPipeline
 from exporter.output.table import as_json
@@ -25,7 +26,7 @@ def test_a_commit_beyond_the_log_end_is_negative_lag_as_kafkas_tool_says_and_fla
     kafka.commit(group, {TopicPartition(topic, 0): 60, TopicPartition(topic, 1): 12})  # 50 past the end of 0
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test")
-    collector = Collector("local", KafkaWire(admin, timeout_s=10), Selection(group={group}.__contains__))
+    collector = Collector("local", KafkaClient(lambda: KafkaWire(admin, timeout_s=10)), Selection(group={group}.__contains__))
     alerting = Alerting("local", status_config=StatusConfig(window=3, stop_after_s=120))
     pipeline = ClusterPipeline(collector, None, evaluate=alerting.evaluate)
     try:

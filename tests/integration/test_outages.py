@@ -25,6 +25,7 @@ from exporter.runtime import wiring as app
 from exporter.runtime.daemon import Daemon
 from exporter.kafka.collector import Collector, Selection
 from devstack import ElasticsearchNode, KafkaBroker
+from exporter.kafka.client import KafkaClient
 from exporter.kafka.wire import KafkaWire
 from exporter.runtime.pipeline import ClusterPipeline
 from tests.harness import KafkaDriver, unique, wait_for
@@ -237,7 +238,7 @@ def test_topics_deleted_and_created_while_scraping_never_fail_a_scrape(kafka, bo
     groups = {keeper, churn_group}
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test")
     pipeline = ClusterPipeline(
-        Collector("local", KafkaWire(admin, timeout_s=5), Selection(group=groups.__contains__)), None, interval_s=1
+        Collector("local", KafkaClient(lambda: KafkaWire(admin, timeout_s=5)), Selection(group=groups.__contains__)), None, interval_s=1
     )
     stop = threading.Event()
     churned: list[str] = []

@@ -8,6 +8,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 
 from exporter.kafka.collector import Collector, Selection
+from exporter.kafka.client import KafkaClient
 from exporter.kafka.wire import KafkaWire
 from exporter.lag.model import TimeLagQuality
 from exporter.runtime.pipeline import ClusterPipeline
@@ -34,7 +35,7 @@ def uneven_history(kafka, bootstrap):
 
 def scrapes(bootstrap, group, count=1, **options):
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test")
-    collector = Collector("local", KafkaWire(admin, timeout_s=10), Selection(group={group}.__contains__))
+    collector = Collector("local", KafkaClient(lambda: KafkaWire(admin, timeout_s=10)), Selection(group={group}.__contains__))
     pipeline = ClusterPipeline(collector, sink=None, **options)
     try:
         return [pipeline.run_once() for _ in range(count)]

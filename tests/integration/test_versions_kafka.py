@@ -14,6 +14,7 @@ from kafka import KafkaAdminClient
 
 from exporter.kafka.collector import Collector, Selection
 from devstack.versions import KAFKA_MATRIX, KAFKA_VERSION
+from exporter.kafka.client import KafkaClient
 from exporter.kafka.wire import KafkaWire
 from exporter.output.table import as_json
 from tests.harness import JavaConsumer, consumer_group_command, kafka_version_of, unique, wait_for
@@ -78,7 +79,7 @@ def test_a_classic_and_a_kip848_group_side_by_side_are_typed_described_and_exact
 
         theirs = wait_for(settled, timeout=90, interval=1, what="both groups' members owning their partitions")
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test")
-        collector = Collector("local", KafkaWire(admin, timeout_s=10), Selection(group=groups.__contains__))
+        collector = Collector("local", KafkaClient(lambda: KafkaWire(admin, timeout_s=10)), Selection(group=groups.__contains__))
         try:
             snapshot = collector.collect()
         finally:

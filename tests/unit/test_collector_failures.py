@@ -1,8 +1,10 @@
 """The collector's partial-failure policy, on scripted answers (no broker): a broker, a coordinator or a
 request that fails makes values unknown, never smaller, and never makes a group disappear.
 
-ScriptedWire stands in for KafkaWire (our own class), answering each request from a small cluster model with
-plain objects that have the attributes Kafka's responses have."""
+ScriptedWire stands in for KafkaWire (our own class) under the real KafkaClient, answering each kafka-python
+request from a small cluster model with plain objects that have the attributes Kafka's responses have: the
+request families' builders and decoders run as in production. (tests/unit/test_kafka_collector.py scripts
+the decoded answers instead.)"""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from types import SimpleNamespace as NS
 from kafka.errors import KafkaTimeoutError
 
 from exporter.lag import report as lag
-from exporter.kafka.collector import Collector, Selection
+from exporter.kafka.client import KafkaClient
+from exporter.kafka.collector import Collector
+from exporter.kafka.selection import Selection
 
 TOPIC = "orders"
 
@@ -103,7 +107,8 @@ def scrape(collector: Collector):
 
 
 def new_collector(cluster: Cluster) -> Collector:
-    return Collector("c", ScriptedWire(cluster), Selection())
+    wire = ScriptedWire(cluster)
+    return Collector("c", KafkaClient(lambda: wire), Selection())
 
 
 def test_a_healthy_scrape_reads_both_groups_whole():

@@ -1,31 +1,31 @@
-"""What the collector asks Kafka for, checked on the requests themselves (a recording wire, no broker)."""
+"""What the collector asks Kafka for, checked on the kafka-python requests its asks build (a recording
+client, no broker)."""
 
-from kafka.protocol.metadata import MetadataRequest
-
-from exporter.kafka.collector import Collector, Selection
+from exporter.kafka.collector import Collector
+from exporter.kafka.protocol.list_offsets import ListOffsets
+from exporter.kafka.protocol.metadata import Metadata
+from exporter.kafka.selection import Selection
 from exporter.lag.model import ClusterSnapshot, PartitionOffsets
 
 
 class RecordingWire:
-    """Stands in for KafkaWire (our own class): records requests, answers every one with an error."""
+    """A Client (exporter/kafka/client.py) that records the asks and answers every one with an error."""
 
     def __init__(self):
         self.sent = []
 
-    def reset_counts(self):
+    def take_request_counts(self):
         return {}
 
     def new_scrape(self):
         pass
 
-    def least_loaded_node(self, exclude=frozenset()):
-        return 0
+    def close(self):
+        pass
 
-    def send(self, request, node=None):
+    def send_any(self, request):
         self.sent.append(request)
         raise RuntimeError("no broker in a unit test")
-
-    send_any = send
 
     def send_all(self, calls):
         self.sent.extend(request for request, _ in calls)
@@ -38,7 +38,8 @@ def test_metadata_is_asked_for_all_topics_without_ever_creating_one():
         Collector("c", wire, Selection()).collect()
     except RuntimeError:
         pass
-    (metadata,) = [r for r in wire.sent if isinstance(r, MetadataRequest)]
+    (ask,) = [r for r in wire.sent if isinstance(r, Metadata)]
+    metadata = ask.request()
     # topics=None is "all topics"; auto-creation defaults to True in kafka-python's request class.
     assert metadata.topics is None
     assert metadata.allow_auto_topic_creation is False
@@ -54,6 +55,7 @@ def test_time_probes_put_each_partition_once_per_request_with_its_own_time():
         groups=(),
     )
     Collector("c", wire, Selection()).probe(snapshot, [{("t", 0): 100.0, ("t", 2): 200.5}, {("t", 1): 300.0}])
-    first, second = wire.sent
+    first, second = (ask.request() for ask in wire.sent)
+    assert all(isinstance(ask, ListOffsets) for ask in wire.sent)
     assert [(p.partition_index, p.timestamp) for p in first.topics[0].partitions] == [(0, 100_000), (2, 200_500)]
     assert [(p.partition_index, p.timestamp) for p in second.topics[0].partitions] == [(1, 300_000)]

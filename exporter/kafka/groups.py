@@ -1,0 +1,232 @@
+"""The group half of a scrape: which groups exist (ListGroups on every broker), who coordinates them (a cache
+in front of FindCoordinator), their members (the describe API of their type) and what they committed
+(OffsetFetch, or DescribeShareGroupOffsets for share groups), all on decoded plain data.
+
+Partial-failure policy: a group is never dropped because a broker failed. A broker that does not list its
+groups keeps the groups it listed last time (with its error); a group whose coordinator or offsets could
+not be read is reported with the error, its lag unknown on the partitions it had committed to when last read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+
+from exporter.kafka.client import ANY_BROKER, Client
+from exporter.kafka.protocol import describe_groups
+from exporter.kafka.protocol.describe_groups import DescribedGroup, DescribeGroups
+from exporter.kafka.protocol.find_coordinator import FindCoordinators
+from exporter.kafka.protocol.list_groups import ListGroups, Listing
+from exporter.kafka.protocol.offset_fetch import GROUP_ID_NOT_FOUND, FetchOffsets
+from exporter.kafka.selection import Selection
+from exporter.kafka.wire import error_name
+from exporter.lag.model import GroupObservation, Member, ScrapeError, TopicPartition
+
+# Group protocol types that carry consumer offsets: classic consumers, and commit-only clients (Flink,
+# Spark, manual assign) whose groups have no protocol type at all.
+# share: KIP-932 share groups (their own offsets API); streams: KIP-1071 streams groups (committed offsets).
+CONSUMER_PROTOCOLS = {"consumer", "", "share", "streams"}
+# States in which a group has no members: nothing to describe.
+MEMBERLESS_STATES = {"Empty", "Dead"}
+# Group-level errors after which the coordinator must be looked up again: COORDINATOR_LOAD_IN_PROGRESS,
+# COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR.
+COORDINATOR_MOVED = {14, 15, 16}
+
+
+def chunks(items: Sequence, size: int) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Coordinators:
+    """group -> coordinator node, kept between scrapes; an entry is forgotten when the coordinator moved,
+    failed, or left the cluster, and looked up again (FindCoordinator, batched) on the next scrape."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, int] = {}
+
+    def find(self, client: Client, names: list[str], brokers: Mapping[int, str], size: int,
+             group_errors: dict[str, str]) -> dict[str, int]:
+        self.known = {g: n for g, n in self.known.items() if n in brokers}
+        unknown = [g for g in names if g not in self.known]
+        batches = list(chunks(unknown, size))
+        answers = client.send_all([(FindCoordinators(chunk), ANY_BROKER) for chunk in batches])
+        for chunk, answer in zip(batches, answers):
+            if isinstance(answer, BaseException):
+                for group in chunk:
+                    group_errors[group] = f"FindCoordinator failed: {answer!r}"
+                continue
+            for group, node, code in answer:
+                if code:
+                    group_errors[group] = f"FindCoordinator: {error_name(code)}"
+                else:
+                    self.known[group] = node
+        return {g: self.known[g] for g in names if g in self.known}
+
+    def forget(self, group: str) -> None:
+        self.known.pop(group, None)
+
+
+class GroupReader:
+    """Reads every selected group's observation, remembering between scrapes: the coordinators, the groups
+    each broker listed (so a group whose broker is down is reported with its error, not dropped) and the
+    partitions each group had committed to (so its lag is unknown there, not missing from the sums)."""
+
+    def __init__(self, client: Client, selection: Selection):
+        self.client = client
+        self.selection = selection
+        self.coordinators = Coordinators()
+        self._listed: dict[int, dict[str, Listing]] = {}
+        # Groups seen before that no broker lists now, although every broker answered (a coordinator still
+        # loading its partitions answers with an empty list): kept until they are listed again or their
+        # committed offsets are gone (deleted or expired), never silently dropped.
+        self._unconfirmed: dict[str, Listing] = {}
+        self._last_committed: dict[str, tuple[TopicPartition, ...]] = {}
+
+    def read(self, brokers: Mapping[int, str], errors: list[ScrapeError]) -> list[GroupObservation]:
+        states, unlisted = self._list(brokers, errors)
+        return self._describe_and_fetch(states, unlisted, brokers, errors)
+
+    def _list(self, brokers: Mapping[int, str], errors: list[ScrapeError]) -> tuple[dict[str, Listing], dict[str, str]]:
+        """{group: (state, type, protocol type)} from every broker, and {group: why its state is stale} for
+        groups a failed broker listed last time: they stay in the report, with that error, instead of
+        vanishing (a lag monitor that drops a group during an outage looks like a healthy one)."""
+        nodes = sorted(brokers)
+        seen_before = {g: st for listed in self._listed.values() for g, st in listed.items()}
+        seen_before.update(self._unconfirmed)
+        self._listed = {b: listed for b, listed in self._listed.items() if b in brokers}
+        selected = self.selection.group
+        states: dict[str, Listing] = {}
+        stale: dict[str, tuple[Listing, str]] = {}
+        for broker, answer in zip(nodes, self.client.send_all([(ListGroups(), b) for b in nodes])):
+            problem = None
+            if isinstance(answer, BaseException):
+                problem = f"ListGroups failed: {answer!r}"
+            elif answer.error_code:
+                problem = f"ListGroups: {error_name(answer.error_code)}"
+            if problem:
+                errors.append(ScrapeError("broker", str(broker), problem))
+                for group, state in self._listed.get(broker, {}).items():
+                    stale[group] = (state, f"broker {broker} did not list its groups ({problem}); state as last seen")
+                continue
+            listed = {g: st for g, st in answer.groups.items() if st[2] in CONSUMER_PROTOCOLS and selected(g)}
+            self._listed[broker] = listed
+            states.update(listed)
+        unlisted = {}
+        for group, (state, why) in stale.items():
+            if group not in states:  # moved to a broker that answered: that answer wins
+                states[group] = state
+                unlisted[group] = why
+        self._unconfirmed = {g: st for g, st in seen_before.items() if g not in states and selected(g)}
+        for group, state in self._unconfirmed.items():
+            states[group] = state
+            unlisted[group] = "listed by no broker this scrape (a coordinator still loading?); state as last seen"
+        return states, unlisted
+
+    def _requests(self, states: Mapping[str, Listing], by_coordinator: Mapping[int, list[str]]) -> list:
+        """(request, coordinator) pairs: describe the groups that have members (ListGroups told the others'
+        state), per group type, and read every group's offsets."""
+        size, topic = self.selection.groups_per_request, self.selection.topic
+        calls = []
+        for node, groups in sorted(by_coordinator.items()):
+            active = [g for g in groups if states[g][0] not in MEMBERLESS_STATES]
+            by_api: dict[describe_groups.DescribeApi, list[str]] = {describe_groups.CLASSIC: []}
+            by_api.update((api, []) for api in describe_groups.BY_GROUP_TYPE.values())
+            for g in active:
+                by_api[describe_groups.api_for(states[g][1])].append(g)
+            for api, typed in by_api.items():
+                calls.extend((DescribeGroups(chunk, api, topic), node) for chunk in chunks(typed, size))
+            # A share group has no committed offsets: its progress is each partition's share-partition start
+            # offset (and, from Kafka 4.2 on, the broker's own lag).
+            share = [g for g in groups if states[g][1] == "share"]
+            calls.extend((FetchOffsets(chunk, True, topic), node) for chunk in chunks(share, size))
+            others = [g for g in groups if states[g][1] != "share"]
+            calls.extend((FetchOffsets(chunk, False, topic), node) for chunk in chunks(others, size))
+        return calls
+
+    def _describe_and_fetch(
+        self, states: dict[str, Listing], unlisted: dict[str, str], brokers: Mapping[int, str],
+        errors: list[ScrapeError],
+    ) -> list[GroupObservation]:
+        names = sorted(states)
+        self._last_committed = {g: tps for g, tps in self._last_committed.items() if g in states}
+        if not names:
+            return []
+        group_errors: dict[str, str] = dict(unlisted)
+        coordinators = self.coordinators.find(
+            self.client, names, brokers, self.selection.groups_per_request, group_errors)
+        by_coordinator: dict[int, list[str]] = defaultdict(list)
+        for group in names:
+            if group in coordinators:
+                by_coordinator[coordinators[group]].append(group)
+        calls = self._requests(states, by_coordinator)
+        described: dict[str, tuple[describe_groups.DescribeApi, DescribedGroup]] = {}
+        committed: dict[str, dict[TopicPartition, int]] = {}
+        unread: dict[str, list[TopicPartition]] = defaultdict(list)  # partition-level offset errors
+        broker_lag: dict[str, dict[TopicPartition, int]] = defaultdict(dict)  # share groups, Kafka 4.2+
+        for (request, _), answer in zip(calls, self.client.send_all(calls)):
+            if isinstance(answer, BaseException):
+                batch = request.api.batch if isinstance(request, DescribeGroups) else request.batch
+                for group in request.groups:
+                    group_errors.setdefault(group, f"{batch} failed: {answer!r}")
+                    self.coordinators.forget(group)
+            elif isinstance(request, DescribeGroups):
+                for row in answer:
+                    described[row.group_id] = (request.api, row)
+                    if row.error_code in COORDINATOR_MOVED:
+                        self.coordinators.forget(row.group_id)
+            else:
+                for row in answer:
+                    if row.error_code == GROUP_ID_NOT_FOUND:
+                        committed[row.group_id] = {}  # the group is gone: it has committed nothing
+                    elif row.error_code:
+                        group_errors.setdefault(row.group_id, f"{request.api}: {error_name(row.error_code)}")
+                        if row.error_code in COORDINATOR_MOVED:
+                            self.coordinators.forget(row.group_id)
+                    else:
+                        committed[row.group_id] = row.committed
+                        if row.unread:
+                            unread[row.group_id].extend(row.unread)
+                        if row.broker_lag:
+                            broker_lag[row.group_id].update(row.broker_lag)
+        observations = []
+        for group in names:
+            if group in self._unconfirmed and group in committed and not committed[group] and not unread.get(group):
+                self._unconfirmed.pop(group)  # not listed and nothing committed: deleted or expired
+                self._last_committed.pop(group, None)
+                continue
+            state, group_type, protocol_type = states[group]
+            problem = group_errors.get(group)
+            members: tuple[Member, ...] = ()
+            epoch = None
+            if group in described:
+                api, row = described[group]
+                describe_problem = error_name(row.error_code)
+                if describe_problem and describe_problem != "GroupIdNotFoundError":
+                    problem = problem or f"{api.name}: {describe_problem}"
+                if not describe_problem:  # an error answer's state (Dead) must not replace the listed one
+                    state = row.state or state
+                epoch, members, protocol_type = row.epoch, row.members, row.protocol_type
+            if problem:
+                errors.append(ScrapeError("group", group, problem))
+            read = group in committed
+            if read:
+                self._last_committed[group] = tuple(sorted(set(committed[group]) | set(unread.get(group, ()))))
+            observations.append(
+                GroupObservation(
+                    group=group,
+                    state=state,
+                    protocol_type=protocol_type,
+                    group_type=group_type,
+                    epoch=epoch,
+                    coordinator=coordinators.get(group),
+                    members=members,
+                    committed=committed.get(group, {}),
+                    error=problem,
+                    committed_read=read,
+                    # Not read this scrape: where the group had committed when last read, its lag is unknown.
+                    committed_unread=tuple(unread.get(group, ())) if read else self._last_committed.get(group, ()),
+                    broker_lag=dict(broker_lag.get(group, {})),
+                )
+            )
+        return observations

@@ -1,0 +1,37 @@
+"""DescribeConfigs for topics: the few configuration keys lagwatch reads (retention.ms).
+
+Partial-failure policy: a topic whose result has an error is left out (its settings are unknown)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kafka.protocol.admin import DescribeConfigsRequest
+
+_TOPIC_RESOURCE = 2
+
+
+@dataclass(frozen=True)
+class DescribeTopicConfigs:
+    topics: Sequence[str]
+    keys: tuple[str, ...] = ("retention.ms",)
+
+    def request(self) -> DescribeConfigsRequest:
+        Resource = DescribeConfigsRequest.DescribeConfigsResource
+        return DescribeConfigsRequest(
+            resources=[
+                Resource(resource_type=_TOPIC_RESOURCE, resource_name=t, configuration_keys=list(self.keys))
+                for t in self.topics
+            ],
+            include_synonyms=False,
+            include_documentation=False,
+        )
+
+    def decode(self, response) -> dict[str, dict[str, str | None]]:
+        """{topic: {key: value}} for the topics that answered without an error."""
+        return {
+            result.resource_name: {entry.name: entry.value for entry in result.configs}
+            for result in response.results
+            if not result.error_code
+        }

@@ -1,0 +1,88 @@
+"""What groups have consumed: OffsetFetch (committed offsets, many groups per request) and, for share groups,
+DescribeShareGroupOffsets (each share-partition's start offset, which stands where a committed offset would,
+and from Kafka 4.2 on the broker's own lag).
+
+Partial-failure policy: a failed request leaves its groups unread; a group-level error code leaves that
+group unread (returned with the code); a partition-level error leaves that partition unread (`unread`), the
+group's other partitions are read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from kafka.protocol.consumer import OffsetFetchRequest
+
+from exporter.kafka.protocol import DescribeShareGroupOffsetsRequest
+from exporter.lag.model import TopicPartition
+
+GROUP_ID_NOT_FOUND = 69
+
+
+class GroupOffsets(NamedTuple):  # a NamedTuple: one per group per scrape, made fast
+    group_id: str
+    error_code: int
+    committed: dict[TopicPartition, int]  # no key: never committed (or a partition error, see unread)
+    unread: list[TopicPartition]  # partition-level errors
+    broker_lag: dict[TopicPartition, int]  # share groups, Kafka 4.2+
+
+
+@dataclass(frozen=True)
+class FetchOffsets:
+    """One request for `groups`: OffsetFetch, or DescribeShareGroupOffsets when `share`. Keeps the topics
+    `topic` selects."""
+
+    groups: Sequence[str]
+    share: bool = False
+    topic: Callable[[str], bool] = lambda name: True
+
+    @property
+    def api(self) -> str:
+        return "DescribeShareGroupOffsets" if self.share else "OffsetFetch"
+
+    @property
+    def batch(self) -> str:
+        """The collector's name for a batch of these requests, in "<batch> failed: ..." errors."""
+        return "share_offsets" if self.share else "offsets"
+
+    def request(self):
+        if self.share:
+            Group = DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestGroup
+            return DescribeShareGroupOffsetsRequest(groups=[Group(group_id=g, topics=None) for g in self.groups])
+        Group = OffsetFetchRequest.OffsetFetchRequestGroup
+        # max_version 9: v10 replaces topic names with topic ids.
+        return OffsetFetchRequest(
+            groups=[Group(group_id=g, topics=None) for g in self.groups],
+            require_stable=False,
+            min_version=8,
+            max_version=9,
+        )
+
+    def decode(self, response) -> list[GroupOffsets]:
+        share, selected = self.share, self.topic
+        decoded = []
+        for row in response.groups:
+            committed: dict[TopicPartition, int] = {}
+            unread: list[TopicPartition] = []
+            broker_lag: dict[TopicPartition, int] = {}
+            decoded.append(GroupOffsets(row.group_id, row.error_code, committed, unread, broker_lag))
+            if row.error_code:
+                continue
+            for topic in row.topics:
+                name = topic.topic_name if share else topic.name
+                if not selected(name):
+                    continue
+                for partition in topic.partitions:
+                    tp = (name, partition.partition_index)
+                    if partition.error_code:
+                        unread.append(tp)
+                        continue
+                    offset = partition.start_offset if share else partition.committed_offset
+                    if offset >= 0:
+                        committed[tp] = offset
+                    if share:
+                        lag = getattr(partition, "lag", -1)  # v1+ (Kafka 4.2)
+                        if lag is not None and lag >= 0:
+                            broker_lag[tp] = lag
+        return decoded
