@@ -28,6 +28,7 @@ from exporter.kafka.selection import Selection
 from exporter.kafka.wire import error_name
 from exporter.lag.model import (
     ClusterSnapshot,
+    GroupObservation,
     PartitionOffsets,
     ScrapeError,
     TopicInfo,
@@ -60,7 +61,7 @@ class Collector:
         metadata = self.client.send_any(Metadata(self.selection.topic))
         errors.extend(ScrapeError("topic", name, problem) for name, problem in metadata.topic_errors.items())
         groups = self.groups.read(metadata.brokers, errors)
-        involved = sorted(involved_partitions(groups, metadata.topics))
+        involved = read_partitions(groups, metadata.topics)
         taken_at = self.clock()
         offsets, retention = self._offsets_and_retention(involved, metadata, errors)
         topics = {
@@ -183,3 +184,13 @@ class Collector:
                     pass
         return retention
 
+
+def read_partitions(groups: Sequence[GroupObservation], topics: Mapping[str, TopicInfo]) -> list[TopicPartition]:
+    """The partitions whose log offsets a scrape reads: those the groups involve (lag.involved_partitions)
+    that this scrape's metadata has (a commit on a deleted topic has no leader to ask)."""
+    read = []
+    for tp in involved_partitions(groups, topics):
+        info = topics.get(tp[0])
+        if info is not None and 0 <= tp[1] < info.partitions:
+            read.append(tp)
+    return sorted(read)
