@@ -3,7 +3,7 @@
 Every lagwatch process joins one consumer group of lagwatch's own (`coordination.group_id`) subscribed to one
 topic (`coordination.topic`); its S partitions are the S shards, and a process owns the shards whose
 partitions the group coordinator assigns it. A monitored group belongs to shard
-`sharding.shard_of(cluster, group, S)`, the stable hash static `--shard I/N` uses.
+`exporter.kafka.selection.shard_of(cluster, group, S)`, the stable hash static `--shard I/N` uses.
 
 - ownership.py: which shards this process reports and evaluates alerts for (pure, times passed in).
 - records.py: the alert state of one group as one compacted record of the topic (pure).

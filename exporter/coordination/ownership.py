@@ -10,7 +10,7 @@ Three questions, three answers:
   and only while this member's heartbeats are recent (`alive_until`): a member cut off from the coordinator
   (or frozen) stops notifying half a session timeout after its last heartbeat, before the broker can give
   its shards to another member. It goes on reporting them: the same documents, whoever writes them.
-- shard of a group: sharding.shard_of(cluster, group, S), the stable hash static `--shard` uses.
+- shard of a group: selection.shard_of(cluster, group, S), the stable hash static `--shard` uses.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from exporter.kafka import sharding
+from exporter.kafka import selection
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def lingering(shares: Shares, now: float) -> tuple[int, ...]:
 
 @functools.lru_cache(maxsize=1 << 18)  # called for every group of every scrape: hash each name once
 def shard_of(cluster: str, group: str, count: int) -> int:
-    return sharding.shard_of(cluster, group, count)
+    return selection.shard_of(cluster, group, count)
 
 
 class Ownership:

@@ -1,5 +1,6 @@
 """Which groups and topics a scrape covers: the filters from config and the shard of the groups this process
-owns (issue #7's --shard I/N; exporter/coordination uses the same hash for shared ownership).
+owns (issue #7's --shard I/N, parsed by exporter/config; exporter/coordination uses the same hash for shared
+ownership).
 
 Sharding splits consumer groups across N exporter processes by a stable hash (pure): every process computes
 the same owner for a group, with no coordination: run `--shard 0/3`, `1/3`, `2/3` (a StatefulSet's ordinal
@@ -11,8 +12,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from exporter.config import parse_shard  # noqa: F401  (lives with the scrape section that validates --shard)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from kafka import TopicPartition
 
-from exporter.kafka import sharding
+from exporter.kafka.selection import shard_of
 from tests.coordination_fleet import INTERVAL_S, SESSION_S, Fleet, by_slot, config, read_documents, slots_between, table
 from tests.harness import RunningDaemon, unique, wait_for
 from tests.webhook_recorder import Recorder
@@ -51,7 +51,7 @@ def wait_scrapes(fleet: Fleet, count: int) -> None:
 
 
 def groups_of(shards, groups) -> set[str]:
-    return {g for g in groups if sharding.shard_of("fleet", g, SHARDS) in shards}
+    return {g for g in groups if shard_of("fleet", g, SHARDS) in shards}
 
 
 def cleanup(es, prefix):
@@ -181,7 +181,7 @@ def test_an_alert_is_notified_once_across_the_fleet_and_a_failover_neither_repea
         wait_scrapes(fleet, 2)  # the new owners evaluate the firing alerts they took over
         assert {g: sent("fired", g) for g in hot} == {g: 1 for g in hot}
         target = hot[0]
-        victim = next(n for n, s in shares.items() if sharding.shard_of("fleet", target, SHARDS) in s)
+        victim = next(n for n, s in shares.items() if shard_of("fleet", target, SHARDS) in s)
         fleet.kill(victim)
         fleet.wait_settled(SHARDS, timeout=SESSION_S + 30)
         wait_scrapes(fleet, 4)  # the new owner evaluates the still-firing alert several times

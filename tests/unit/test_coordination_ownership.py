@@ -2,7 +2,7 @@
 
 import pytest
 
-from exporter.kafka import sharding
+from exporter.kafka.selection import shard_of
 from exporter.coordination import ownership as o
 from exporter.coordination.ownership import Ownership, Shares
 
@@ -67,5 +67,5 @@ def test_a_group_belongs_to_the_shard_static_sharding_computes():
     assert all(owner.reports("prod", g) for g in groups)  # the revoked shards linger
     now[0] = 1000.0
     mine = {g for g in groups if owner.reports("prod", g)}
-    assert mine == {g for g in groups if sharding.shard_of("prod", g, 6) in (4, 5)}
+    assert mine == {g for g in groups if shard_of("prod", g, 6) in (4, 5)}
     assert mine and mine != set(groups)

@@ -1,11 +1,13 @@
-"""Groups split across shards: every group has exactly one owner, the same in every process."""
+"""Groups split across shards (exporter/kafka/selection.py): every group has exactly one owner, the same in every
+process; the --shard text is parsed by exporter/config."""
 
 import subprocess
 import sys
 
 import pytest
 
-from exporter.kafka.sharding import owns, parse_shard, shard_of
+from exporter.config import parse_shard
+from exporter.kafka.selection import owns, shard_of
 
 GROUPS = [f"group-{i}" for i in range(2000)]
 
@@ -24,7 +26,7 @@ def test_shards_are_roughly_even():
 
 def test_the_owner_does_not_depend_on_the_process():
     # Python's hash() is salted per process; the shard must not be.
-    code = "from exporter.kafka.sharding import shard_of; print([shard_of('prod', f'group-{i}', 5) for i in range(50)])"
+    code = "from exporter.kafka.selection import shard_of; print([shard_of('prod', f'group-{i}', 5) for i in range(50)])"
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout for _ in range(2)}
     assert runs == {str([shard_of("prod", f"group-{i}", 5) for i in range(50)]) + "\n"}
 
