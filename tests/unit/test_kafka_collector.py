@@ -33,6 +33,15 @@ def collector_for(script: Script, **selection) -> Collector:
     return Collector("c", ScriptedClient(script), Selection(**selection))
 
 
+def broker_2_silent_after_one_scrape():
+    """(script, collector, snapshot, report groups) of the scrape after broker 2 stopped answering."""
+    script = two_groups()
+    collector = collector_for(script)
+    scrape(collector)  # learns who lists and coordinates what
+    script.down = {2}
+    return (script, collector, *scrape(collector))
+
+
 # --- coordinator cache ----------------------------------------------------------------------------
 
 
@@ -77,11 +86,7 @@ def test_a_moved_coordinator_in_a_describe_answer_is_looked_up_again():
 
 
 def test_a_dead_coordinator_leaves_its_groups_unknown_and_is_forgotten():
-    script = two_groups()
-    collector = collector_for(script)
-    scrape(collector)
-    script.down = {2}
-    snapshot, groups = scrape(collector)
+    script, collector, _, groups = broker_2_silent_after_one_scrape()
     assert set(groups) == {"g1", "g2"}
     assert groups["g2"].lag_sum is None and groups["g2"].partitions_unknown == 2
     assert "g2" not in collector.groups.coordinators.known
@@ -174,11 +179,7 @@ def test_log_offsets_are_one_request_per_leader_and_kind_whatever_the_groups():
 
 
 def test_a_silent_broker_leaves_its_groups_and_partitions_unknown_and_the_aggregates_partial():
-    script = two_groups()
-    collector = collector_for(script)
-    scrape(collector)
-    script.down = {2}
-    snapshot, groups = scrape(collector)
+    _, _, snapshot, groups = broker_2_silent_after_one_scrape()
     assert snapshot.partitions[P1].log_end_offset is None and snapshot.partitions[P0].log_end_offset == 50
     g1, g2 = groups["g1"], groups["g2"]
     assert (g1.lag_sum, g1.partial, g1.lag_known_sum) == (None, True, 40)  # P1's leader is broker 2

@@ -1,5 +1,9 @@
-"""Kafka protocol messages kafka-python 3 does not have, defined from Kafka's own message schemas (the JSON
-files beside this module, which kafka-python's schema loader reads), used through KafkaWire like its own."""
+"""The Kafka protocol as lagwatch uses it: one module per request family (metadata, list_groups,
+find_coordinator, describe_groups, offset_fetch, list_offsets, describe_configs), each a plain request
+description that builds its kafka-python request and decodes the response to plain data.
+
+This module defines the messages kafka-python 3 does not have, from Kafka's own message schemas (the JSON
+files beside it, which kafka-python's schema loader reads), used through KafkaWire like its own."""
 
 from __future__ import annotations
 
