@@ -40,13 +40,15 @@ CASES = [
 
 
 @pytest.mark.parametrize("content, env, field", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_malformed_input_is_exit_2_and_one_line_naming_the_field_within_2s(tmp_path, content, env, field):
+def test_malformed_input_is_exit_2_and_one_line_naming_the_field_within_5s(tmp_path, content, env, field):
     result, elapsed = check_config(tmp_path, content, env)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     assert "Traceback" not in result.stderr and f" {field}: " in lines[0], lines[0]
-    assert elapsed < 2, f"{elapsed:.2f}s"
+    # A hang guard, not a speed goal (the alias bomb hung for minutes): a loaded 2-core machine takes 2-3 s
+    # just to start the interpreter and import lagwatch.
+    assert elapsed < 5, f"{elapsed:.2f}s"
     assert result.stdout == ""
 
 
