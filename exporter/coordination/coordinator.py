@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from exporter.output import documents
+from exporter.output import documents, fields
 from exporter.config import Config
 from exporter.coordination import ownership as shares_of
 from exporter.coordination.member import Member
@@ -97,11 +97,11 @@ class ShardTaggingSink:
         self.coordinator = coordinator
 
     def deliver(self, docs):
-        fields = None
+        tags = None
         for doc in docs:
-            if doc.get("lagwatch.doc_type") == documents.SELF:
-                fields = fields or self.coordinator.self_fields()
-                doc.update(fields)
+            if doc.get(fields.DOC_TYPE) == documents.SELF:
+                tags = tags or self.coordinator.self_fields()
+                doc.update(tags)
         return self.inner.deliver(docs)
 
     def __getattr__(self, name):
