@@ -176,19 +176,18 @@ class GroupReader:
                     if row.error_code in COORDINATOR_MOVED:
                         self.coordinators.forget(row.group_id)
             else:
-                for row in answer:
-                    if row.error_code == GROUP_ID_NOT_FOUND:
-                        committed[row.group_id] = {}  # the group is gone: it has committed nothing
-                    elif row.error_code:
-                        group_errors.setdefault(row.group_id, f"{request.api}: {error_name(row.error_code)}")
-                        if row.error_code in COORDINATOR_MOVED:
-                            self.coordinators.forget(row.group_id)
-                    else:
-                        committed[row.group_id] = row.committed
-                        if row.unread:
-                            unread[row.group_id].extend(row.unread)
-                        if row.broker_lag:
-                            broker_lag[row.group_id].update(row.broker_lag)
+                for group, code in answer.errors.items():
+                    if code == GROUP_ID_NOT_FOUND:
+                        committed[group] = {}  # the group is gone: it has committed nothing
+                        continue
+                    group_errors.setdefault(group, f"{request.api}: {error_name(code)}")
+                    if code in COORDINATOR_MOVED:
+                        self.coordinators.forget(group)
+                committed.update(answer.committed)
+                for group, tps in answer.unread.items():
+                    unread[group].extend(tps)
+                for group, lags in answer.broker_lag.items():
+                    broker_lag[group].update(lags)
         observations = []
         for group in names:
             if group in self._unconfirmed and group in committed and not committed[group] and not unread.get(group):

@@ -13,7 +13,7 @@ from exporter.kafka.protocol.find_coordinator import FindCoordinators
 from exporter.kafka.protocol.list_groups import ListedGroups, ListGroups
 from exporter.kafka.protocol.list_offsets import EARLIEST, LATEST, ListOffsets
 from exporter.kafka.protocol.metadata import ClusterMetadata, Metadata
-from exporter.kafka.protocol.offset_fetch import FetchOffsets, GroupOffsets
+from exporter.kafka.protocol.offset_fetch import FetchedOffsets, FetchOffsets
 from exporter.lag.model import Member, TopicInfo
 
 
@@ -98,17 +98,19 @@ class ScriptedClient:
             return [DescribedGroup(name, s.codes.get(("describe", name), 0), s.groups[name].state, "consumer", None,
                                    s.groups[name].members) for name in request.groups]
         if isinstance(request, FetchOffsets):
-            answers = []
+            answer = FetchedOffsets({}, {}, {}, {})
             for name in request.groups:
                 code = s.codes.get(("offsets", name), 0)
-                committed, unread = {}, []
-                for tp, offset in ({} if code else s.groups[name].committed).items():
+                if code:
+                    answer.errors[name] = code
+                    continue
+                answer.committed[name] = {}
+                for tp, offset in s.groups[name].committed.items():
                     if s.codes.get(("offsets_partition", (name, tp))):
-                        unread.append(tp)
+                        answer.unread.setdefault(name, []).append(tp)
                     else:
-                        committed[tp] = offset
-                answers.append(GroupOffsets(name, code, committed, unread, {}))
-            return answers
+                        answer.committed[name][tp] = offset
+            return answer
         if isinstance(request, ListOffsets):
             rows = []
             for topic, parts in request.times.items():

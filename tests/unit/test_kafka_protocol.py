@@ -59,9 +59,10 @@ def test_offset_fetch_keeps_selected_topics_and_partition_errors_apart():
             NS(name="__internal", partitions=[NS(partition_index=0, committed_offset=9, error_code=0)])]),
         NS(group_id="moved", error_code=16, topics=[]),
     ])
-    ok, moved = FetchOffsets(["g", "moved"], topic=lambda name: not name.startswith("__")).decode(response)
-    assert (ok.committed, ok.unread, ok.broker_lag) == ({("orders", 0): 5}, [("orders", 2)], {})
-    assert (moved.group_id, moved.error_code, moved.committed) == ("moved", 16, {})
+    answer = FetchOffsets(["g", "moved"], topic=lambda name: not name.startswith("__")).decode(response)
+    assert answer.committed == {"g": {("orders", 0): 5}}
+    assert answer.unread == {"g": [("orders", 2)]}
+    assert answer.errors == {"moved": 16} and answer.broker_lag == {}
     request = FetchOffsets(["g"]).request()
     assert (request._min_version, request._max_version) == (8, 9)  # v10 replaces topic names with ids
 
@@ -70,8 +71,9 @@ def test_share_group_offsets_read_start_offsets_and_the_brokers_lag():
     response = NS(groups=[NS(group_id="s", error_code=0, topics=[NS(topic_name="orders", partitions=[
         NS(partition_index=0, start_offset=7, error_code=0, lag=3),
         NS(partition_index=1, start_offset=2, error_code=0, lag=-1)])])])
-    (row,) = FetchOffsets(["s"], share=True).decode(response)
-    assert row.committed == {("orders", 0): 7, ("orders", 1): 2} and row.broker_lag == {("orders", 0): 3}
+    answer = FetchOffsets(["s"], share=True).decode(response)
+    assert answer.committed == {"s": {("orders", 0): 7, ("orders", 1): 2}}
+    assert answer.broker_lag == {"s": {("orders", 0): 3}}
     assert FetchOffsets(["s"], share=True).api == "DescribeShareGroupOffsets"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from kafka.protocol.consumer import OffsetFetchRequest
 
@@ -20,12 +19,14 @@ from exporter.lag.model import TopicPartition
 GROUP_ID_NOT_FOUND = 69
 
 
-class GroupOffsets(NamedTuple):  # a NamedTuple: one per group per scrape, made fast
-    group_id: str
-    error_code: int
-    committed: dict[TopicPartition, int]  # no key: never committed (or a partition error, see unread)
-    unread: list[TopicPartition]  # partition-level errors
-    broker_lag: dict[TopicPartition, int]  # share groups, Kafka 4.2+
+@dataclass(frozen=True)
+class FetchedOffsets:
+    """One response, by group (one object per response, not per group: a response holds thousands)."""
+
+    committed: dict[str, dict[TopicPartition, int]]  # groups read; no key: never committed (or see unread)
+    unread: dict[str, list[TopicPartition]]  # groups with partition-level errors: those partitions
+    broker_lag: dict[str, dict[TopicPartition, int]]  # share groups, Kafka 4.2+: the broker's own lag
+    errors: dict[str, int]  # group-level error codes: those groups are unread
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,15 @@ class FetchOffsets:
             max_version=9,
         )
 
-    def decode(self, response) -> list[GroupOffsets]:
+    def decode(self, response) -> FetchedOffsets:
         share, selected = self.share, self.topic
-        decoded = []
+        answer = FetchedOffsets({}, {}, {}, {})
         for row in response.groups:
-            committed: dict[TopicPartition, int] = {}
-            unread: list[TopicPartition] = []
-            broker_lag: dict[TopicPartition, int] = {}
-            decoded.append(GroupOffsets(row.group_id, row.error_code, committed, unread, broker_lag))
             if row.error_code:
+                answer.errors[row.group_id] = row.error_code
                 continue
+            committed: dict[TopicPartition, int] = {}
+            answer.committed[row.group_id] = committed
             for topic in row.topics:
                 name = topic.topic_name if share else topic.name
                 if not selected(name):
@@ -76,7 +76,7 @@ class FetchOffsets:
                 for partition in topic.partitions:
                     tp = (name, partition.partition_index)
                     if partition.error_code:
-                        unread.append(tp)
+                        answer.unread.setdefault(row.group_id, []).append(tp)
                         continue
                     offset = partition.start_offset if share else partition.committed_offset
                     if offset >= 0:
@@ -84,5 +84,5 @@ class FetchOffsets:
                     if share:
                         lag = getattr(partition, "lag", -1)  # v1+ (Kafka 4.2)
                         if lag is not None and lag >= 0:
-                            broker_lag[tp] = lag
-        return decoded
+                            answer.broker_lag.setdefault(row.group_id, {})[tp] = lag
+        return answer
