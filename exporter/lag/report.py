@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from exporter.lag import timelag
+from exporter.lag import aggregate, timelag
+# The aggregation rules, here too for the callers that know them from this module.
+from exporter.lag.aggregate import catch_up, retention_used, sum_counters, worst_time_lag  # noqa: F401
 from exporter.lag.model import (
-    CatchUp,
     ClusterSnapshot,
     Counter,
     GroupLag,
@@ -18,8 +19,6 @@ from exporter.lag.model import (
     GroupTopicLag,
     LagReport,
     PartitionLag,
-    TimeLag,
-    TimeLagQuality,
     TopicInfo,
     TopicPartition,
 )
@@ -55,53 +54,6 @@ def offset_delta(
     if delta < 0:
         return Counter.none()
     return Counter(delta, delta / elapsed_s)
-
-
-def sum_counters(counters: Iterable[Counter]) -> Counter:
-    """Sum counts and rates; unknown when any part is unknown, so a total never silently undercounts."""
-    count, rate, seen = 0, 0.0, False
-    for counter in counters:
-        if counter.count is None or counter.rate is None:
-            return Counter.none()
-        count += counter.count
-        rate += counter.rate
-        seen = True
-    return Counter(count, rate) if seen else Counter.none()
-
-
-def worst_time_lag(lags: Iterable[TimeLag]) -> tuple[float | None, TimeLagQuality]:
-    """The largest known time lag, and whether any part of the aggregate is unknown or only a bound."""
-    best: float | None = None
-    qualities: set[TimeLagQuality] = set()
-    for lag in lags:
-        qualities.add(lag.quality)
-        if lag.seconds is not None and (best is None or lag.seconds > best):
-            best = lag.seconds
-    if best is None:
-        return None, TimeLagQuality.UNKNOWN
-    for quality in (TimeLagQuality.UNKNOWN, TimeLagQuality.AT_LEAST, TimeLagQuality.INTERPOLATED):
-        if quality in qualities:
-            return best, quality
-    return best, TimeLagQuality.EXACT
-
-
-def catch_up(lag: int, consumed: Counter, produced: Counter) -> tuple[CatchUp, float | None]:
-    """Seconds until lag reaches zero at the current rates, or falling behind."""
-    if lag == 0:
-        return CatchUp.CAUGHT_UP, 0.0
-    if consumed.rate is None or produced.rate is None:
-        return CatchUp.UNKNOWN, None
-    net = consumed.rate - produced.rate
-    if net <= 0:
-        return CatchUp.FALLING_BEHIND, None
-    return CatchUp.CATCHING_UP, lag / net
-
-
-def retention_used(lag_seconds: float | None, retention_ms: int | None) -> float | None:
-    """Share of the retention window the oldest unread record has used (None: unknown or unlimited)."""
-    if lag_seconds is None or retention_ms is None or retention_ms <= 0:
-        return None
-    return lag_seconds / (retention_ms / 1000.0)
 
 
 def topic_recreated(previous: ClusterSnapshot, snapshot: ClusterSnapshot, topic: str) -> bool:
@@ -165,177 +117,149 @@ def build_report(
 
     `histories` must already hold this scrape's (time, log-end) points; `previous` is the last good snapshot
     of the same cluster (None on the first scrape: counts and rates are then unknown).
+
+    The hot loop of a large estate (one pass per group-partition row): the per-row rules of partition_lag,
+    below_log_start, beyond_log_end and offset_delta are written out inline here, and equal counters are one
+    shared (frozen) object; tests/unit/test_lag_oracle.py holds it to the plain version's output.
     """
     now = snapshot.taken_at
+    cluster = snapshot.cluster
     elapsed = now - previous.taken_at if previous is not None else 0.0
     previous_groups = {g.group: g for g in previous.groups} if previous is not None else {}
     previous_partitions = previous.partitions if previous is not None else {}
+    unknown_counter = Counter.none()
+    counters: dict[int, Counter] = {}  # by count: the rate is count / elapsed for every counter of this scrape
+
+    def counter(before: int | None, current: int | None, same: bool) -> Counter:
+        """offset_delta(before, current, elapsed, same_incarnation=same), one object per count."""
+        if before is None or current is None or elapsed <= 0 or not same:
+            return unknown_counter
+        delta = current - before
+        if delta < 0:
+            return unknown_counter
+        made = counters.get(delta)
+        if made is None:
+            made = counters[delta] = Counter(delta, delta / elapsed)
+        return made
+
+    same_of: dict[str, bool] = {}  # per topic, not per row: tens of thousands of rows share a few hundred topics
 
     def same_topic(topic: str) -> bool:
-        return (
-            previous is not None
-            and topic in previous.topics
-            and topic in snapshot.topics
-            and not topic_recreated(previous, snapshot, topic)
-        )
+        same = same_of.get(topic)
+        if same is None:
+            same = same_of[topic] = (
+                previous is not None
+                and topic in previous.topics
+                and topic in snapshot.topics
+                and not topic_recreated(previous, snapshot, topic)
+            )
+        return same
 
     produced_by_tp: dict[TopicPartition, Counter] = {}
     for tp, offsets in snapshot.partitions.items():
         before = previous_partitions.get(tp)
-        produced_by_tp[tp] = offset_delta(
-            before.log_end_offset if before else None,
-            offsets.log_end_offset,
-            elapsed,
-            same_incarnation=same_topic(tp[0]),
+        produced_by_tp[tp] = counter(
+            before.log_end_offset if before else None, offsets.log_end_offset, same_topic(tp[0])
         )
 
     # Topics whose metadata could not be read: their partitions' log-end offsets are unknown, not absent.
     unreadable_topics = {e.name for e in snapshot.errors if e.scope == "topic"}
-    # Per topic, not per row: tens of thousands of rows share a few hundred topics.
     scale_of: dict[str, int] = {}
-    same_of: dict[str, bool] = {}
+    blocks: dict[str, tuple[TopicPartition, ...] | None] = {}
+    partitions_get, histories_get, produced_get = snapshot.partitions.get, histories.get, produced_by_tp.get
+    estimate = timelag.estimate
     partition_rows: list[PartitionLag] = []
+    group_topic_rows: list[GroupTopicLag] = []
+    group_rows: list[GroupLag] = []
+    distinct = len({g.group for g in snapshot.groups}) == len(snapshot.groups)
     for group in snapshot.groups:
-        before = previous_groups.get(group.group)
-        members = group.member_of()
+        name = group.group
+        before = previous_groups.get(name)
+        committed_before = before.committed if before is not None else {}
+        members = group.member_of() if group.members else {}
         unread = set(group.committed_unread)
-        for tp in group_partitions(group, snapshot):
+        committed_of = group.committed
+        broker_lag = group.broker_lag
+        first = len(partition_rows)
+        for tp in _row_partitions(group, snapshot, blocks):
             topic, partition = tp
-            offsets = snapshot.partitions.get(tp)
-            committed = group.committed.get(tp)
-            log_end = offsets.log_end_offset if offsets else None
-            log_start = offsets.log_start_offset if offsets else None
-            lag = partition_lag(committed, log_end)
-            if tp in group.broker_lag and lag is not None:
-                lag = group.broker_lag[tp]  # a share group: the broker's own count of unacknowledged records
+            offsets = partitions_get(tp)
+            committed = committed_of.get(tp)
+            if offsets is not None:
+                log_end, log_start, error = offsets.log_end_offset, offsets.log_start_offset, offsets.error
+            else:
+                log_end = log_start = None
+                error = f"partition {topic}/{partition} not in topic metadata"
+            # partition_lag, below_log_start, beyond_log_end:
+            lag = None
+            below, beyond = False, 0
+            if committed is not None:
+                if log_end is not None and committed >= 0 and log_end >= 0:
+                    lag = log_end - committed if log_end > committed else 0
+                    if broker_lag and tp in broker_lag:
+                        lag = broker_lag[tp]  # a share group: the broker's own count of unacknowledged records
+                if log_start is not None and 0 <= committed < log_start:
+                    below = True
+                if log_end is not None and log_end >= 0 and committed > log_end:
+                    beyond = committed - log_end
             scale = scale_of.get(topic)
             if scale is None:
                 scale = scale_of[topic] = records_per_message(topic)
-            same = same_of.get(topic)
-            if same is None:
-                same = same_of[topic] = same_topic(topic)
-            error = offsets.error if offsets else f"partition {topic}/{partition} not in topic metadata"
-            # A commit on a topic that is gone from healthy metadata (deleted) has no lag; any other
-            # missing log-end offset is a failed read.
-            deleted = offsets is None and topic not in snapshot.topics and topic not in unreadable_topics
-            unknown = tp in unread or (committed is not None and log_end is None and not deleted)
             if tp in unread:
+                unknown = True
                 error = group.error or "committed offset could not be read"
+            else:
+                # A commit on a topic that is gone from healthy metadata (deleted) has no lag; any other
+                # missing log-end offset is a failed read.
+                unknown = (
+                    committed is not None
+                    and log_end is None
+                    and not (offsets is None and topic not in snapshot.topics and topic not in unreadable_topics)
+                )
             partition_rows.append(
                 PartitionLag(
-                    cluster=snapshot.cluster,
-                    group=group.group,
-                    topic=topic,
-                    partition=partition,
-                    committed_offset=committed,
-                    log_end_offset=log_end,
-                    log_start_offset=log_start,
-                    lag=lag,
-                    lag_items=lag * scale if lag is not None else None,
-                    committed_below_log_start=below_log_start(committed, log_start),
-                    time_lag=timelag.estimate(histories.get(tp, ()), committed, log_end, now),
-                    produced=produced_by_tp.get(tp, Counter.none()),
-                    consumed=offset_delta(
-                        before.committed.get(tp) if before else None,
-                        committed,
-                        elapsed,
-                        same_incarnation=same,
-                    ),
-                    member=members.get(tp),
-                    error=error,
-                    lag_unknown=unknown,
-                    beyond_log_end=beyond_log_end(committed, log_end),
+                    cluster,
+                    name,
+                    topic,
+                    partition,
+                    committed,
+                    log_end,
+                    log_start,
+                    lag,
+                    lag * scale if lag is not None else None,
+                    below,
+                    estimate(histories_get(tp, ()), committed, log_end, now),
+                    produced_get(tp, unknown_counter),
+                    counter(committed_before.get(tp), committed, same_topic(topic)),
+                    members.get(tp),
+                    error,
+                    unknown,
+                    beyond,
                 )
             )
+        if not distinct:
+            continue  # aggregated below, by name
+        # A group's rows are sorted by topic: each topic's rows are one run.
+        topics: list[GroupTopicLag] = []
+        rows = partition_rows[first:]
+        start = 0
+        for end in range(1, len(rows) + 1):
+            if end == len(rows) or rows[end].topic != rows[start].topic:
+                topics.append(aggregate.group_topic(snapshot, name, rows[start].topic, rows[start:end]))
+                start = end
+        group_topic_rows.extend(topics)
+        group_rows.append(aggregate.group(cluster, group, topics))
 
-    by_group_topic: dict[tuple[str, str], list[PartitionLag]] = defaultdict(list)
-    for row in partition_rows:
-        by_group_topic[(row.group, row.topic)].append(row)
-    group_topic_rows = [
-        _group_topic(snapshot, group, topic, rows) for (group, topic), rows in by_group_topic.items()
-    ]
-
-    by_group: dict[str, list[GroupTopicLag]] = defaultdict(list)
-    for row in group_topic_rows:
-        by_group[row.group].append(row)
-    group_rows = [_group(snapshot.cluster, g, by_group.get(g.group, [])) for g in snapshot.groups]
+    if not distinct:  # one observation per group is what the collector makes; this keeps any other input exact
+        by_group_topic: dict[tuple[str, str], list[PartitionLag]] = defaultdict(list)
+        for row in partition_rows:
+            by_group_topic[(row.group, row.topic)].append(row)
+        group_topic_rows = [aggregate.group_topic(snapshot, g, t, rows) for (g, t), rows in by_group_topic.items()]
+        by_group: dict[str, list[GroupTopicLag]] = defaultdict(list)
+        for gt in group_topic_rows:
+            by_group[gt.group].append(gt)
+        group_rows = [aggregate.group(cluster, g, by_group.get(g.group, [])) for g in snapshot.groups]
     return LagReport(snapshot, tuple(partition_rows), tuple(group_topic_rows), tuple(group_rows))
-
-
-def _group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: list[PartitionLag]) -> GroupTopicLag:
-    lags = [r.lag for r in rows if r.lag is not None]
-    unknown = sum(1 for r in rows if r.lag_unknown)
-    known_sum = sum(lags)
-    seconds, quality = worst_time_lag(r.time_lag for r in rows)
-    info = snapshot.topics.get(topic)
-    retention_ms = info.retention_ms if info else None
-    return GroupTopicLag(
-        cluster=snapshot.cluster,
-        group=group,
-        topic=topic,
-        partitions=len(rows),
-        partitions_without_commit=sum(1 for r in rows if r.committed_offset is None),
-        partitions_with_lag=len(lags),
-        partitions_below_log_start=sum(1 for r in rows if r.committed_below_log_start),
-        lag_sum=None if unknown else known_sum,
-        lag_max=None if unknown else max(lags, default=0),
-        lag_items_sum=None if unknown else sum(r.lag_items for r in rows if r.lag_items is not None),
-        lag_seconds_max=seconds,
-        time_lag_quality=quality,
-        produced=sum_counters(r.produced for r in rows),
-        produced_into_committed=sum_counters(r.produced for r in rows if r.committed_offset is not None),
-        consumed=sum_counters(r.consumed for r in rows if r.committed_offset is not None),
-        retention_ms=retention_ms,
-        retention_used=retention_used(seconds, retention_ms),
-        partitions_unknown=unknown,
-        lag_known_sum=known_sum,
-        partitions_beyond_log_end=sum(1 for r in rows if r.beyond_log_end),
-    )
-
-
-def _group(cluster: str, group: GroupObservation, topics: list[GroupTopicLag]) -> GroupLag:
-    known_sum = sum(t.lag_known_sum for t in topics)
-    unknown = sum(t.partitions_unknown for t in topics)
-    # Partial: some partition unreadable, or the group's offsets not read at all this scrape.
-    partial = bool(unknown) or not group.committed_read
-    lag_sum = None if partial else known_sum
-    consumed = sum_counters(t.consumed for t in topics)
-    produced = sum_counters(t.produced for t in topics)
-    seconds, quality = worst_time_lag(
-        TimeLag(t.lag_seconds_max, t.time_lag_quality) for t in topics
-    ) if topics else (None, TimeLagQuality.UNKNOWN)
-    # No partition with a known lag (never committed, or only a deleted topic): not "caught up".
-    known = any(t.partitions_with_lag for t in topics) and not partial
-    # Catch-up compares like with like: lag and consumption only exist where the group committed, so only
-    # what producers write into those partitions counts against it.
-    into_committed = sum_counters(t.produced_into_committed for t in topics)
-    state, eta = catch_up(known_sum, consumed, into_committed) if known else (CatchUp.UNKNOWN, None)
-    used = [t.retention_used for t in topics if t.retention_used is not None]
-    return GroupLag(
-        cluster=cluster,
-        group=group.group,
-        state=group.state,
-        group_type=group.group_type,
-        members=len(group.members),
-        topics=len(topics),
-        partitions=sum(t.partitions for t in topics),
-        partitions_without_commit=sum(t.partitions_without_commit for t in topics),
-        lag_sum=lag_sum,
-        lag_max=None if partial else max((t.lag_max or 0 for t in topics), default=0),
-        lag_items_sum=None if partial else sum(t.lag_items_sum or 0 for t in topics),
-        lag_seconds_max=seconds,
-        time_lag_quality=quality,
-        produced=produced,
-        consumed=consumed,
-        catch_up=state,
-        catch_up_seconds=eta,
-        retention_used_max=max(used) if used else None,
-        error=group.error,
-        epoch=group.epoch,
-        partitions_unknown=unknown,
-        lag_known_sum=known_sum,
-        partitions_beyond_log_end=sum(t.partitions_beyond_log_end for t in topics),
-    )
 
 
 def update_histories(

@@ -1,0 +1,247 @@
+"""The lag model's aggregates: a group's rows of one topic into a GroupTopicLag, its topics into a GroupLag.
+
+Pure functions. An aggregate that includes an unknown part says so: a sum over partitions is None when any
+partition's lag is unknown (partial), a counter is unknown when any of its parts is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from exporter.lag.model import (
+    CatchUp,
+    ClusterSnapshot,
+    Counter,
+    GroupLag,
+    GroupObservation,
+    GroupTopicLag,
+    PartitionLag,
+    TimeLag,
+    TimeLagQuality,
+)
+
+
+def sum_counters(counters: Iterable[Counter]) -> Counter:
+    """Sum counts and rates; unknown when any part is unknown, so a total never silently undercounts."""
+    count, rate, seen = 0, 0.0, False
+    for counter in counters:
+        if counter.count is None or counter.rate is None:
+            return Counter.none()
+        count += counter.count
+        rate += counter.rate
+        seen = True
+    return Counter(count, rate) if seen else Counter.none()
+
+
+def worst_time_lag(lags: Iterable[TimeLag]) -> tuple[float | None, TimeLagQuality]:
+    """The largest known time lag, and whether any part of the aggregate is unknown or only a bound."""
+    best: float | None = None
+    qualities: set[TimeLagQuality] = set()
+    for lag in lags:
+        qualities.add(lag.quality)
+        if lag.seconds is not None and (best is None or lag.seconds > best):
+            best = lag.seconds
+    if best is None:
+        return None, TimeLagQuality.UNKNOWN
+    for quality in (TimeLagQuality.UNKNOWN, TimeLagQuality.AT_LEAST, TimeLagQuality.INTERPOLATED):
+        if quality in qualities:
+            return best, quality
+    return best, TimeLagQuality.EXACT
+
+
+def catch_up(lag: int, consumed: Counter, produced: Counter) -> tuple[CatchUp, float | None]:
+    """Seconds until lag reaches zero at the current rates, or falling behind."""
+    if lag == 0:
+        return CatchUp.CAUGHT_UP, 0.0
+    if consumed.rate is None or produced.rate is None:
+        return CatchUp.UNKNOWN, None
+    net = consumed.rate - produced.rate
+    if net <= 0:
+        return CatchUp.FALLING_BEHIND, None
+    return CatchUp.CATCHING_UP, lag / net
+
+
+def retention_used(lag_seconds: float | None, retention_ms: int | None) -> float | None:
+    """Share of the retention window the oldest unread record has used (None: unknown or unlimited)."""
+    if lag_seconds is None or retention_ms is None or retention_ms <= 0:
+        return None
+    return lag_seconds / (retention_ms / 1000.0)
+
+
+_QUALITY_RANK = {
+    TimeLagQuality.EXACT: 0, TimeLagQuality.INTERPOLATED: 1, TimeLagQuality.AT_LEAST: 2, TimeLagQuality.UNKNOWN: 3
+}
+_BY_RANK = sorted(_QUALITY_RANK, key=_QUALITY_RANK.__getitem__)
+
+
+def group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: Sequence[PartitionLag]) -> GroupTopicLag:
+    """One pass over a group's rows of one topic: what sum_counters and worst_time_lag would give, each
+    counter summed in row order (the same floating-point sums)."""
+    without = with_lag = below = unknown = beyond = 0
+    known_sum = items_sum = 0
+    lag_max: int | None = None
+    seconds: float | None = None
+    rank = -1
+    # produced (every row), produced into committed rows, consumed (committed rows): count, rate, known
+    p_count, p_rate, p_known = 0, 0.0, True
+    pc_count, pc_rate, pc_known, pc_seen = 0, 0.0, True, False  # pc_seen: any committed row
+    c_count, c_rate, c_known = 0, 0.0, True
+    for r in rows:
+        lag = r.lag
+        if lag is not None:
+            with_lag += 1
+            known_sum += lag
+            if lag_max is None or lag > lag_max:
+                lag_max = lag
+        if r.lag_items is not None:
+            items_sum += r.lag_items
+        if r.lag_unknown:
+            unknown += 1
+        if r.committed_below_log_start:
+            below += 1
+        if r.beyond_log_end:
+            beyond += 1
+        time_lag = r.time_lag
+        quality = _QUALITY_RANK[time_lag.quality]
+        if quality > rank:
+            rank = quality
+        if time_lag.seconds is not None and (seconds is None or time_lag.seconds > seconds):
+            seconds = time_lag.seconds
+        produced = r.produced
+        if p_known:
+            if produced.count is None or produced.rate is None:
+                p_known = False
+            else:
+                p_count += produced.count
+                p_rate += produced.rate
+        if r.committed_offset is None:
+            without += 1
+            continue
+        pc_seen = True
+        if pc_known:
+            if produced.count is None or produced.rate is None:
+                pc_known = False
+            else:
+                pc_count += produced.count
+                pc_rate += produced.rate
+        consumed = r.consumed
+        if c_known:
+            if consumed.count is None or consumed.rate is None:
+                c_known = False
+            else:
+                c_count += consumed.count
+                c_rate += consumed.rate
+    none = Counter.none()
+    quality = TimeLagQuality.UNKNOWN if seconds is None else _BY_RANK[rank]
+    info = snapshot.topics.get(topic)
+    retention_ms = info.retention_ms if info else None
+    return GroupTopicLag(
+        cluster=snapshot.cluster,
+        group=group,
+        topic=topic,
+        partitions=len(rows),
+        partitions_without_commit=without,
+        partitions_with_lag=with_lag,
+        partitions_below_log_start=below,
+        lag_sum=None if unknown else known_sum,
+        lag_max=None if unknown else (0 if lag_max is None else lag_max),
+        lag_items_sum=None if unknown else items_sum,
+        lag_seconds_max=seconds,
+        time_lag_quality=quality,
+        produced=Counter(p_count, p_rate) if p_known and rows else none,
+        produced_into_committed=Counter(pc_count, pc_rate) if pc_known and pc_seen else none,
+        consumed=Counter(c_count, c_rate) if c_known and pc_seen else none,
+        retention_ms=retention_ms,
+        retention_used=retention_used(seconds, retention_ms),
+        partitions_unknown=unknown,
+        lag_known_sum=known_sum,
+        partitions_beyond_log_end=beyond,
+    )
+
+
+def group(cluster: str, group: GroupObservation, topics: Sequence[GroupTopicLag]) -> GroupLag:
+    """One pass over a group's topics (what sum_counters and worst_time_lag would give, in topic order)."""
+    known_sum = unknown = partitions = without = items_sum = beyond = 0
+    with_lag = False
+    lag_max: int | None = None
+    seconds: float | None = None
+    rank = -1
+    used: float | None = None
+    p_count, p_rate, p_known = 0, 0.0, True
+    pc_count, pc_rate, pc_known = 0, 0.0, True
+    c_count, c_rate, c_known = 0, 0.0, True
+    for t in topics:
+        known_sum += t.lag_known_sum
+        unknown += t.partitions_unknown
+        partitions += t.partitions
+        without += t.partitions_without_commit
+        beyond += t.partitions_beyond_log_end
+        items_sum += t.lag_items_sum or 0
+        if t.partitions_with_lag:
+            with_lag = True
+        topic_max = t.lag_max or 0
+        if lag_max is None or topic_max > lag_max:
+            lag_max = topic_max
+        quality = _QUALITY_RANK[t.time_lag_quality]
+        if quality > rank:
+            rank = quality
+        if t.lag_seconds_max is not None and (seconds is None or t.lag_seconds_max > seconds):
+            seconds = t.lag_seconds_max
+        if t.retention_used is not None and (used is None or t.retention_used > used):
+            used = t.retention_used
+        if p_known:
+            if t.produced.count is None or t.produced.rate is None:
+                p_known = False
+            else:
+                p_count += t.produced.count
+                p_rate += t.produced.rate
+        if pc_known:
+            into = t.produced_into_committed
+            if into.count is None or into.rate is None:
+                pc_known = False
+            else:
+                pc_count += into.count
+                pc_rate += into.rate
+        if c_known:
+            if t.consumed.count is None or t.consumed.rate is None:
+                c_known = False
+            else:
+                c_count += t.consumed.count
+                c_rate += t.consumed.rate
+    none = Counter.none()
+    consumed = Counter(c_count, c_rate) if c_known and topics else none
+    # Partial: some partition unreadable, or the group's offsets not read at all this scrape.
+    partial = bool(unknown) or not group.committed_read
+    # No partition with a known lag (never committed, or only a deleted topic): not "caught up".
+    if with_lag and not partial:
+        # Catch-up compares like with like: lag and consumption only exist where the group committed, so
+        # only what producers write into those partitions counts against it.
+        into_committed = Counter(pc_count, pc_rate) if pc_known and topics else none
+        state, eta = catch_up(known_sum, consumed, into_committed)
+    else:
+        state, eta = CatchUp.UNKNOWN, None
+    return GroupLag(
+        cluster=cluster,
+        group=group.group,
+        state=group.state,
+        group_type=group.group_type,
+        members=len(group.members),
+        topics=len(topics),
+        partitions=partitions,
+        partitions_without_commit=without,
+        lag_sum=None if partial else known_sum,
+        lag_max=None if partial else (0 if lag_max is None else lag_max),
+        lag_items_sum=None if partial else items_sum,
+        lag_seconds_max=seconds,
+        time_lag_quality=TimeLagQuality.UNKNOWN if seconds is None else _BY_RANK[rank],
+        produced=Counter(p_count, p_rate) if p_known and topics else none,
+        consumed=consumed,
+        catch_up=state,
+        catch_up_seconds=eta,
+        retention_used_max=used,
+        error=group.error,
+        epoch=group.epoch,
+        partitions_unknown=unknown,
+        lag_known_sum=known_sum,
+        partitions_beyond_log_end=beyond,
+    )
