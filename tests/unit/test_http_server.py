@@ -14,20 +14,7 @@ from structlog.testing import capture_logs
 
 from exporter.runtime.http import HttpServer
 from exporter.runtime.pipeline import PipelineStatus
-
-
-class Pipeline:
-    def __init__(self, status: PipelineStatus):
-        self._status = status
-
-    def status(self) -> PipelineStatus:
-        return self._status
-
-
-class Daemon:
-    def __init__(self, pipelines=()):
-        self.pipelines = list(pipelines)
-        self.sink = None
+from tests.unit.runtime_stubs import Daemon, Pipeline
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from exporter.output.metrics import LagCollector
 from exporter.sinks import segments
 from exporter.sinks.elasticsearch import DeliveryResult, SinkRefused
 from exporter.sinks.spool import Spool, SpoolingSink
+from tests.unit.runtime_stubs import Pipeline
 
 
 class Refusing:
@@ -66,14 +67,6 @@ def test_rejected_dropped_and_refused_documents_are_metrics(tmp_path, monkeypatc
     assert got["lagwatch_sink_refused"] == 1
 
 
-class _Pipeline:
-    def __init__(self, status):
-        self._status = status
-
-    def status(self):
-        return self._status
-
-
 def group_report():
     """Two groups on one cluster: `whole` with every partition read, `part` with one log-end offset unread."""
     from exporter.lag import report as lag
@@ -97,7 +90,7 @@ def test_a_group_with_an_unread_partition_has_no_lag_series_and_says_why():
 
     status = PipelineStatus("prod", 30.0).after(group_report(), last_success=1_700_000_000.0)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(LagCollector(lambda: [_Pipeline(status)], lambda: None))
+    registry.register(LagCollector(lambda: [Pipeline(status)], lambda: None))
     got = {
         (s.name, s.labels.get("group")): s.value
         for family in text_string_to_metric_families(generate_latest(registry).decode())

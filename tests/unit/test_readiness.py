@@ -8,24 +8,9 @@ from exporter.runtime.http import readiness
 from exporter.lag.model import ClusterSnapshot, LagReport, ScrapeError
 from exporter.runtime.pipeline import PipelineStatus
 from exporter.sinks.spool import SinkHealth
+from tests.unit.runtime_stubs import Pipeline, Sink
 
 NOW = 10_000.0
-
-
-class Pipeline:
-    def __init__(self, status: PipelineStatus):
-        self._status = status
-
-    def status(self) -> PipelineStatus:
-        return self._status
-
-
-class Sink:
-    def __init__(self, health: SinkHealth):
-        self._health = health
-
-    def health(self) -> SinkHealth:
-        return self._health
 
 
 def down_report(message: str) -> LagReport:
