@@ -65,7 +65,8 @@ def topic_recreated(previous: ClusterSnapshot, snapshot: ClusterSnapshot, topic:
 def involved_partitions(groups: Iterable[GroupObservation], topics: Mapping[str, TopicInfo]) -> set[TopicPartition]:
     """Every partition of every topic the groups read (assigned or committed), so never-committed
     partitions of a consumed topic are visible too. Committed partitions of vanished topics stay.
-    The collector asks partition leaders for the log offsets of these; the report has a row for each."""
+    The report has a row for each; the collector reads the log offsets of those the metadata has
+    (exporter/kafka/collector.py read_partitions)."""
     touched: set[TopicPartition] = set()
     for group in groups:
         touched.update(group.committed)
