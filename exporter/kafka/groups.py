@@ -166,9 +166,8 @@ class GroupReader:
         broker_lag: dict[str, dict[TopicPartition, int]] = defaultdict(dict)  # share groups, Kafka 4.2+
         for (request, _), answer in zip(calls, self.client.send_all(calls)):
             if isinstance(answer, BaseException):
-                batch = request.api.batch if isinstance(request, DescribeGroups) else request.batch
                 for group in request.groups:
-                    group_errors.setdefault(group, f"{batch} failed: {answer!r}")
+                    group_errors.setdefault(group, f"{request.batch} failed: {answer!r}")
                     self.coordinators.forget(group)
             elif isinstance(request, DescribeGroups):
                 for row in answer:

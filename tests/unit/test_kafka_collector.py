@@ -168,6 +168,34 @@ def test_group_requests_carry_at_most_groups_per_request_groups():
     assert len(groups) == 7 and not snapshot.errors
 
 
+def test_each_group_type_is_described_by_its_api_and_share_groups_read_share_offsets():
+    script = Script(groups={t: Group(1, {P0: 1}, state="Stable", group_type=t)
+                            for t in ("classic", "consumer", "share", "streams")})
+    snapshot, groups = scrape(collector_for(script))
+    assert [(r.api.name, list(r.groups)) for r, _ in script.sent_of(DescribeGroups)] == [
+        ("DescribeGroups", ["classic"]), ("ConsumerGroupDescribe", ["consumer"]),
+        ("ShareGroupDescribe", ["share"]), ("StreamsGroupDescribe", ["streams"])]
+    assert [(r.api, list(r.groups)) for r, _ in script.sent_of(FetchOffsets)] == [
+        ("DescribeShareGroupOffsets", ["share"]), ("OffsetFetch", ["classic", "consumer", "streams"])]
+    assert not snapshot.errors and len(groups) == 4
+
+
+def test_a_failed_describe_names_its_batch_keeps_the_listed_state_and_the_offsets_read():
+    script = two_groups()
+    script.groups["g1"].state = "Stable"
+    script.groups["g1"].group_type = "consumer"
+    client = ScriptedClient(script)
+    answer = client._answer
+
+    def describe_fails(request, node):
+        return RuntimeError("boom") if isinstance(request, DescribeGroups) else answer(request, node)
+
+    client._answer = describe_fails
+    _, groups = scrape(Collector("c", client, Selection()))
+    assert groups["g1"].error == "describe_848 failed: RuntimeError('boom')"
+    assert groups["g1"].state == "Stable" and groups["g1"].lag_sum == 100  # OffsetFetch still answered
+
+
 def test_log_offsets_are_one_request_per_leader_and_kind_whatever_the_groups():
     script = Script(groups={f"g{i}": Group(1, {P0: 1, P1: 1}) for i in range(5)})
     scrape(collector_for(script))

@@ -61,6 +61,10 @@ class DescribeGroups:
     api: DescribeApi = CLASSIC
     topic: Callable[[str], bool] = lambda name: True
 
+    @property
+    def batch(self) -> str:
+        return self.api.batch
+
     def request(self):
         if self.api is CLASSIC:
             return DescribeGroupsRequest(groups=list(self.groups))
