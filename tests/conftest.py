@@ -74,6 +74,26 @@ def kafka(bootstrap):
     driver.close()
 
 
+@pytest.fixture(scope="module")
+def own_kafka():
+    """A broker of the module's own, which its tests may stop, restart or freeze (never the shared one)."""
+    from devstack import KafkaBroker
+
+    broker = KafkaBroker().start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="module")
+def own_es():
+    """An Elasticsearch node of the module's own, which its tests may stop and restart."""
+    from devstack import ElasticsearchNode
+
+    node = ElasticsearchNode().start()
+    yield node
+    node.stop()
+
+
 def _missing_tool(name: str, why: str) -> None:
     """Skip, with the reason, only where bootstrap could not have installed the tool (not root);
     as root (CI) or with LAGWATCH_REQUIRE_ALL=1 a missing tool is a failure."""

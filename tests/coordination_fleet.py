@@ -13,34 +13,31 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
-import yaml
-
-from tests.harness import RunningDaemon, wait_for
+from tests.harness import RunningDaemon, daemon_config, wait_for, write_config
 
 INTERVAL_S = 2.0
 SESSION_S = 6.0  # the broker's group.min.session.timeout.ms: the shortest failover a broker allows
 
 
 def config(bootstrap: str, es_url: str, prefix: str, tag: str, coordination_topic: str, **extra) -> dict:
-    return {
-        "clusters": [{"name": "fleet", "bootstrap_servers": [bootstrap]}],
-        "groups": {"allow": [f"{tag}-.*"]},  # the coordination group is {tag}-coordination: excluded anyway
-        "scrape": {"interval_s": INTERVAL_S, "granularity": "group"},
-        "elasticsearch": {"hosts": [es_url], "index_prefix": prefix},
-        "http": {"host": "127.0.0.1", "port": 0},
-        "coordination": {
+    return daemon_config(
+        "fleet", bootstrap, es_url, prefix,
+        groups={"allow": [f"{tag}-.*"]},  # the coordination group is {tag}-coordination: excluded anyway
+        scrape={"interval_s": INTERVAL_S, "granularity": "group"},
+        http={"host": "127.0.0.1", "port": 0},
+        coordination={
             "cluster": "fleet", "topic": coordination_topic, "group_id": f"{tag}-coordination",
             "session_timeout_s": SESSION_S,
         },
         **extra,
-    }
+    )
 
 
 class Fleet:
     def __init__(self, tmp_path: Path, settings: dict):
         self.tmp_path = tmp_path
         self.path = tmp_path / "lagwatch.yaml"
-        self.path.write_text(yaml.safe_dump(settings))
+        write_config(self.path, settings)
         self.daemons: dict[str, RunningDaemon] = {}
         self.ports: dict[str, int] = {}
 

@@ -7,6 +7,7 @@ LAGWATCH_TEST_ES_URL point at clusters somebody else runs.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 import uuid
@@ -219,10 +220,46 @@ class RunningDaemon:
         self._reader.join(timeout=5)
         return code
 
+    def terminate(self, timeout: float = 20) -> tuple[int, float]:
+        """SIGTERM, then the exit code and the seconds from the signal to the exit."""
+        started = time.monotonic()
+        self.signal(signal.SIGTERM)
+        code = self.wait_exit(timeout=timeout)
+        return code, time.monotonic() - started
+
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+def daemon_config(cluster: str, bootstrap: str | Iterable[str], es_url: str, prefix: str, *,
+                  request_timeout_s: float | None = None, elasticsearch: dict | None = None, **sections) -> dict:
+    """A lagwatch config for a test: one cluster named `cluster` at `bootstrap` (an address or several),
+    Elasticsearch at `es_url` with index prefix `prefix` plus `elasticsearch`'s settings; every other keyword
+    is a section as given (scrape, groups, alerts, spool, http, ...)."""
+    servers = [bootstrap] if isinstance(bootstrap, str) else list(bootstrap)
+    kafka = {"name": cluster, "bootstrap_servers": servers}
+    if request_timeout_s is not None:
+        kafka["request_timeout_s"] = request_timeout_s
+    return {
+        "clusters": [kafka],
+        "elasticsearch": {"hosts": [es_url], "index_prefix": prefix, **(elasticsearch or {})},
+        **sections,
+    }
+
+
+def write_config(path, config: dict) -> str:
+    """`config` as the YAML file `path`; its path as a string, for `-c`."""
+    import yaml
+
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def start_daemon(path, config: dict, env: dict | None = None) -> RunningDaemon:
+    """`lagwatch run` on `config`, written to `path` first (a test may rewrite it there and send SIGHUP)."""
+    return RunningDaemon(write_config(path, config), env=env)
 
 
 class Blackhole:

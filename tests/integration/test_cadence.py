@@ -9,29 +9,27 @@ import signal
 import time
 
 import pytest
-import yaml
 
-from tests.harness import Blackhole, RunningDaemon, unique, wait_for
+from tests.harness import Blackhole, RunningDaemon, daemon_config, start_daemon, unique, wait_for
 
 pytestmark = pytest.mark.integration
 
 
-def write_config(path, bootstrap: str, es_url: str, prefix: str, *, interval_s=1, alerts=None, es=None) -> None:
-    config = {
-        "clusters": [{"name": "cad", "bootstrap_servers": [bootstrap], "request_timeout_s": 5}],
-        "scrape": {"interval_s": interval_s},
-        "elasticsearch": {"hosts": [es_url], "index_prefix": prefix, **(es or {})},
-        "spool": {"dir": str(path.parent / "spool")},
-    }
-    if alerts:
-        config["alerts"] = alerts
-    path.write_text(yaml.safe_dump(config))
+def start(tmp_path, bootstrap: str, es_url: str, prefix: str, *, es=None, **sections) -> RunningDaemon:
+    """The daemon scraping one cluster every second, its spool in tmp_path; `es`: Elasticsearch settings."""
+    config = daemon_config("cad", bootstrap, es_url, prefix, request_timeout_s=5, elasticsearch=es,
+                           scrape={"interval_s": 1}, spool={"dir": str(tmp_path / "spool")}, **sections)
+    return start_daemon(tmp_path / "lagwatch.yaml", config)
 
 
-def slots_scraped(daemon: RunningDaemon, since: float, until: float) -> int:
-    """Scrapes the daemon finished between two wall-clock times (scrape_done carries its own timestamp)."""
+def scrapes_during(daemon: RunningDaemon, window_s: float = 8.2) -> int:
+    """Scrapes the daemon finishes in the next `window_s` seconds: a measurement window of 8 slots of 1 s
+    (a sleep that measures, not one that waits for something), counted by scrape_done's own timestamp."""
     from datetime import datetime
 
+    since = time.time()
+    time.sleep(window_s)
+    until = time.time()
     count = 0
     for event in daemon.events("scrape_done"):
         at = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
@@ -43,9 +41,7 @@ def test_scraping_and_retention_go_on_after_two_sighups_with_an_unchanged_config
     prefix = unique("hup")
     old_index = f"{prefix}-lag-2020.01.01"  # far older than retention_days: maintenance must delete it
     es.indices.create(index=old_index)
-    path = tmp_path / "lagwatch.yaml"
-    write_config(path, bootstrap, es_url, prefix, es={"maintenance_interval_s": 2})
-    daemon = RunningDaemon(str(path))
+    daemon = start(tmp_path, bootstrap, es_url, prefix, es={"maintenance_interval_s": 2})
     try:
         daemon.wait_event("scrape_done")
         for reload_number in (1, 2):
@@ -65,15 +61,10 @@ def test_scraping_and_retention_go_on_after_two_sighups_with_an_unchanged_config
 
 def test_sigterm_at_start_up_with_a_hung_elasticsearch_exits_within_ten_seconds(tmp_path, bootstrap):
     hung = Blackhole()
-    path = tmp_path / "lagwatch.yaml"
-    write_config(path, bootstrap, hung.url, unique("hung"), es={"request_timeout_s": 30})
-    daemon = RunningDaemon(str(path))
+    daemon = start(tmp_path, bootstrap, hung.url, unique("hung"), es={"request_timeout_s": 30})
     try:
         daemon.wait_event("daemon_started")
-        started = time.monotonic()
-        daemon.signal(signal.SIGTERM)
-        code = daemon.wait_exit(timeout=20)
-        elapsed = time.monotonic() - started
+        code, elapsed = daemon.terminate(timeout=20)
     finally:
         daemon.kill()
         hung.close()
@@ -83,15 +74,10 @@ def test_sigterm_at_start_up_with_a_hung_elasticsearch_exits_within_ten_seconds(
 
 def test_a_hung_elasticsearch_costs_no_scrape_and_its_documents_are_spooled(tmp_path, bootstrap):
     hung = Blackhole()
-    path = tmp_path / "lagwatch.yaml"
-    write_config(path, bootstrap, hung.url, unique("slow"), es={"request_timeout_s": 10})
-    daemon = RunningDaemon(str(path))
+    daemon = start(tmp_path, bootstrap, hung.url, unique("slow"), es={"request_timeout_s": 10})
     try:
         daemon.wait_event("scrape_done")
-        since = time.time()
-        time.sleep(8.2)  # a measurement window: 8 slots of 1 s, while every delivery hangs for 10 s
-        until = time.time()
-        scraped = slots_scraped(daemon, since, until)
+        scraped = scrapes_during(daemon)  # while every delivery hangs for 10 s
         daemon.signal(signal.SIGTERM)
         assert daemon.wait_exit() == 0
     finally:
@@ -109,20 +95,15 @@ def test_a_hung_webhook_costs_no_scrape(tmp_path, bootstrap, es_url, kafka):
     kafka.produce(topic, {0: 30})
     kafka.consume(group, topic, count=5)  # lag 25 from the first scrape on: the rule fires at once
     hung = Blackhole()
-    path = tmp_path / "lagwatch.yaml"
     alerts = {
         "state_path": str(tmp_path / "alerts.json"),
         "rules": [{"name": "lag", "groups": [group], "metric": "lag", "warn": 1}],
         "notifiers": [{"name": "hung", "url": hung.url + "/hook", "timeout_s": 5, "retries": 2, "backoff_s": 1}],
     }
-    write_config(path, bootstrap, es_url, unique("hook"), alerts=alerts)
-    daemon = RunningDaemon(str(path))
+    daemon = start(tmp_path, bootstrap, es_url, unique("hook"), alerts=alerts)
     try:
         daemon.wait_event("alert_fired", timeout=30)
-        since = time.time()
-        time.sleep(8.2)
-        until = time.time()
-        scraped = slots_scraped(daemon, since, until)
+        scraped = scrapes_during(daemon)
         daemon.signal(signal.SIGTERM)
         code = daemon.wait_exit()
     finally:

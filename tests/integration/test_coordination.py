@@ -10,12 +10,11 @@ from __future__ import annotations
 import time
 
 import pytest
-import yaml
 from kafka import TopicPartition
 
 from exporter.kafka.selection import shard_of
 from tests.coordination_fleet import INTERVAL_S, SESSION_S, Fleet, by_slot, config, read_documents, slots_between, table
-from tests.harness import RunningDaemon, unique, wait_for
+from tests.harness import start_daemon, unique, wait_for, write_config
 from tests.webhook_recorder import Recorder
 
 pytestmark = pytest.mark.integration
@@ -205,8 +204,8 @@ def test_an_alert_is_notified_once_across_the_fleet_and_a_failover_neither_repea
     assert handed  # the firing alerts' state was read back by the processes that took the shards over
 
 
-def run_until_exit(path, tmp_path, timeout=60):
-    daemon = RunningDaemon(str(path), env={"LAGWATCH_STATE_DIR": str(tmp_path / "state")})
+def run_until_exit(tmp_path, settings: dict, timeout=60):
+    daemon = start_daemon(tmp_path / "lagwatch.yaml", settings, env={"LAGWATCH_STATE_DIR": str(tmp_path / "state")})
     try:
         code = daemon.wait_exit(timeout=timeout)
     finally:
@@ -218,9 +217,7 @@ def test_a_missing_topic_is_a_start_up_error_naming_the_command_and_nothing_is_c
     tmp_path, bootstrap, es_url, kafka
 ):
     missing, tag = unique("fl-missing"), unique("fl")
-    path = tmp_path / "lagwatch.yaml"
-    path.write_text(yaml.safe_dump(config(bootstrap, es_url, unique("x"), tag, missing)))
-    code, output = run_until_exit(path, tmp_path)
+    code, output = run_until_exit(tmp_path, config(bootstrap, es_url, unique("x"), tag, missing))
     assert code == 2
     assert f"kafka-topics.sh --bootstrap-server {bootstrap} --create --topic {missing} --partitions 12" in output
     assert "cleanup.policy=compact" in output and "create_topic: true" in output and "Traceback" not in output
@@ -229,9 +226,7 @@ def test_a_missing_topic_is_a_start_up_error_naming_the_command_and_nothing_is_c
 
 def test_a_topic_that_is_not_compacted_is_refused_with_the_fix(tmp_path, bootstrap, es_url, kafka):
     plain, tag = kafka.create_topic(unique("fl-plain"), partitions=3), unique("fl")
-    path = tmp_path / "lagwatch.yaml"
-    path.write_text(yaml.safe_dump(config(bootstrap, es_url, unique("x"), tag, plain)))
-    code, output = run_until_exit(path, tmp_path)
+    code, output = run_until_exit(tmp_path, config(bootstrap, es_url, unique("x"), tag, plain))
     assert code == 2 and "cleanup.policy=delete" in output
     assert f"kafka-configs.sh --bootstrap-server {bootstrap} --alter --entity-type topics --entity-name {plain}" in output
 
@@ -251,7 +246,7 @@ def test_with_create_topic_lagwatch_creates_a_compacted_topic_on_the_coordinatio
         # SIGHUP: new alert settings apply; a changed coordination section waits for a restart.
         settings["alerts"] = {"repeat_s": 60}
         settings["coordination"]["session_timeout_s"] = 12
-        fleet.path.write_text(yaml.safe_dump(settings))
+        write_config(fleet.path, settings)
         solo = fleet.daemons["solo"]
         solo.signal(1)
         solo.wait_event("config_reloaded")

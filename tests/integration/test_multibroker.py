@@ -14,13 +14,14 @@ import urllib.request
 from collections import defaultdict
 
 import pytest
-import yaml
 from kafka import TopicPartition
 
 from exporter.runtime import wiring as app
 from exporter.config import load as load_config
 from devstack.common import free_port
-from tests.harness import KafkaDriver, RunningDaemon, consumer_group_command, unique, wait_for
+from tests.harness import (
+    KafkaDriver, RunningDaemon, consumer_group_command, daemon_config, unique, wait_for, write_config,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -47,20 +48,15 @@ class Estate:
             self.driver.commit(group, offsets)
             self.truth[group] = sum(self.log_end[(topic, tp.partition)] - o for tp, o in offsets.items())
         self.http_port = free_port()
-        self.config_path = tmp / "lagwatch.yaml"
-        self.config_path.write_text(yaml.safe_dump({
-            "clusters": [{
-                "name": "mb",
-                "bootstrap_servers": [b.bootstrap for b in cluster.brokers.values()],
-                "request_timeout_s": REQUEST_TIMEOUT_S,
-            }],
-            "groups": {"allow": ["|".join(self.groups)]},
-            "scrape": {"interval_s": INTERVAL_S, "granularity": "partition"},
-            "elasticsearch": {"hosts": [es_url], "index_prefix": self.prefix},
-            "spool": {"dir": str(tmp / "spool")},
-            "http": {"enabled": True, "host": "127.0.0.1", "port": self.http_port},
-            "time_lag": {"broker_probes": False},
-        }))
+        self.config_path = write_config(tmp / "lagwatch.yaml", daemon_config(
+            "mb", [b.bootstrap for b in cluster.brokers.values()], es_url, self.prefix,
+            request_timeout_s=REQUEST_TIMEOUT_S,
+            groups={"allow": ["|".join(self.groups)]},
+            scrape={"interval_s": INTERVAL_S, "granularity": "partition"},
+            spool={"dir": str(tmp / "spool")},
+            http={"enabled": True, "host": "127.0.0.1", "port": self.http_port},
+            time_lag={"broker_probes": False},
+        ))
 
     def roles(self) -> tuple[list[int], list[int]]:
         """(leader of each partition, coordinator of each group), as the cluster says now."""

@@ -24,7 +24,6 @@ from exporter import config as config_module, logs
 from exporter.runtime import wiring as app
 from exporter.runtime.daemon import Daemon
 from exporter.kafka.collector import Collector, Selection
-from devstack import ElasticsearchNode, KafkaBroker
 from exporter.kafka.client import KafkaClient
 from exporter.kafka.wire import KafkaWire
 from exporter.runtime.pipeline import ClusterPipeline
@@ -78,20 +77,6 @@ class Recording:
 
 def events(logged: list[dict], name: str) -> list[dict]:
     return [e for e in list(logged) if e.get("event") == name]
-
-
-@pytest.fixture(scope="module")
-def own_es():
-    node = ElasticsearchNode().start()
-    yield node
-    node.stop()
-
-
-@pytest.fixture(scope="module")
-def own_kafka():
-    broker = KafkaBroker().start()
-    yield broker
-    broker.stop()
 
 
 def indexed_ids(client: Elasticsearch, prefix: str) -> list[str]:

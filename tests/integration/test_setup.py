@@ -13,13 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import yaml
 
 from exporter import cli
 
 from exporter.kibana import objects as kibana_objects
 from exporter.kibana.rule import RULE_ID
-from tests.harness import unique
+from tests import harness
+from tests.harness import daemon_config, unique
 
 pytestmark = pytest.mark.integration
 
@@ -133,16 +133,11 @@ def prefix(es):
 
 
 def write_config(tmp_path, es_url: str, prefix: str, kibana: dict | None) -> str:
-    config = {
-        "clusters": [{"name": "local", "bootstrap_servers": ["127.0.0.1:9"]}],
-        "elasticsearch": {"hosts": [es_url], "index_prefix": prefix, "storage": "daily_indices"},
-        "log": {"format": "console", "level": "warning"},
-    }
+    config = daemon_config("local", "127.0.0.1:9", es_url, prefix, elasticsearch={"storage": "daily_indices"},
+                           log={"format": "console", "level": "warning"})
     if kibana is not None:
         config["kibana"] = kibana
-    path = tmp_path / "lagwatch.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return str(path)
+    return harness.write_config(tmp_path / "lagwatch.yaml", config)
 
 
 def run_setup(capsys, config_path: str) -> tuple[int, str, str]:

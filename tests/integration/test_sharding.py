@@ -5,10 +5,9 @@ from __future__ import annotations
 import signal
 
 import pytest
-import yaml
 from kafka import TopicPartition
 
-from tests.harness import RunningDaemon, unique, wait_for
+from tests.harness import RunningDaemon, daemon_config, unique, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -25,16 +24,11 @@ def estate(kafka):
 
 
 def run_daemons(tmp_path, bootstrap, es_url, tag, prefix, shards_and_instances):
-    config = {
-        "clusters": [{"name": "shardtest", "bootstrap_servers": [bootstrap]}],
-        "groups": {"allow": [f"{tag}-.*"]},
-        "scrape": {"interval_s": 2},
-        "elasticsearch": {"hosts": [es_url], "index_prefix": prefix},
-    }
-    path = tmp_path / "lagwatch.yaml"
-    path.write_text(yaml.safe_dump(config))
+    config = daemon_config("shardtest", bootstrap, es_url, prefix, groups={"allow": [f"{tag}-.*"]},
+                           scrape={"interval_s": 2})
+    path = write_config(tmp_path / "lagwatch.yaml", config)
     daemons = [
-        RunningDaemon(str(path), env={"LAGWATCH_SCRAPE__SHARD": shard, "LAGWATCH_SCRAPE__INSTANCE": instance})
+        RunningDaemon(path, env={"LAGWATCH_SCRAPE__SHARD": shard, "LAGWATCH_SCRAPE__INSTANCE": instance})
         for shard, instance in shards_and_instances
     ]
     try:

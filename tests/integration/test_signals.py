@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
-import yaml
 
 from devstack import KafkaBroker
-from tests.harness import RunningDaemon, unique, wait_for
+from tests.harness import daemon_config, start_daemon, unique, wait_for, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -31,22 +29,15 @@ def connected_to(port: int) -> bool:
     return False
 
 
-def write_config(path, bootstrap: str, es_url: str, prefix: str, **scrape) -> None:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "clusters": [{"name": "sig", "bootstrap_servers": [bootstrap], "request_timeout_s": 30}],
-                "scrape": {"interval_s": 2, **scrape},
-                "elasticsearch": {"hosts": [es_url], "index_prefix": prefix},
-            }
-        )
-    )
+def config(bootstrap: str, es_url: str, **scrape) -> dict:
+    """Cluster `sig` scraped every 2 s (or as `scrape` says), a fresh index prefix each time."""
+    return daemon_config("sig", bootstrap, es_url, unique("sig"), request_timeout_s=30,
+                         scrape={"interval_s": 2, **scrape})
 
 
 def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(tmp_path, bootstrap, es_url):
     path = tmp_path / "lagwatch.yaml"
-    write_config(path, bootstrap, es_url, unique("sig"))
-    daemon = RunningDaemon(str(path))
+    daemon = start_daemon(path, config(bootstrap, es_url))
     try:
         daemon.wait_event("scrape_done")
         path.write_text("clusters: []\nscrape: {interval_s: -1}\n")
@@ -56,7 +47,7 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(tmp_pa
         scrapes = len(daemon.events("scrape_done"))
         daemon.wait_event("scrape_done", count=scrapes + 1)  # still scraping with the old config
 
-        write_config(path, bootstrap, es_url, unique("sig"), granularity="group")
+        write_config(path, config(bootstrap, es_url, granularity="group"))
         daemon.signal(signal.SIGHUP)
         (reloaded,) = daemon.wait_event("config_reloaded")
         assert reloaded["started"] == ["sig"]  # granularity changed: the cluster's pipeline was rebuilt
@@ -69,17 +60,12 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(tmp_pa
 def test_sigterm_exits_zero_within_ten_seconds_even_while_a_scrape_hangs(tmp_path, es_url):
     broker = KafkaBroker().start()
     os.kill(broker.pid, signal.SIGSTOP)  # accepts connections, answers nothing: the first scrape hangs
-    path = tmp_path / "lagwatch.yaml"
-    write_config(path, broker.bootstrap, es_url, unique("sig"), interval_s=30)
-    daemon = RunningDaemon(str(path))
+    daemon = start_daemon(tmp_path / "lagwatch.yaml", config(broker.bootstrap, es_url, interval_s=30))
     try:
         daemon.wait_event("daemon_started")
         port = int(broker.bootstrap.rsplit(":", 1)[1])
         wait_for(lambda: connected_to(port), what="the first scrape connected to the frozen broker")
-        started = time.monotonic()
-        daemon.signal(signal.SIGTERM)
-        code = daemon.wait_exit(timeout=15)
-        elapsed = time.monotonic() - started
+        code, elapsed = daemon.terminate(timeout=15)
     finally:
         daemon.kill()
         os.kill(broker.pid, signal.SIGCONT)

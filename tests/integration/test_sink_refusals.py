@@ -52,13 +52,6 @@ def sink_for(es, tmp_path):
                 es.indices.delete_index_template(name=name)
 
 
-class Daemon:
-    pipelines = ()
-
-    def __init__(self, sink):
-        self.sink = sink
-
-
 def test_a_mapping_conflict_is_rejected_with_its_reason_counted_and_not_spooled(sink_for):
     sink = sink_for(unique("lwrej"))
     docs = real_documents()

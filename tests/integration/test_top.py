@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from kafka import TopicPartition
 
-from devstack import KafkaBroker
 from tests.harness import KafkaDriver, consumer_group_command, unique, wait_for
 
 pytestmark = pytest.mark.integration
@@ -220,13 +219,6 @@ def test_live_view_in_a_real_terminal_sorts_filters_and_opens_a_group(kafka, boo
         assert "Traceback" not in errors, errors
     finally:
         term.close()
-
-
-@pytest.fixture(scope="module")
-def own_kafka():
-    broker = KafkaBroker().start()
-    yield broker
-    broker.stop()
 
 
 def test_live_view_says_when_the_cluster_goes_away_and_picks_up_again(own_kafka, tmux_binary, tmp_path):
