@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from exporter.lag.model import LagReport
+from exporter.lag.model import LagReport, quick_init
 
 
 class Code(str, Enum):
@@ -62,7 +62,8 @@ class StatusConfig:
     stop_after_s: float = 600.0
 
 
-@dataclass(frozen=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One scrape's view of one partition of one group."""
 
@@ -79,7 +80,8 @@ class Sample:
         return max(0, self.log_end - self.committed)
 
 
-@dataclass(frozen=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class Status:
     code: Code
     reason: str
@@ -90,7 +92,8 @@ class Status:
         return SEVERITY[self.code]
 
 
-@dataclass(frozen=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class PartitionWindow:
     samples: tuple[Sample, ...] = ()
     # Since when (first seen) the partition has had lag at `stuck_offset` without the offset moving.
