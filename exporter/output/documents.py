@@ -18,12 +18,10 @@ from typing import Any
 
 from exporter.lag.model import (
     ClusterSnapshot,
-    Counter,
     GroupLag,
     GroupTopicLag,
     LagReport,
     PartitionLag,
-    TimeLagQuality,
 )
 from exporter.output import fields
 from exporter.output.fields import DocType
@@ -49,35 +47,133 @@ def slot(ts: float, interval_s: float) -> int:
 
 def document_id(*parts: object) -> str:
     """Deterministic _id: a retried or duplicated bulk overwrites instead of adding documents."""
-    digest = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=15).digest()
-    return base64.urlsafe_b64encode(digest).decode()
+    return _hashed_id("\x1f".join(str(p) for p in parts))
 
 
-def _counter(count_field: str, rate_field: str, counter: Counter) -> dict[str, Any]:
-    return {count_field: counter.count, rate_field: counter.rate}
+def _hashed_id(text: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.blake2b(text.encode(), digest_size=15).digest()).decode()
 
 
-def _time_lag_and_rates(
-    seconds: float | None, quality: TimeLagQuality, produced: Counter, consumed: Counter
-) -> dict[str, Any]:
-    """The fields every lag document carries the same way, whatever its scope."""
-    return {
-        fields.LAG_SECONDS: seconds,
-        fields.LAG_SECONDS_QUALITY: quality.value,
-        **_counter(fields.PRODUCE_COUNT, fields.PRODUCE_RATE, produced),
-        **_counter(fields.CONSUME_COUNT, fields.CONSUME_RATE, consumed),
+# The builders below write each document as one dict literal, `_id` last: the bulk serializer cuts `_id` from
+# the end of the serialized bytes (exporter/sinks/bulk.py) instead of copying the dict. A scrape builds one
+# document per group-partition, so the per-document cost is the stage's cost: no helper dicts, no merges.
+# `x._value_` reads an enum member's value without the descriptor behind `.value`.
+
+
+def partition_doc(row: PartitionLag, snapshot: ClusterSnapshot, slot_ms: int, status=None) -> dict[str, Any]:
+    member, time_lag, produced, consumed = row.member, row.time_lag, row.produced, row.consumed
+    doc = {
+        fields.TIMESTAMP: iso(snapshot.taken_at),
+        fields.DATASET: fields.Dataset.LAG,
+        fields.CLUSTER: snapshot.cluster,
+        fields.DOC_TYPE: PARTITION,
+        fields.SLOT: slot_ms,
+        fields.GROUP_ID: row.group,
+        fields.TOPIC_NAME: row.topic,
+        fields.PARTITION_ID: row.partition,
+        fields.PARTITION_TOPIC_ID: f"{row.partition}-{row.topic}",
+        fields.COMMITTED_OFFSET: row.committed_offset,
+        fields.CONSUMER_LAG: row.lag,
+        fields.LOG_END_OFFSET: row.log_end_offset,
+        fields.LOG_START_OFFSET: row.log_start_offset,
+        fields.MEMBER_CLIENT_ID: member.client_id if member else None,
+        fields.MEMBER_CLIENT_HOST: member.client_host if member else None,
+        fields.MEMBER_ID: member.member_id if member else None,
+        fields.LAG_MESSAGES: row.lag,
+        fields.LAG_ITEMS: row.lag_items,
+        fields.COMMITTED: row.committed_offset is not None,
+        fields.COMMITTED_BELOW_LOG_START: row.committed_below_log_start,
+        fields.LAG_PARTIAL: row.lag_unknown,
+        fields.COMMITTED_BEYOND_LOG_END: row.beyond_log_end > 0,
+        fields.COMMITTED_BEYOND_BY: row.beyond_log_end or None,
+        fields.ERROR: row.error,
+        fields.LAG_SECONDS: time_lag.seconds,
+        fields.LAG_SECONDS_QUALITY: time_lag.quality._value_,
+        fields.PRODUCE_COUNT: produced.count,
+        fields.PRODUCE_RATE: produced.rate,
+        fields.CONSUME_COUNT: consumed.count,
+        fields.CONSUME_RATE: consumed.rate,
     }
+    if status is not None:
+        _add_status(doc, status)
+    doc["_id"] = _hashed_id(
+        f"{snapshot.cluster}\x1f{PARTITION}\x1f{row.group}\x1f{row.topic}\x1f{row.partition}\x1f{slot_ms}")
+    return doc
 
 
-def _partial(row: GroupTopicLag | GroupLag) -> dict[str, Any]:
-    """A sum that could not read every partition: `lagwatch.lag.messages` is then null (never a smaller
-    number), `messages_known` the lower bound from what was read."""
-    return {
+def topic_doc(row: GroupTopicLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[str, Any]:
+    produced, consumed = row.produced, row.consumed
+    doc = {
+        fields.TIMESTAMP: iso(snapshot.taken_at),
+        fields.DATASET: fields.Dataset.LAG,
+        fields.CLUSTER: snapshot.cluster,
+        fields.DOC_TYPE: TOPIC,
+        fields.SLOT: slot_ms,
+        fields.GROUP_ID: row.group,
+        fields.TOPIC_NAME: row.topic,
+        fields.LAG_MESSAGES: row.lag_sum,
+        fields.LAG_MAX_PARTITION: row.lag_max,
+        fields.LAG_ITEMS: row.lag_items_sum,
+        # A sum that could not read every partition: `lagwatch.lag.messages` is then null (never a smaller
+        # number), `messages_known` the lower bound from what was read.
         fields.LAG_PARTIAL: row.partial,
         fields.LAG_MESSAGES_KNOWN: row.lag_known_sum,
         fields.PARTITIONS_UNKNOWN: row.partitions_unknown,
         fields.PARTITIONS_BEYOND_LOG_END: row.partitions_beyond_log_end,
+        fields.PARTITIONS: row.partitions,
+        fields.PARTITIONS_WITHOUT_COMMIT: row.partitions_without_commit,
+        fields.PARTITIONS_BELOW_LOG_START: row.partitions_below_log_start,
+        fields.RETENTION_MS: row.retention_ms,
+        fields.RETENTION_USED: row.retention_used,
+        fields.LAG_SECONDS: row.lag_seconds_max,
+        fields.LAG_SECONDS_QUALITY: row.time_lag_quality._value_,
+        fields.PRODUCE_COUNT: produced.count,
+        fields.PRODUCE_RATE: produced.rate,
+        fields.CONSUME_COUNT: consumed.count,
+        fields.CONSUME_RATE: consumed.rate,
     }
+    doc["_id"] = _hashed_id(f"{snapshot.cluster}\x1f{TOPIC}\x1f{row.group}\x1f{row.topic}\x1f{slot_ms}")
+    return doc
+
+
+def group_doc(row: GroupLag, snapshot: ClusterSnapshot, slot_ms: int, status=None) -> dict[str, Any]:
+    produced, consumed = row.produced, row.consumed
+    doc = {
+        fields.TIMESTAMP: iso(snapshot.taken_at),
+        fields.DATASET: fields.Dataset.LAG,
+        fields.CLUSTER: snapshot.cluster,
+        fields.DOC_TYPE: GROUP,
+        fields.SLOT: slot_ms,
+        fields.GROUP_ID: row.group,
+        fields.GROUP_STATE: row.state,
+        fields.GROUP_TYPE: row.group_type or "classic",
+        fields.GROUP_EPOCH: row.epoch,
+        fields.GROUP_MEMBERS: row.members,
+        fields.GROUP_TOPICS: row.topics,
+        fields.LAG_MESSAGES: row.lag_sum,
+        fields.LAG_MAX_PARTITION: row.lag_max,
+        fields.LAG_ITEMS: row.lag_items_sum,
+        fields.LAG_PARTIAL: row.partial,
+        fields.LAG_MESSAGES_KNOWN: row.lag_known_sum,
+        fields.PARTITIONS_UNKNOWN: row.partitions_unknown,
+        fields.PARTITIONS_BEYOND_LOG_END: row.partitions_beyond_log_end,
+        fields.PARTITIONS: row.partitions,
+        fields.PARTITIONS_WITHOUT_COMMIT: row.partitions_without_commit,
+        fields.CATCH_UP_STATE: row.catch_up._value_,
+        fields.CATCH_UP_SECONDS: row.catch_up_seconds,
+        fields.RETENTION_USED: row.retention_used_max,
+        fields.ERROR: row.error,
+        fields.LAG_SECONDS: row.lag_seconds_max,
+        fields.LAG_SECONDS_QUALITY: row.time_lag_quality._value_,
+        fields.PRODUCE_COUNT: produced.count,
+        fields.PRODUCE_RATE: produced.rate,
+        fields.CONSUME_COUNT: consumed.count,
+        fields.CONSUME_RATE: consumed.rate,
+    }
+    if status is not None:
+        _add_status(doc, status)
+    doc["_id"] = _hashed_id(f"{snapshot.cluster}\x1f{GROUP}\x1f{row.group}\x1f{slot_ms}")
+    return doc
 
 
 def _base(snapshot: ClusterSnapshot, doc_type: str, slot_ms: int) -> dict[str, Any]:
@@ -88,85 +184,6 @@ def _base(snapshot: ClusterSnapshot, doc_type: str, slot_ms: int) -> dict[str, A
         fields.DOC_TYPE: doc_type,
         fields.SLOT: slot_ms,
     }
-
-
-def partition_doc(row: PartitionLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[str, Any]:
-    doc = _base(snapshot, PARTITION, slot_ms)
-    doc.update(
-        {
-            fields.GROUP_ID: row.group,
-            fields.TOPIC_NAME: row.topic,
-            fields.PARTITION_ID: row.partition,
-            fields.PARTITION_TOPIC_ID: f"{row.partition}-{row.topic}",
-            fields.COMMITTED_OFFSET: row.committed_offset,
-            fields.CONSUMER_LAG: row.lag,
-            fields.LOG_END_OFFSET: row.log_end_offset,
-            fields.LOG_START_OFFSET: row.log_start_offset,
-            fields.MEMBER_CLIENT_ID: row.member.client_id if row.member else None,
-            fields.MEMBER_CLIENT_HOST: row.member.client_host if row.member else None,
-            fields.MEMBER_ID: row.member.member_id if row.member else None,
-            fields.LAG_MESSAGES: row.lag,
-            fields.LAG_ITEMS: row.lag_items,
-            fields.COMMITTED: row.committed_offset is not None,
-            fields.COMMITTED_BELOW_LOG_START: row.committed_below_log_start,
-            fields.LAG_PARTIAL: row.lag_unknown,
-            fields.COMMITTED_BEYOND_LOG_END: row.beyond_log_end > 0,
-            fields.COMMITTED_BEYOND_BY: row.beyond_log_end or None,
-            fields.ERROR: row.error,
-        }
-    )
-    doc.update(_time_lag_and_rates(row.time_lag.seconds, row.time_lag.quality, row.produced, row.consumed))
-    doc["_id"] = document_id(snapshot.cluster, PARTITION, row.group, row.topic, row.partition, slot_ms)
-    return doc
-
-
-def topic_doc(row: GroupTopicLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[str, Any]:
-    doc = _base(snapshot, TOPIC, slot_ms)
-    doc.update(
-        {
-            fields.GROUP_ID: row.group,
-            fields.TOPIC_NAME: row.topic,
-            fields.LAG_MESSAGES: row.lag_sum,
-            fields.LAG_MAX_PARTITION: row.lag_max,
-            fields.LAG_ITEMS: row.lag_items_sum,
-            **_partial(row),
-            fields.PARTITIONS: row.partitions,
-            fields.PARTITIONS_WITHOUT_COMMIT: row.partitions_without_commit,
-            fields.PARTITIONS_BELOW_LOG_START: row.partitions_below_log_start,
-            fields.RETENTION_MS: row.retention_ms,
-            fields.RETENTION_USED: row.retention_used,
-        }
-    )
-    doc.update(_time_lag_and_rates(row.lag_seconds_max, row.time_lag_quality, row.produced, row.consumed))
-    doc["_id"] = document_id(snapshot.cluster, TOPIC, row.group, row.topic, slot_ms)
-    return doc
-
-
-def group_doc(row: GroupLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[str, Any]:
-    doc = _base(snapshot, GROUP, slot_ms)
-    doc.update(
-        {
-            fields.GROUP_ID: row.group,
-            fields.GROUP_STATE: row.state,
-            fields.GROUP_TYPE: row.group_type or "classic",
-            fields.GROUP_EPOCH: row.epoch,
-            fields.GROUP_MEMBERS: row.members,
-            fields.GROUP_TOPICS: row.topics,
-            fields.LAG_MESSAGES: row.lag_sum,
-            fields.LAG_MAX_PARTITION: row.lag_max,
-            fields.LAG_ITEMS: row.lag_items_sum,
-            **_partial(row),
-            fields.PARTITIONS: row.partitions,
-            fields.PARTITIONS_WITHOUT_COMMIT: row.partitions_without_commit,
-            fields.CATCH_UP_STATE: row.catch_up.value,
-            fields.CATCH_UP_SECONDS: row.catch_up_seconds,
-            fields.RETENTION_USED: row.retention_used_max,
-            fields.ERROR: row.error,
-        }
-    )
-    doc.update(_time_lag_and_rates(row.lag_seconds_max, row.time_lag_quality, row.produced, row.consumed))
-    doc["_id"] = document_id(snapshot.cluster, GROUP, row.group, slot_ms)
-    return doc
 
 
 def self_doc(
@@ -210,10 +227,15 @@ def shard_fields(owned: tuple[int, ...], total: int) -> dict[str, Any]:
 def with_status(doc: dict[str, Any], status) -> dict[str, Any]:
     """Add an evaluator Status (exporter.evaluator.status) as lagwatch.status.* fields; None adds nothing."""
     if status is not None:
-        doc[fields.STATUS_CODE] = getattr(status.code, "value", status.code)
-        doc[fields.STATUS_SEVERITY] = status.severity
-        doc[fields.STATUS_REASON] = status.reason
+        _add_status(doc, status)
     return doc
+
+
+def _add_status(doc: dict[str, Any], status) -> None:
+    code = status.code
+    doc[fields.STATUS_CODE] = getattr(code, "_value_", code)
+    doc[fields.STATUS_SEVERITY] = status.severity
+    doc[fields.STATUS_REASON] = status.reason
 
 
 def count(report: LagReport, granularity: str) -> int:
@@ -252,13 +274,13 @@ def iterate(
     wanted = GRANULARITY_DOC_TYPES[granularity]
     if PARTITION in wanted:
         for r in report.partitions:
-            yield with_status(partition_doc(r, snapshot, slot_ms), part_status.get((r.group, r.topic, r.partition)))
+            yield partition_doc(r, snapshot, slot_ms, part_status.get((r.group, r.topic, r.partition)))
     if TOPIC in wanted:
         for r in report.group_topics:
             yield topic_doc(r, snapshot, slot_ms)
     if GROUP in wanted:
         for r in report.groups:
-            yield with_status(group_doc(r, snapshot, slot_ms), group_status.get(r.group))
+            yield group_doc(r, snapshot, slot_ms, group_status.get(r.group))
     partial_groups = sum(1 for g in report.groups if g.partial)
     yield self_doc(snapshot, slot_ms, count(report, granularity), instance, partial_groups, delivery=delivery)
 
