@@ -63,7 +63,7 @@ class QueuedSink:
         return self.inner.health() if hasattr(self.inner, "health") else None
 
     def counts(self):
-        """The inner sink's documents by outcome (exporter.sinks.spool.SinkCounts), None without a spool."""
+        """The inner sink's documents by outcome (exporter.sinks.ledger.SinkCounts), None without a spool."""
         counts = getattr(self.inner, "counts", None)
         return counts() if counts is not None else None
 
