@@ -132,7 +132,10 @@ class TimeLag:
 
     @classmethod
     def unknown(cls) -> TimeLag:
-        return cls(None, TimeLagQuality.UNKNOWN)
+        return _UNKNOWN_TIME_LAG  # frozen: one shared value (asked for on most rows of a scrape)
+
+
+_UNKNOWN_TIME_LAG = TimeLag(None, TimeLagQuality.UNKNOWN)
 
 
 class CatchUp(str, Enum):
