@@ -1,6 +1,6 @@
 """The floor of response decode: OffsetFetch v8/v9 answers read straight from their bytes into plain tuples.
 
-Not lagwatch's decoder (exporter/collector.py decodes through kafka-python): a reference for what decoding
+Not lagwatch's decoder (exporter/kafka/collector.py decodes through kafka-python): a reference for what decoding
 the same bytes costs when nothing but the rows is made, one `(group, topic, partition, committed offset,
 error code)` tuple per partition. bench/stages.py keeps the raw OffsetFetch responses of its scrape and times
 this against kafka-python's decode of the same responses; the row counts must match.

@@ -3,7 +3,7 @@
     python -m bench.scrape_once --bootstrap 127.0.0.1:9092 [--scrapes 2] [--dump-docs FILE]
 
 A scrape is what the daemon does per cluster and interval, minus the sink: ClusterPipeline.run_once()
-(exporter/pipeline.py: collect, lag model, documents built chunk by chunk and dropped once "delivered"),
+(exporter/runtime/pipeline.py: collect, lag model, documents built chunk by chunk and dropped once "delivered"),
 with broker time probes off (the daemon runs them at most once per partition every 10 minutes). The first
 scrape includes connecting to the cluster (a fresh process); later ones reuse the connection like the
 daemon does. Prints one JSON line.

@@ -2,7 +2,7 @@
 
     python -m bench.stages --bootstrap 127.0.0.1:9092 [--scrapes 2] [--prefix bench]
 
-Times, from the outside, the same functions the daemon's cycle calls (exporter/pipeline.py `_cycle`), one
+Times, from the outside, the same functions the daemon's cycle calls (exporter/runtime/pipeline.py `_cycle`), one
 after the other on the same data, with the cyclic GC paused as the pipeline pauses it:
 
 - collect: `ClusterPipeline.scrape()` (Kafka requests and response decode, the snapshot). Within it, decode:

@@ -1,7 +1,7 @@
 """APScheduler wiring only: one interval job per cluster, started at every slot.
 
 Two instances of a job may run at once, so the job of a slot starts on time even while the previous slot's
-scrape overruns: the pipeline then records that slot as skipped (exporter/pipeline.py `run_slot`) instead of
+scrape overruns: the pipeline then records that slot as skipped (exporter/runtime/pipeline.py `run_slot`) instead of
 APScheduler dropping it without a trace. Missed runs are coalesced into one; we log APScheduler's own skips.
 """
 

@@ -1,7 +1,7 @@
 """Documents to Elasticsearch `_bulk` request bodies, straight to bytes (pure, no I/O).
 
 Each document becomes two NDJSON lines: the action (`{"index":{"_index":...,"_id":...}}`) and its source (the
-document without `_id`). A document is serialized once, with orjson, and `_id` (which exporter/documents.py
+document without `_id`). A document is serialized once, with orjson, and `_id` (which exporter/output/documents.py
 adds last) is cut from the end of those bytes instead of copying the dict without it. What orjson refuses (an
 integer beyond 64 bits, a lone surrogate, a type it does not know) goes through the Elasticsearch client's own
 JSON serializer, as every document did before. orjson writes a NaN or infinite float as null (unknown), where

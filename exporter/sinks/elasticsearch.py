@@ -52,7 +52,7 @@ class DeliveryResult:
     spooled: int = 0  # kept on disk for a later replay (exporter/sinks/spool.py)
     dropped: int = 0  # lost: the spool could not keep them (its cap, a full disk); counted and logged
     retry_reason: str | None = None  # why Elasticsearch asked to retry (the first such item's error)
-    queued: int = 0  # handed to the delivery worker (exporter/delivery.py), outcome logged there
+    queued: int = 0  # handed to the delivery worker (exporter/sinks/queue.py), outcome logged there
     error: str | None = None  # why nothing was indexed, when a wrapper absorbed the failure
 
 

@@ -1,4 +1,4 @@
-"""Choosing the JDK a local Elasticsearch node runs on (exporter/devstack/jdk.py): Java version from the
+"""Choosing the JDK a local Elasticsearch node runs on (devstack/jdk.py): Java version from the
 `release` file, the modules jvm.options adds, and one error naming every refused JDK."""
 
 from pathlib import Path
