@@ -188,9 +188,19 @@ class PartitionLag:
     beyond_log_end: int = 0
 
 
+class _LagSum:
+    """What the topic and group aggregates share: `lag_sum` is None when any partition's lag is unknown."""
+
+    __slots__ = ()
+
+    @property
+    def partial(self) -> bool:
+        return self.lag_sum is None
+
+
 @quick_init
 @dataclass(frozen=True, slots=True)
-class GroupTopicLag:
+class GroupTopicLag(_LagSum):
     cluster: str
     group: str
     topic: str
@@ -215,14 +225,10 @@ class GroupTopicLag:
     lag_known_sum: int = 0
     partitions_beyond_log_end: int = 0
 
-    @property
-    def partial(self) -> bool:
-        return self.lag_sum is None
-
 
 @quick_init
 @dataclass(frozen=True, slots=True)
-class GroupLag:
+class GroupLag(_LagSum):
     cluster: str
     group: str
     state: str
@@ -246,10 +252,6 @@ class GroupLag:
     partitions_unknown: int = 0
     lag_known_sum: int = 0
     partitions_beyond_log_end: int = 0
-
-    @property
-    def partial(self) -> bool:
-        return self.lag_sum is None
 
 
 @dataclass(frozen=True)
