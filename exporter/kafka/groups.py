@@ -38,6 +38,15 @@ def chunks(items: Sequence, size: int) -> Iterable[Sequence]:
         yield items[start : start + size]
 
 
+def _partitions(last: tuple[Mapping[TopicPartition, int], Sequence[TopicPartition] | None] | None,
+                ) -> tuple[TopicPartition, ...]:
+    """The sorted partitions a group had committed to (or failed to read) when last read; () if never."""
+    if last is None:
+        return ()
+    got, bad = last
+    return tuple(sorted(set(got).union(bad or ())))
+
+
 class Coordinators:
     """group -> coordinator node, kept between scrapes; an entry is forgotten when the coordinator moved,
     failed, or left the cluster, and looked up again (FindCoordinator, batched) on the next scrape."""
@@ -81,7 +90,8 @@ class GroupReader:
         # loading its partitions answers with an empty list): kept until they are listed again or their
         # committed offsets are gone (deleted or expired), never silently dropped.
         self._unconfirmed: dict[str, Listing] = {}
-        self._last_committed: dict[str, tuple[TopicPartition, ...]] = {}
+        # Per group, what it had committed (and the partitions it could not read) when last read.
+        self._last_committed: dict[str, tuple[dict[TopicPartition, int], list[TopicPartition] | None]] = {}
 
     def read(self, brokers: Mapping[int, str], errors: list[ScrapeError]) -> list[GroupObservation]:
         states, unlisted = self._list(brokers, errors)
@@ -188,13 +198,18 @@ class GroupReader:
                 for group, lags in answer.broker_lag.items():
                     broker_lag[group].update(lags)
         observations = []
+        append = observations.append
+        unconfirmed, last_committed = self._unconfirmed, self._last_committed
+        coordinator_of, error_of = coordinators.get, group_errors.get
         for group in names:
-            if group in self._unconfirmed and group in committed and not committed[group] and not unread.get(group):
-                self._unconfirmed.pop(group)  # not listed and nothing committed: deleted or expired
-                self._last_committed.pop(group, None)
+            got = committed.get(group)  # None: not read this scrape
+            bad = unread.get(group)
+            if got is not None and not got and not bad and group in unconfirmed:
+                unconfirmed.pop(group)  # not listed and nothing committed: deleted or expired
+                last_committed.pop(group, None)
                 continue
             state, group_type, protocol_type = states[group]
-            problem = group_errors.get(group)
+            problem = error_of(group)
             members: tuple[Member, ...] = ()
             epoch = None
             if group in described:
@@ -207,24 +222,28 @@ class GroupReader:
                 epoch, members, protocol_type = row.epoch, row.members, row.protocol_type
             if problem:
                 errors.append(ScrapeError("group", group, problem))
-            read = group in committed
-            if read:
-                self._last_committed[group] = tuple(sorted(set(committed[group]) | set(unread.get(group, ()))))
-            observations.append(
+            if got is not None:
+                # Kept as read; turned into sorted partitions only if a later scrape cannot read the group.
+                last_committed[group] = (got, bad)
+                committed_unread = tuple(bad) if bad else ()
+            else:
+                # Not read this scrape: where the group had committed when last read, its lag is unknown.
+                committed_unread = _partitions(last_committed.get(group))
+            lags = broker_lag.get(group)
+            append(
                 GroupObservation(
                     group=group,
                     state=state,
                     protocol_type=protocol_type,
                     group_type=group_type,
                     epoch=epoch,
-                    coordinator=coordinators.get(group),
+                    coordinator=coordinator_of(group),
                     members=members,
-                    committed=committed.get(group, {}),
+                    committed={} if got is None else got,
                     error=problem,
-                    committed_read=read,
-                    # Not read this scrape: where the group had committed when last read, its lag is unknown.
-                    committed_unread=tuple(unread.get(group, ())) if read else self._last_committed.get(group, ()),
-                    broker_lag=dict(broker_lag.get(group, {})),
+                    committed_read=got is not None,
+                    committed_unread=committed_unread,
+                    broker_lag=lags if lags is not None else {},  # built for this group alone: no copy
                 )
             )
         return observations

@@ -133,6 +133,19 @@ def test_a_partition_error_in_offset_fetch_makes_only_that_partition_unread():
     assert groups["g2"].lag_sum == 85
 
 
+def test_a_group_not_read_lists_where_it_had_committed_or_failed_to_read_when_last_read():
+    script = Script(groups={"g1": Group(1, {("orders", 2): 7, P1: 20})})
+    script.codes[("offsets_partition", ("g1", P0))] = 3  # P0 committed, but unreadable in the first scrape
+    script.groups["g1"].committed[P0] = 10
+    collector = collector_for(script)
+    first = {g.group: g for g in collector.collect().groups}["g1"]
+    assert first.committed_read and first.committed_unread == (P0,)
+    script.codes[("offsets", "g1")] = 16  # NOT_COORDINATOR: the group is not read at all
+    second = {g.group: g for g in collector.collect().groups}["g1"]
+    assert not second.committed_read and second.committed == {}
+    assert second.committed_unread == (P0, P1, ("orders", 2))  # sorted, each once
+
+
 def test_a_find_coordinator_error_for_one_group_leaves_the_others_read():
     script = two_groups()
     script.codes[("find", "g1")] = 15
