@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
-from kafka.protocol.consumer import ConsumerProtocolAssignment
+import pytest
+from kafka.protocol.consumer import ConsumerProtocolAssignment, OffsetFetchRequest
 
 from exporter.kafka.protocol.describe_configs import DescribeTopicConfigs
 from exporter.kafka.protocol.describe_groups import BY_GROUP_TYPE, CLASSIC, DescribeGroups, api_for
@@ -65,6 +66,28 @@ def test_offset_fetch_keeps_selected_topics_and_partition_errors_apart():
     assert answer.errors == {"moved": 16} and answer.broker_lag == {}
     request = FetchOffsets(["g"]).request()
     assert (request._min_version, request._max_version) == (8, 9)  # v10 replaces topic names with ids
+
+
+def test_offset_fetch_reads_each_group_of_a_response_on_its_own_topics():
+    def group(name, *topics):
+        return NS(group_id=name, error_code=0, topics=[
+            NS(name=t, partitions=[NS(partition_index=p, committed_offset=o, error_code=0) for p, o in parts])
+            for t, parts in topics])
+    response = NS(groups=[group("a", ("orders", [(0, 1), (1, 2)]), ("__internal", [(0, 9)])),
+                          group("b", ("__internal", [(0, 8)]), ("orders", [(1, 3)]), ("pay", [(0, 4)]))])
+    answer = FetchOffsets(["a", "b"], topic=lambda name: not name.startswith("__")).decode(response)
+    assert answer.committed == {"a": {("orders", 0): 1, ("orders", 1): 2},
+                                "b": {("orders", 1): 3, ("pay", 0): 4}}
+
+
+@pytest.mark.parametrize("version", [8, 9])
+def test_offset_fetch_group_entries_encode_as_kafka_pythons_own(version):
+    Group = OffsetFetchRequest.OffsetFetchRequestGroup
+    ours = FetchOffsets(["g1", "g2"]).request()
+    theirs = OffsetFetchRequest(groups=[Group(group_id=g, topics=None) for g in ["g1", "g2"]],
+                                require_stable=False, min_version=8, max_version=9)
+    assert ours.encode(version=version) == theirs.encode(version=version)
+    assert [repr(g) for g in ours.groups] == [repr(g) for g in theirs.groups]
 
 
 def test_share_group_offsets_read_start_offsets_and_the_brokers_lag():
