@@ -56,8 +56,11 @@ class Coordinators:
 
     def find(self, client: Client, names: list[str], brokers: Mapping[int, str], size: int,
              group_errors: dict[str, str]) -> dict[str, int]:
-        self.known = {g: n for g, n in self.known.items() if n in brokers}
-        unknown = [g for g in names if g not in self.known]
+        if not brokers.keys() >= set(self.known.values()):
+            self.known = {g: n for g, n in self.known.items() if n in brokers}
+        known = self.known
+        missing = set(names).difference(known)  # set operations in C: none at all on an unchanged cluster
+        unknown = [g for g in names if g in missing] if missing else []
         batches = list(chunks(unknown, size))
         answers = client.send_all([(FindCoordinators(chunk), ANY_BROKER) for chunk in batches])
         for chunk, answer in zip(batches, answers):
@@ -70,7 +73,10 @@ class Coordinators:
                     group_errors[group] = f"FindCoordinator: {error_name(code)}"
                 else:
                     self.known[group] = node
-        return {g: self.known[g] for g in names if g in self.known}
+        found = list(map(known.get, names))
+        if None not in found:
+            return dict(zip(names, found))
+        return {g: node for g, node in zip(names, found) if node is not None}
 
     def forget(self, group: str) -> None:
         self.known.pop(group, None)
@@ -102,8 +108,7 @@ class GroupReader:
         groups a failed broker listed last time: they stay in the report, with that error, instead of
         vanishing (a lag monitor that drops a group during an outage looks like a healthy one)."""
         nodes = sorted(brokers)
-        seen_before = {g: st for listed in self._listed.values() for g, st in listed.items()}
-        seen_before.update(self._unconfirmed)
+        listed_before, unconfirmed_before = list(self._listed.values()), self._unconfirmed
         self._listed = {b: listed for b, listed in self._listed.items() if b in brokers}
         selected = self.selection.group
         states: dict[str, Listing] = {}
@@ -127,7 +132,12 @@ class GroupReader:
             if group not in states:  # moved to a broker that answered: that answer wins
                 states[group] = state
                 unlisted[group] = why
-        self._unconfirmed = {g: st for g, st in seen_before.items() if g not in states and selected(g)}
+        # Seen before (listed last time, or unconfirmed already) but not now; the key differences run in C.
+        unconfirmed: dict[str, Listing] = {}
+        for before in (*listed_before, unconfirmed_before):
+            for group in before.keys() - states.keys():
+                unconfirmed[group] = before[group]
+        self._unconfirmed = {g: st for g, st in unconfirmed.items() if selected(g)}
         for group, state in self._unconfirmed.items():
             states[group] = state
             unlisted[group] = "listed by no broker this scrape (a coordinator still loading?); state as last seen"
@@ -139,18 +149,20 @@ class GroupReader:
         size, topic = self.selection.groups_per_request, self.selection.topic
         calls = []
         for node, groups in sorted(by_coordinator.items()):
-            active = [g for g in groups if states[g][0] not in MEMBERLESS_STATES]
             by_api: dict[describe_groups.DescribeApi, list[str]] = {describe_groups.CLASSIC: []}
             by_api.update((api, []) for api in describe_groups.BY_GROUP_TYPE.values())
-            for g in active:
-                by_api[describe_groups.api_for(states[g][1])].append(g)
+            share: list[str] = []
+            others: list[str] = []
+            for g in groups:
+                state, group_type, _ = states[g]
+                if state not in MEMBERLESS_STATES:
+                    by_api[describe_groups.api_for(group_type)].append(g)
+                (share if group_type == "share" else others).append(g)
             for api, typed in by_api.items():
                 calls.extend((DescribeGroups(chunk, api, topic), node) for chunk in chunks(typed, size))
             # A share group has no committed offsets: its progress is each partition's share-partition start
             # offset (and, from Kafka 4.2 on, the broker's own lag).
-            share = [g for g in groups if states[g][1] == "share"]
             calls.extend((FetchOffsets(chunk, True, topic), node) for chunk in chunks(share, size))
-            others = [g for g in groups if states[g][1] != "share"]
             calls.extend((FetchOffsets(chunk, False, topic), node) for chunk in chunks(others, size))
         return calls
 

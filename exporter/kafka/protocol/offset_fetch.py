@@ -19,8 +19,10 @@ from exporter.lag.model import TopicPartition
 GROUP_ID_NOT_FOUND = 69
 
 _Group = OffsetFetchRequest.OffsetFetchRequestGroup
-_SLOTS = {name for cls in _Group.__mro__ for name in getattr(cls, "__slots__", ())}
 _new_group = _Group.__new__
+# The container's fields as of kafka-python 3: anything else, and request_group uses the constructor.
+_SLOTS_KNOWN = {name for cls in _Group.__mro__ for name in getattr(cls, "__slots__", ())} == {
+    "group_id", "member_id", "member_epoch", "topics", "tags", "unknown_tags", "_version"}
 
 
 def request_group(group: str):
@@ -29,15 +31,12 @@ def request_group(group: str):
     thousands). The fields not set read their schema defaults, as in the constructor's object; should a
     kafka-python upgrade change the container's slots, the constructor is used instead
     (tests/unit/test_kafka_protocol.py compares the encoded bytes of both)."""
-    if _SLOTS != _FAST_SLOTS:
+    if not _SLOTS_KNOWN:
         return _Group(group_id=group, topics=None)
     entry = _new_group(_Group)
     entry._version = entry.tags = entry.unknown_tags = entry.topics = None
     entry.group_id = group
     return entry
-
-
-_FAST_SLOTS = {"group_id", "member_id", "member_epoch", "topics", "tags", "unknown_tags", "_version"}
 
 
 @dataclass(frozen=True)
