@@ -171,7 +171,9 @@ class GroupReader:
         errors: list[ScrapeError],
     ) -> list[GroupObservation]:
         names = sorted(states)
-        self._last_committed = {g: tps for g, tps in self._last_committed.items() if g in states}
+        last_committed = self._last_committed
+        for group in last_committed.keys() - states.keys():  # groups gone: forgotten (a set difference, in C)
+            del last_committed[group]
         if not names:
             return []
         group_errors: dict[str, str] = dict(unlisted)
