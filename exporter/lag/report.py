@@ -9,8 +9,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from exporter.lag import aggregate, timelag
-# The aggregation rules, here too for the callers that know them from this module.
-from exporter.lag.aggregate import catch_up, retention_used, sum_counters, worst_time_lag  # noqa: F401
 from exporter.lag.model import (
     ClusterSnapshot,
     Counter,

@@ -21,17 +21,14 @@ from exporter.lag.model import (
     TimeLagQuality,
     TopicPartition,
 )
+from exporter.lag.aggregate import catch_up, retention_used, sum_counters, worst_time_lag
 from exporter.lag.report import (
     below_log_start,
     beyond_log_end,
-    catch_up,
     group_partitions,
     offset_delta,
     partition_lag,
-    retention_used,
-    sum_counters,
     topic_recreated,
-    worst_time_lag,
 )
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from exporter.lag import aggregate
 from exporter.lag import report as lag
 from exporter.lag.model import (
     CatchUp,
@@ -107,7 +108,7 @@ def test_offset_delta(previous, current, elapsed, same, expected):
     ids=["sum", "unknown-part", "unknown-rate", "empty"],
 )
 def test_sum_counters_never_undercounts(counters, expected):
-    assert lag.sum_counters(counters) == expected
+    assert aggregate.sum_counters(counters) == expected
 
 
 @pytest.mark.parametrize(
@@ -123,7 +124,7 @@ def test_sum_counters_never_undercounts(counters, expected):
     ids=["exact", "interpolated-wins", "at-least-wins", "unknown-wins", "all-unknown", "empty"],
 )
 def test_worst_time_lag_keeps_the_max_and_the_weakest_quality(lags, expected):
-    assert lag.worst_time_lag(lags) == expected
+    assert aggregate.worst_time_lag(lags) == expected
 
 
 @pytest.mark.parametrize(
@@ -139,7 +140,7 @@ def test_worst_time_lag_keeps_the_max_and_the_weakest_quality(lags, expected):
     ids=["caught-up", "catching-up-eta", "equal-rates", "slower", "consume-unknown", "produce-unknown"],
 )
 def test_catch_up(lag_sum, consumed, produced, expected):
-    assert lag.catch_up(lag_sum, consumed, produced) == expected
+    assert aggregate.catch_up(lag_sum, consumed, produced) == expected
 
 
 @pytest.mark.parametrize(
@@ -149,7 +150,7 @@ def test_catch_up(lag_sum, consumed, produced, expected):
     ids=["half", "zero", "past-retention", "unlimited", "unknown-retention", "unknown-lag", "zero-retention"],
 )
 def test_retention_used(seconds, retention_ms, expected):
-    assert lag.retention_used(seconds, retention_ms) == expected
+    assert aggregate.retention_used(seconds, retention_ms) == expected
 
 
 # --- build_report -----------------------------------------------------------------------------
