@@ -223,14 +223,8 @@ def shard_fields(owned: tuple[int, ...], total: int) -> dict[str, Any]:
     return {fields.SELF_SHARDS: list(owned), fields.SELF_SHARDS_TOTAL: total}
 
 
-def with_status(doc: dict[str, Any], status) -> dict[str, Any]:
-    """Add an evaluator Status (exporter.evaluator.status) as lagwatch.status.* fields; None adds nothing."""
-    if status is not None:
-        _add_status(doc, status)
-    return doc
-
-
 def _add_status(doc: dict[str, Any], status) -> None:
+    """An evaluator Status (exporter.evaluator.status) as lagwatch.status.* fields."""
     code = status.code
     doc[fields.STATUS_CODE] = getattr(code, "_value_", code)
     doc[fields.STATUS_SEVERITY] = status.severity
