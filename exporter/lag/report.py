@@ -71,12 +71,11 @@ def involved_partitions(groups: Iterable[GroupObservation], topics: Mapping[str,
         touched.update(group.committed_unread)
         for member in group.members:
             touched.update(member.assignment)
-    rows = set(touched)
-    for topic in {topic for topic, _ in touched}:
+    for topic in {topic for topic, _ in touched}:  # the topics first: the set grows below
         info = topics.get(topic)
         if info is not None:
-            rows.update((topic, p) for p in range(info.partitions))
-    return rows
+            touched.update((topic, p) for p in range(info.partitions))
+    return touched
 
 
 def group_partitions(group: GroupObservation, snapshot: ClusterSnapshot) -> list[TopicPartition]:
