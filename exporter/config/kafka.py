@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 from enum import Enum
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -40,8 +41,12 @@ class NameFilter(Strict):
     _check_allow = field_validator("allow", "deny")(classmethod(lambda cls, v: compile_all(v)))
 
     def matches(self, name: str) -> bool:
-        # Called for every group and topic of a scrape (65,000+ on large estates): compiled once.
-        return _any_fullmatch(self.allow, name) and not _any_fullmatch(self.deny, name)
+        return self.matcher()(name)
+
+    def matcher(self) -> Callable[[str], bool]:
+        """`matches` as one function, for what calls it for every group and topic of a scrape (65,000+ on
+        large estates): the patterns compiled once, and no regex at all for the default (everything)."""
+        return _matcher(self.allow, self.deny)
 
 
 @functools.lru_cache(maxsize=256)
@@ -57,8 +62,39 @@ def _alternation(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
         return tuple(re.compile(p, re.DOTALL) for p in patterns)
 
 
-def _any_fullmatch(patterns: tuple[str, ...], name: str) -> bool:
-    return any(compiled.fullmatch(name) for compiled in _alternation(patterns))
+@functools.lru_cache(maxsize=256)
+def _matcher(allow: tuple[str, ...], deny: tuple[str, ...]) -> Callable[[str], bool]:
+    allowed, denied = _any(allow), _any(deny)
+    if allowed is _everything:
+        return (lambda name: not denied(name)) if denied is not None else _everything
+    if allowed is None:
+        return lambda name: False
+    return (lambda name: allowed(name) and not denied(name)) if denied is not None else allowed
+
+
+# A pattern that is a literal prefix followed by `.*` (the defaults `lagwatch.*` and `__.*`, or `.*` itself):
+# str.startswith does the same as the regex under DOTALL, several times faster.
+_PREFIX_PATTERN = re.compile(r"([A-Za-z0-9_\-]*)\.\*")
+
+
+def _any(patterns: tuple[str, ...]) -> Callable[[str], bool] | None:
+    """Whether a name fully matches any of the patterns; None without patterns."""
+    if not patterns:
+        return None
+    prefixes = [m.group(1) if (m := _PREFIX_PATTERN.fullmatch(p)) else None for p in patterns]
+    if "" in prefixes:
+        return _everything
+    if None not in prefixes:
+        starts = tuple(prefixes)
+        return lambda name: name.startswith(starts)
+    compiled = _alternation(patterns)
+    if len(compiled) == 1:
+        return lambda name, fullmatch=compiled[0].fullmatch: fullmatch(name) is not None
+    return lambda name: any(c.fullmatch(name) for c in compiled)
+
+
+def _everything(name: str) -> bool:
+    return True
 
 
 class SecurityProtocol(str, Enum):

@@ -63,10 +63,7 @@ class KafkaClient:
             return []
         wire = self.wire
         raw = [(r.request(), wire.least_loaded_node() if node is ANY_BROKER else node) for r, node in calls]
-        return [
-            response if isinstance(response, BaseException) else r.decode(response)
-            for (r, _), response in zip(calls, wire.send_all(raw))
-        ]
+        return wire.send_all(raw, [r.decode for r, _ in calls])  # each answer decoded as it arrives
 
     def send_any(self, request: Request) -> Any:
         response = self.wire.send_any(request.request())

@@ -20,7 +20,7 @@ from exporter.kafka.protocol.list_groups import ListGroups, Listing
 from exporter.kafka.protocol.offset_fetch import GROUP_ID_NOT_FOUND, FetchOffsets
 from exporter.kafka.selection import Selection
 from exporter.kafka.wire import error_name
-from exporter.lag.model import GroupObservation, Member, ScrapeError, TopicPartition
+from exporter.lag.model import NOTHING, GroupObservation, Member, ScrapeError, TopicPartition
 
 # Group protocol types that carry consumer offsets: classic consumers, and commit-only clients (Flink,
 # Spark, manual assign) whose groups have no protocol type at all.
@@ -38,13 +38,13 @@ def chunks(items: Sequence, size: int) -> Iterable[Sequence]:
         yield items[start : start + size]
 
 
-def _partitions(last: tuple[Mapping[TopicPartition, int], Sequence[TopicPartition] | None] | None,
-                ) -> tuple[TopicPartition, ...]:
+def _partitions(last: Mapping[TopicPartition, int] | tuple[Mapping[TopicPartition, int], Sequence[TopicPartition]]
+                | None) -> tuple[TopicPartition, ...]:
     """The sorted partitions a group had committed to (or failed to read) when last read; () if never."""
     if last is None:
         return ()
-    got, bad = last
-    return tuple(sorted(set(got).union(bad or ())))
+    got, bad = last if isinstance(last, tuple) else (last, ())
+    return tuple(sorted(set(got).union(bad)))
 
 
 class Coordinators:
@@ -97,7 +97,9 @@ class GroupReader:
         # committed offsets are gone (deleted or expired), never silently dropped.
         self._unconfirmed: dict[str, Listing] = {}
         # Per group, what it had committed (and the partitions it could not read) when last read.
-        self._last_committed: dict[str, tuple[dict[TopicPartition, int], list[TopicPartition] | None]] = {}
+        # (A group's offsets alone when it had no unread partitions.)
+        self._last_committed: dict[str, dict[TopicPartition, int] | tuple[dict[TopicPartition, int],
+                                                                           list[TopicPartition]]] = {}
 
     def read(self, brokers: Mapping[int, str], errors: list[ScrapeError]) -> list[GroupObservation]:
         states, unlisted = self._list(brokers, errors)
@@ -238,7 +240,7 @@ class GroupReader:
                 errors.append(ScrapeError("group", group, problem))
             if got is not None:
                 # Kept as read; turned into sorted partitions only if a later scrape cannot read the group.
-                last_committed[group] = (got, bad)
+                last_committed[group] = (got, bad) if bad else got  # no tuple per group in the usual case
                 committed_unread = tuple(bad) if bad else ()
             else:
                 # Not read this scrape: where the group had committed when last read, its lag is unknown.
@@ -253,11 +255,11 @@ class GroupReader:
                     epoch=epoch,
                     coordinator=coordinator_of(group),
                     members=members,
-                    committed={} if got is None else got,
+                    committed=NOTHING if got is None else got,
                     error=problem,
                     committed_read=got is not None,
                     committed_unread=committed_unread,
-                    broker_lag=lags if lags is not None else {},  # built for this group alone: no copy
+                    broker_lag=lags if lags is not None else NOTHING,  # built for this group alone: no copy
                 )
             )
         return observations

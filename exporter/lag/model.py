@@ -9,6 +9,31 @@ from enum import Enum
 TopicPartition = tuple[str, int]  # (topic, partition): Kafka's own key for a partition
 
 
+class _Nothing(Mapping):
+    """An empty, immutable (so hashable, and a valid dataclass default) mapping: the default of a mapping field
+    is one shared object, not a dict per object (a scrape makes one GroupObservation per group: 65,000+)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        raise KeyError(key)
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+NOTHING: Mapping = _Nothing()
+
+
 def quick_init(cls: type) -> type:
     """Give a frozen slots dataclass an __init__ that sets each slot through its descriptor: the same
     signature, defaults and object as the generated one (which calls object.__setattr__ by name per field),
@@ -29,7 +54,8 @@ def quick_init(cls: type) -> type:
 # --- What the collector observed ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class PartitionOffsets:
     """A partition's log as its leader reported it during one scrape."""
 
@@ -51,7 +77,8 @@ class Member:
     assignment: tuple[TopicPartition, ...] = ()
 
 
-@dataclass(frozen=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class GroupObservation:
     """A consumer group: its state, members and committed offsets (absent key: never committed)."""
 
@@ -61,7 +88,7 @@ class GroupObservation:
     group_type: str | None = None  # ListGroups v5: classic, consumer (KIP-848), share, streams; None: older broker
     coordinator: int | None = None
     members: tuple[Member, ...] = ()
-    committed: Mapping[TopicPartition, int] = field(default_factory=dict)
+    committed: Mapping[TopicPartition, int] = NOTHING
     error: str | None = None
     # False when this scrape could not read the group's committed offsets at all (OffsetFetch failed, its
     # coordinator is down): `committed` is then empty and says nothing about what the group committed.
@@ -72,7 +99,7 @@ class GroupObservation:
     epoch: int | None = None  # the group epoch (KIP-848 and share groups)
     # Share groups (KIP-932): `committed` holds each partition's share-partition start offset, and this the
     # lag the broker computes (Kafka 4.2+: records not yet acknowledged), which is what Kafka's tool shows.
-    broker_lag: Mapping[TopicPartition, int] = field(default_factory=dict)
+    broker_lag: Mapping[TopicPartition, int] = NOTHING
 
     def member_of(self) -> dict[TopicPartition, Member]:
         return {tp: m for m in self.members for tp in m.assignment}

@@ -166,6 +166,7 @@ def build_report(
     blocks: dict[str, tuple[TopicPartition, ...] | None] = {}
     partitions_get, histories_get, produced_get = snapshot.partitions.get, histories.get, produced_by_tp.get
     estimate = timelag.estimate
+    time_lag_of: dict[TopicPartition, dict[int | None, timelag.TimeLag]] = {}
     partition_rows: list[PartitionLag] = []
     group_topic_rows: list[GroupTopicLag] = []
     group_rows: list[GroupLag] = []
@@ -200,6 +201,14 @@ def build_report(
                     below = True
                 if log_end is not None and log_end >= 0 and committed > log_end:
                     beyond = committed - log_end
+            # Time lag depends only on the partition and the committed offset: groups at the same offset of
+            # a partition share one estimate (and one object: many groups, few partitions is a common estate).
+            by_committed = time_lag_of.get(tp)
+            if by_committed is None:
+                by_committed = time_lag_of[tp] = {}
+            time_lag = by_committed.get(committed)
+            if time_lag is None:
+                time_lag = by_committed[committed] = estimate(histories_get(tp, ()), committed, log_end, now)
             scale = scale_of.get(topic)
             if scale is None:
                 scale = scale_of[topic] = records_per_message(topic)
@@ -226,7 +235,7 @@ def build_report(
                     lag,
                     lag * scale if lag is not None else None,
                     below,
-                    estimate(histories_get(tp, ()), committed, log_end, now),
+                    time_lag,
                     produced_get(tp, unknown_counter),
                     counter(committed_before.get(tp), committed, same_topic(topic)),
                     members.get(tp),

@@ -6,7 +6,6 @@ The daemon (exporter/runtime/daemon.py), `lagwatch once`/`setup`/`top` and the t
 
 from __future__ import annotations
 
-import re
 import socket
 from collections.abc import Callable
 
@@ -63,19 +62,22 @@ def elasticsearch_client(config: ElasticsearchConfig) -> Elasticsearch:
 def selection(config: Config, cluster: Cluster, owner: Callable[[str, str], bool] | None = None) -> Selection:
     """Which groups and topics a scrape reports. `owner(cluster, group)`: replicas sharing the groups
     (exporter/coordination) report only the groups of the shards they own."""
-    groups, topics = config.groups, config.topics
-    own_client = re.compile(re.escape(cluster.client_id) + r"($|[-_.].*)", re.DOTALL)
+    group_matches = config.groups.matcher()
+    own_client = cluster.client_id
     shard = config.scrape.shard_index_count
 
     def group_selected(name: str) -> bool:
+        # Not lagwatch's own groups: its client id alone or followed by one of - _ . (and anything after).
+        if name.startswith(own_client) and (len(name) == len(own_client) or name[len(own_client)] in "-_."):
+            return False
         return (
-            groups.matches(name) and not own_client.fullmatch(name) and kafka_selection.owns(cluster.name, name, shard)
+            group_matches(name) and (shard is None or kafka_selection.owns(cluster.name, name, shard))
             and (owner is None or owner(cluster.name, name))
         )
 
     return Selection(
         group=group_selected,
-        topic=topics.matches,
+        topic=config.topics.matcher(),
         groups_per_request=config.scrape.groups_per_request,
     )
 

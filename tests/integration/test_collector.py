@@ -167,3 +167,21 @@ def test_a_selected_group_that_does_not_exist_is_left_out_and_the_others_stay_ex
     assert ours[(good, topic, 0)].lag == 2
     assert ours[(orphan, topic, 0)].lag == 0
     assert {g.group for g in snapshot.groups} == {good, orphan}
+
+
+def test_an_answer_that_cannot_be_decoded_fails_its_own_request_only(bootstrap):
+    from exporter.kafka.protocol.metadata import Metadata
+
+    wire = KafkaWire(KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test"), timeout_s=10)
+    try:
+        node = wire.least_loaded_node()
+        ask = Metadata()
+
+        def broken(response):
+            raise ValueError("unreadable")
+
+        results = wire.send_all([(ask.request(), node), (ask.request(), node)], [broken, ask.decode])
+        assert isinstance(results[0], ValueError)
+        assert results[1] == ask.decode(wire.send(ask.request(), node))  # decoded as it arrived: plain data
+    finally:
+        wire.close()

@@ -85,8 +85,11 @@ class ScriptedWire:
     def use_metadata(self, response):
         pass
 
-    def send_all(self, calls):
-        return [self.cluster.answer(request, node) for request, node in calls]
+    def send_all(self, calls, decoders=None):
+        answers = [self.cluster.answer(request, node) for request, node in calls]
+        if decoders is None:
+            return answers
+        return [a if isinstance(a, BaseException) else decode(a) for a, decode in zip(answers, decoders)]
 
     def send(self, request, node=None):
         result = self.send_all([(request, node if node is not None else self.least_loaded_node())])[0]

@@ -5,7 +5,7 @@ test_config_secrets.py (secret files, redaction), test_config_load.py (YAML file
 
 import pytest
 
-from exporter.config import ConfigError, Granularity, parse
+from exporter.config import ConfigError, Granularity, NameFilter, parse
 
 def minimal():
     return {"clusters": [{"name": "prod", "bootstrap_servers": ["kafka-1:9092"]}]}
@@ -161,3 +161,22 @@ def test_several_problems_are_reported_at_once():
 
 def test_top_level_must_be_a_mapping():
     assert problems(["a", "b"]) == [("(top level)", "expected a mapping of options, got list")]
+
+
+FILTER_PATTERNS = [".*", "lagwatch.*", "__.*", "pay-.*", "(?i)orders.*", "x\\.y", "[a-z]+", "o.*s", ".*-test"]
+FILTER_NAMES = ["lagwatch", "lagwatch-x", "__consumer_offsets", "_x", "pay-1", "ORDERS-eu", "x.y", "xzy", "orders",
+                "", "a-test", *ODD_GROUP_IDS]
+
+
+@pytest.mark.parametrize("allow", [(".*",), ("pay-.*",), ("pay-.*", "[a-z]+"), ("(?i)orders.*", "__.*"), ()], ids=repr)
+@pytest.mark.parametrize("deny", [(), ("lagwatch.*",), ("lagwatch.*", "__.*"), ("o.*s",), (".*",), ("x\\.y", "pay-.*")],
+                         ids=repr)
+def test_name_filters_select_exactly_what_the_regexes_fullmatch(allow, deny):
+    # The matcher takes shortcuts (no regex for `.*`, startswith for `<literal>.*`): same answers as the regexes.
+    import re
+
+    f = NameFilter(allow=allow, deny=deny)
+    for name in FILTER_NAMES:
+        want = (any(re.fullmatch(p, name, re.DOTALL) for p in allow)
+                and not any(re.fullmatch(p, name, re.DOTALL) for p in deny))
+        assert f.matches(name) is want, name

@@ -6,13 +6,13 @@ from __future__ import annotations
 from types import SimpleNamespace as NS
 
 import pytest
-from kafka.protocol.consumer import ConsumerProtocolAssignment, OffsetFetchRequest
+from kafka.protocol.consumer import ConsumerProtocolAssignment, ListOffsetsRequest, OffsetFetchRequest
 
 from exporter.kafka.protocol.describe_configs import DescribeTopicConfigs
 from exporter.kafka.protocol.describe_groups import BY_GROUP_TYPE, CLASSIC, DescribeGroups, api_for
 from exporter.kafka.protocol.find_coordinator import FindCoordinators
 from exporter.kafka.protocol.list_groups import ListGroups
-from exporter.kafka.protocol.list_offsets import EARLIEST, ListOffsets
+from exporter.kafka.protocol.list_offsets import EARLIEST, LATEST, ListOffsets
 from exporter.kafka.protocol.metadata import Metadata
 from exporter.kafka.protocol.offset_fetch import FetchOffsets
 from exporter.lag.model import Member
@@ -142,3 +142,18 @@ def test_a_streams_member_reads_its_tasks_partitions_of_every_source_topic():
     (row,) = DescribeGroups(["s"], api_for("streams")).decode(response)
     assert row.members[0].assignment == (("in", 1), ("in2", 1))
     assert (row.protocol_type, row.epoch) == ("streams", 4)
+
+
+@pytest.mark.parametrize("version", range(0, 11))
+def test_list_offsets_partition_entries_encode_as_kafka_pythons_own(version):
+    Topic = ListOffsetsRequest.ListOffsetsTopic
+    Partition = Topic.ListOffsetsPartition
+    ours = ListOffsets({"orders": {1: LATEST, 0: 1_700_000_000_000}, "pay": {0: EARLIEST}}).request()
+    theirs = ListOffsetsRequest(
+        replica_id=-1, isolation_level=0,
+        topics=[Topic(name="orders", partitions=[Partition(partition_index=0, timestamp=1_700_000_000_000,
+                                                           current_leader_epoch=-1),
+                                                 Partition(partition_index=1, timestamp=LATEST, current_leader_epoch=-1)]),
+                Topic(name="pay", partitions=[Partition(partition_index=0, timestamp=EARLIEST, current_leader_epoch=-1)])])
+    assert ours.encode(version=version) == theirs.encode(version=version)
+    assert repr(ours) == repr(theirs)

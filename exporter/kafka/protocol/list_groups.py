@@ -27,9 +27,13 @@ class ListGroups:
 
     def decode(self, response) -> ListedGroups:
         groups = {}
+        # Thousands of groups share a few (state, type, protocol type) listings: one tuple (and its three
+        # strings) each, kept by every snapshot until the next, instead of one per group.
+        shared: dict[Listing, Listing] = {}
         for group in response.groups:
             # group_state: v4+, group_type: v5+.
             state = getattr(group, "group_state", "") or "Unknown"
             group_type = getattr(group, "group_type", "") or None
-            groups[group.group_id] = (state, group_type, group.protocol_type)
+            listing = (state, group_type, group.protocol_type)
+            groups[group.group_id] = shared.setdefault(listing, listing)
         return ListedGroups(response.error_code, groups)

@@ -16,6 +16,26 @@ from exporter.lag.model import TopicPartition
 
 LATEST, EARLIEST = -1, -2
 
+_Topic = ListOffsetsRequest.ListOffsetsTopic
+_Partition = _Topic.ListOffsetsPartition
+_new_partition = _Partition.__new__
+# The container's fields as of kafka-python 3: anything else, and partition_entry uses the constructor.
+_SLOTS_KNOWN = {name for cls in _Partition.__mro__ for name in getattr(cls, "__slots__", ())} == {
+    "partition_index", "current_leader_epoch", "timestamp", "max_num_offsets", "tags", "unknown_tags", "_version"}
+
+
+def partition_entry(partition: int, timestamp: int):
+    """ListOffsets' entry for one partition: what `_Partition(partition_index=..., timestamp=...,
+    current_leader_epoch=-1)` makes, without the generic __init__ that walks the schema per object (a request
+    holds one per partition: 10,000+ on a wide estate). `max_num_offsets` reads its schema default, as in the
+    constructor's object (tests/unit/test_kafka_protocol.py compares the encoded bytes of both)."""
+    if not _SLOTS_KNOWN:
+        return _Partition(partition_index=partition, timestamp=timestamp, current_leader_epoch=-1)
+    entry = _new_partition(_Partition)
+    entry._version = entry.tags = entry.unknown_tags = None
+    entry.partition_index, entry.timestamp, entry.current_leader_epoch = partition, timestamp, -1
+    return entry
+
 
 @dataclass(frozen=True)
 class ListOffsets:
@@ -41,20 +61,12 @@ class ListOffsets:
         return cls(by_topic)
 
     def request(self) -> ListOffsetsRequest:
-        Topic = ListOffsetsRequest.ListOffsetsTopic
-        Partition = Topic.ListOffsetsPartition
         return ListOffsetsRequest(
             replica_id=-1,
             # Kafka's own tool reads log-end as the high watermark under READ_UNCOMMITTED too.
             isolation_level=IsolationLevel.READ_UNCOMMITTED.value,
             topics=[
-                Topic(
-                    name=topic,
-                    partitions=[
-                        Partition(partition_index=p, timestamp=ts, current_leader_epoch=-1)
-                        for p, ts in sorted(parts.items())
-                    ],
-                )
+                _Topic(name=topic, partitions=[partition_entry(p, ts) for p, ts in sorted(parts.items())])
                 for topic, parts in sorted(self.times.items())
             ],
         )
