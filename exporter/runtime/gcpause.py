@@ -5,6 +5,12 @@ documents) that hold no reference cycles and die together at the end of the cycl
 those allocations trigger hundreds of collections that walk the same live objects again and again: a
 quarter to a third of a scrape's CPU time on 65,000 groups (bench/RESULTS.md). Reference counting still
 frees everything as usual; only cycle detection waits until the cycle is over.
+
+What a cycle leaves alive (the report, the snapshot: hundreds of thousands of objects) is then frozen
+(gc.freeze): the collections between cycles do not walk it again, which cost a scan of every one of those
+objects after each cycle (0.2 s per scrape on 65,000 groups). Every FULL_COLLECTION_EVERY cycles, the frozen
+objects are unfrozen and fully collected first, so garbage among them (reference cycles, rare here) is
+freed within that many cycles: one full collection (0.3 s on 65,000 groups) instead of a scan per cycle.
 """
 
 from __future__ import annotations
@@ -17,12 +23,14 @@ from contextlib import contextmanager
 _lock = threading.Lock()
 _depth = 0
 _was_enabled = False
+_cycles = 0
+FULL_COLLECTION_EVERY = 10
 
 
 @contextmanager
 def paused() -> Iterator[None]:
     """Nested and concurrent uses (one pipeline per cluster, in threads) re-enable it after the last."""
-    global _depth, _was_enabled
+    global _depth, _was_enabled, _cycles
     with _lock:
         if _depth == 0:
             _was_enabled = gc.isenabled()
@@ -33,5 +41,11 @@ def paused() -> Iterator[None]:
     finally:
         with _lock:
             _depth -= 1
-            if _depth == 0 and _was_enabled:
-                gc.enable()
+            if _depth == 0:
+                _cycles += 1
+                if _cycles % FULL_COLLECTION_EVERY == 0:
+                    gc.unfreeze()
+                    gc.collect()
+                gc.freeze()
+                if _was_enabled:
+                    gc.enable()
