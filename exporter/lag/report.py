@@ -166,6 +166,9 @@ def build_report(
     blocks: dict[str, tuple[TopicPartition, ...] | None] = {}
     partitions_get, histories_get, produced_get = snapshot.partitions.get, histories.get, produced_by_tp.get
     estimate = timelag.estimate
+    # Time lag depends only on the partition and the committed offset: with more groups than partitions (many
+    # groups on few partitions), groups at the same offset of a partition share one estimate and one object.
+    share_time_lags = len(snapshot.groups) > len(snapshot.partitions)
     time_lag_of: dict[TopicPartition, dict[int | None, timelag.TimeLag]] = {}
     partition_rows: list[PartitionLag] = []
     group_topic_rows: list[GroupTopicLag] = []
@@ -201,14 +204,15 @@ def build_report(
                     below = True
                 if log_end is not None and log_end >= 0 and committed > log_end:
                     beyond = committed - log_end
-            # Time lag depends only on the partition and the committed offset: groups at the same offset of
-            # a partition share one estimate (and one object: many groups, few partitions is a common estate).
-            by_committed = time_lag_of.get(tp)
-            if by_committed is None:
-                by_committed = time_lag_of[tp] = {}
-            time_lag = by_committed.get(committed)
-            if time_lag is None:
-                time_lag = by_committed[committed] = estimate(histories_get(tp, ()), committed, log_end, now)
+            if share_time_lags:
+                by_committed = time_lag_of.get(tp)
+                if by_committed is None:
+                    by_committed = time_lag_of[tp] = {}
+                time_lag = by_committed.get(committed)
+                if time_lag is None:
+                    time_lag = by_committed[committed] = estimate(histories_get(tp, ()), committed, log_end, now)
+            else:
+                time_lag = estimate(histories_get(tp, ()), committed, log_end, now)
             scale = scale_of.get(topic)
             if scale is None:
                 scale = scale_of[topic] = records_per_message(topic)

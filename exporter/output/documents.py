@@ -64,7 +64,16 @@ def _hashed_id(text: str, _blake2b=hashlib.blake2b, _b64=binascii.b2a_base64, _u
 # `x._value_` reads an enum member's value without the descriptor behind `.value`.
 
 
-def partition_doc(row: PartitionLag, snapshot: ClusterSnapshot, slot_ms: int, status=None) -> dict[str, Any]:
+def partition_id_prefix(cluster: str, group: str, topic: str, slot_ms: int) -> str:
+    """What the ids of one group's partition documents of a topic in a slot share: `<prefix>-<partition>`.
+    One hash per group and topic instead of one per partition (a wide group reads hundreds of partitions)."""
+    return _hashed_id(f"{cluster}\x1f{PARTITION}\x1f{group}\x1f{topic}\x1f{slot_ms}")
+
+
+def partition_doc(
+    row: PartitionLag, snapshot: ClusterSnapshot, slot_ms: int, status=None, id_prefix: str | None = None
+) -> dict[str, Any]:
+    """`id_prefix`: partition_id_prefix(...) of the row, when the caller has it already."""
     member, time_lag, produced, consumed = row.member, row.time_lag, row.produced, row.consumed
     doc = {
         fields.TIMESTAMP: iso(snapshot.taken_at),
@@ -100,8 +109,9 @@ def partition_doc(row: PartitionLag, snapshot: ClusterSnapshot, slot_ms: int, st
     }
     if status is not None:
         _add_status(doc, status)
-    doc["_id"] = _hashed_id(
-        f"{snapshot.cluster}\x1f{PARTITION}\x1f{row.group}\x1f{row.topic}\x1f{row.partition}\x1f{slot_ms}")
+    if id_prefix is None:
+        id_prefix = partition_id_prefix(snapshot.cluster, row.group, row.topic, slot_ms)
+    doc["_id"] = f"{id_prefix}-{row.partition}"
     return doc
 
 
@@ -270,8 +280,13 @@ def iterate(
         slot_ms = slot(snapshot.taken_at, interval_s)
     wanted = GRANULARITY_DOC_TYPES[granularity]
     if PARTITION in wanted:
-        for r in report.partitions:
-            yield partition_doc(r, snapshot, slot_ms, part_status.get((r.group, r.topic, r.partition)))
+        group = topic = prefix = None
+        cluster = snapshot.cluster
+        for r in report.partitions:  # a group's rows of one topic are one run: one id prefix per run
+            if r.topic != topic or r.group != group:
+                group, topic = r.group, r.topic
+                prefix = partition_id_prefix(cluster, group, topic, slot_ms)
+            yield partition_doc(r, snapshot, slot_ms, part_status.get((r.group, r.topic, r.partition)), prefix)
     if TOPIC in wanted:
         for r in report.group_topics:
             yield topic_doc(r, snapshot, slot_ms)
