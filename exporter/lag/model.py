@@ -24,6 +24,12 @@ class _Nothing(Mapping):
     def __len__(self) -> int:
         return 0
 
+    def get(self, key, default=None):  # not Mapping's, which raises and catches KeyError for every miss
+        return default
+
+    def __contains__(self, key) -> bool:
+        return False
+
     def __hash__(self) -> int:
         return 0
 

@@ -22,6 +22,8 @@ from exporter.lag.model import (
 )
 
 
+_NONE: dict = {}  # an empty mapping for the hot loop's lookups (a dict: its .get is C); never written to
+
 
 def partition_lag(committed: int | None, log_end: int | None) -> int | None:
     """log-end minus committed, never negative; None when either is unknown (Kafka's tool prints "-")."""
@@ -177,9 +179,9 @@ def build_report(
     for group in snapshot.groups:
         name = group.group
         before = previous_groups.get(name)
-        committed_before = before.committed if before is not None else {}
-        members = group.member_of() if group.members else {}
-        unread = set(group.committed_unread)
+        committed_before = before.committed if before is not None else _NONE
+        members = group.member_of() if group.members else _NONE
+        unread = set(group.committed_unread) if group.committed_unread else ()
         committed_of = group.committed
         broker_lag = group.broker_lag
         first = len(partition_rows)
