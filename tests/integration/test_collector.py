@@ -185,3 +185,27 @@ def test_an_answer_that_cannot_be_decoded_fails_its_own_request_only(bootstrap):
         assert results[1] == ask.decode(wire.send(ask.request(), node))  # decoded as it arrived: plain data
     finally:
         wire.close()
+
+
+def test_the_bytes_decoders_read_the_brokers_answers_as_kafka_python_does(kafka, bootstrap):
+    from exporter.kafka.protocol.list_groups import ListGroups
+    from exporter.kafka.protocol.list_offsets import LATEST, ListOffsets
+    from exporter.kafka.protocol.offset_fetch import FetchOffsets
+    from exporter.kafka.protocol.raw import RawAnswer
+
+    topic = kafka.create_topic(unique("raw"), partitions=3)
+    kafka.produce(topic, {0: 3, 1: 2, 2: 1})
+    group = unique("raw-group")
+    kafka.commit(group, {TopicPartition(topic, 0): 2, TopicPartition(topic, 2): 1})
+    wire = KafkaWire(KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test"), timeout_s=10)
+    try:
+        node = wire.least_loaded_node()
+        for ask, bytes_from in ((ListGroups(), 3), (FetchOffsets([group, unique("never")]), 8),
+                                (ListOffsets.of([(topic, p) for p in range(3)], LATEST), 6)):
+            answer = wire.send(ask.request(), node)
+            assert isinstance(answer, RawAnswer) and answer.version >= bytes_from  # read from the bytes
+            assert ask.decode(answer) == ask.decode(answer.decoded()), type(ask).__name__
+        committed = FetchOffsets([group]).decode(wire.send(FetchOffsets([group]).request(), node)).committed
+        assert committed == {group: {(topic, 0): 2, (topic, 2): 1}}
+    finally:
+        wire.close()

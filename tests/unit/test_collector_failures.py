@@ -33,7 +33,7 @@ class Cluster:
         self.coordinator = {"g1": 1, "g2": 2}
 
     def answer(self, request, node):
-        name = type(request).__name__
+        name = request.name  # the API (a raw request is a subclass: exporter/kafka/protocol/raw.py)
         if node in self.down:
             return KafkaTimeoutError(f"broker {node} timed out")
         if name == "MetadataRequest":

@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 from kafka.protocol.admin import ListGroupsRequest
 
+from exporter.kafka.protocol.raw import INT16, RawAnswer, compact_string, skip_tags, raw, uvarint
+
 # (state, group type, protocol type): group type is ListGroups v5's classic/consumer/share/streams, None
 # on older brokers; protocol type is "consumer" for classic consumers, "" for commit-only clients.
 Listing = tuple[str, "str | None", str]
@@ -23,9 +25,13 @@ class ListedGroups(NamedTuple):
 @dataclass(frozen=True)
 class ListGroups:
     def request(self) -> ListGroupsRequest:
-        return ListGroupsRequest()
+        return raw(ListGroupsRequest)()  # the answer comes back as its bytes (raw.py)
 
     def decode(self, response) -> ListedGroups:
+        if isinstance(response, RawAnswer):
+            if response.version >= 3:
+                return _decode_bytes(response.body, response.version)
+            response = response.decoded()
         groups = {}
         # Thousands of groups share a few (state, type, protocol type) listings: one tuple (and its three
         # strings) each, kept by every snapshot until the next, instead of one per group.
@@ -37,3 +43,26 @@ class ListGroups:
             listing = (state, group_type, group.protocol_type)
             groups[group.group_id] = shared.setdefault(listing, listing)
         return ListedGroups(response.error_code, groups)
+
+
+def _decode_bytes(buf: bytes, version: int) -> ListedGroups:
+    """What ListGroups.decode makes of kafka-python's objects, read straight from a flexible (v3+) body
+    (ListGroupsResponse.json: throttle time, error code, groups[id, protocol type, state (v4+), type (v5+),
+    tags], tags)."""
+    (error_code,) = INT16.unpack_from(buf, 4)
+    groups: dict[str, Listing] = {}
+    shared: dict[Listing, Listing] = {}
+    with_state, with_type = version >= 4, version >= 5
+    count, pos = uvarint(buf, 6)
+    for _ in range(count - 1):
+        group, pos = compact_string(buf, pos)
+        protocol_type, pos = compact_string(buf, pos)
+        state = group_type = None
+        if with_state:
+            state, pos = compact_string(buf, pos)
+        if with_type:
+            group_type, pos = compact_string(buf, pos)
+        pos = skip_tags(buf, pos)
+        listing = (state or "Unknown", group_type or None, protocol_type)
+        groups[group] = shared.setdefault(listing, listing)
+    return ListedGroups(error_code, groups)

@@ -8,15 +8,20 @@ group's other partitions are read."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kafka.protocol.consumer import OffsetFetchRequest
 
 from exporter.kafka.protocol import DescribeShareGroupOffsetsRequest
+from exporter.kafka.protocol.raw import (
+    INT16, RawAnswer, compact_length, compact_string, raw, skip_compact_string, skip_tags, uvarint,
+)
 from exporter.lag.model import TopicPartition
 
 GROUP_ID_NOT_FOUND = 69
+_PARTITION = struct.Struct(">iqi")  # partition index, committed offset, committed leader epoch
 
 _Group = OffsetFetchRequest.OffsetFetchRequestGroup
 _new_group = _Group.__new__
@@ -37,6 +42,36 @@ def request_group(group: str):
     entry._version = entry.tags = entry.unknown_tags = entry.topics = None
     entry.group_id = group
     return entry
+
+
+class _AllTopicsRequest(raw(OffsetFetchRequest), init=False):
+    """OffsetFetch v8/v9 for whole groups (all topics), encoded here: kafka-python's generic encoder walks the
+    schema for each of the thousands of groups in a request. Other versions and contents: kafka-python's
+    (tests/unit/test_kafka_raw_decode.py compares the bytes of both)."""
+
+    __slots__ = ()
+
+    def encode(self, version=None, header=False, framed=False):
+        if version is not None:
+            self.API_VERSION = version
+        version = self.API_VERSION
+        if version not in (8, 9) or self.require_stable or any(g.topics is not None for g in self.groups):
+            return super().encode(header=header, framed=framed)
+        out = bytearray(b"\0\0\0\0" if framed else b"")
+        if header:
+            out += self.encode_header(flexible=True)
+        out += compact_length(len(self.groups))
+        # per group: its id; v9: member id null, member epoch -1; topics null (all of them); no tags
+        tail = b"\x00\xff\xff\xff\xff\x00\x00" if version == 9 else b"\x00\x00"
+        for entry in self.groups:
+            name = entry.group_id.encode()
+            out += compact_length(len(name))
+            out += name
+            out += tail
+        out += b"\x00\x00"  # require_stable false, no tags
+        if framed:
+            out[:4] = (len(out) - 4).to_bytes(4, "big")
+        return bytes(out)
 
 
 @dataclass(frozen=True)
@@ -71,8 +106,8 @@ class FetchOffsets:
         if self.share:
             Group = DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestGroup
             return DescribeShareGroupOffsetsRequest(groups=[Group(group_id=g, topics=None) for g in self.groups])
-        # max_version 9: v10 replaces topic names with topic ids.
-        return OffsetFetchRequest(
+        # max_version 9: v10 replaces topic names with topic ids. The answer comes back as its bytes (raw.py).
+        return _AllTopicsRequest(
             groups=[request_group(g) for g in self.groups],
             require_stable=False,
             min_version=8,
@@ -80,6 +115,10 @@ class FetchOffsets:
         )
 
     def decode(self, response) -> FetchedOffsets:
+        if isinstance(response, RawAnswer):
+            if response.version in (8, 9) and not self.share:
+                return self._decode_bytes(response.body)
+            response = response.decoded()
         share, selected = self.share, self.topic
         answer = FetchedOffsets({}, {}, {}, {})
         errors, all_committed, unread = answer.errors, answer.committed, answer.unread
@@ -116,4 +155,51 @@ class FetchOffsets:
                         lag = getattr(partition, "lag", -1)  # v1+ (Kafka 4.2)
                         if lag is not None and lag >= 0:
                             answer.broker_lag.setdefault(group, {})[tp] = lag
+        return answer
+
+    def _decode_bytes(self, buf: bytes) -> FetchedOffsets:
+        """What `decode` makes of kafka-python's objects, read straight from an OffsetFetch v8/v9 body
+        (OffsetFetchResponse.json: throttle time, then groups[id, topics[name, partitions[index, committed
+        offset, leader epoch, metadata, error code, tags], tags], error code, tags], tags)."""
+        selected = self.topic
+        answer = FetchedOffsets({}, {}, {}, {})
+        errors, all_committed, unread = answer.errors, answer.committed, answer.unread
+        keys: dict[str, dict[int, TopicPartition] | None] = {}
+        unpack_int16, unpack_partition = INT16.unpack_from, _PARTITION.unpack_from
+        groups, pos = uvarint(buf, 4)  # after the throttle time
+        for _ in range(groups - 1):
+            group, pos = compact_string(buf, pos)
+            committed: dict[TopicPartition, int] = {}
+            bad: list[TopicPartition] = []
+            topics, pos = uvarint(buf, pos)
+            for _ in range(topics - 1):
+                name, pos = compact_string(buf, pos)
+                try:
+                    tps = keys[name]
+                except KeyError:
+                    tps = keys[name] = {} if selected(name) else None
+                partitions, pos = uvarint(buf, pos)
+                for _ in range(partitions - 1):
+                    index, offset, _ = unpack_partition(buf, pos)  # (and the leader epoch)
+                    pos = skip_compact_string(buf, pos + 16)  # the metadata
+                    (code,) = unpack_int16(buf, pos)
+                    pos = skip_tags(buf, pos + 2)
+                    if tps is None:
+                        continue
+                    tp = tps.get(index)
+                    if tp is None:
+                        tp = tps[index] = (name, index)
+                    if code:
+                        bad.append(tp)
+                    elif offset >= 0:
+                        committed[tp] = offset
+                pos = skip_tags(buf, pos)
+            (code,) = unpack_int16(buf, pos)
+            pos = skip_tags(buf, pos + 2)
+            if code:
+                errors[group] = code
+                continue
+            all_committed[group] = committed
+            if bad:
+                unread[group] = bad
         return answer
