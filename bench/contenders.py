@@ -97,6 +97,7 @@ def summarize_stages(rows: list[dict]) -> dict:
             floor=collect[-1]["floor"],
             floor_cpu_s=spread([c["floor"]["offset_fetch_direct_cpu_s"] for c in collect]),
             offset_fetch_decode_cpu_s=spread([c["decode_cpu_by_api"].get("OffsetFetch", 0.0) for c in collect]),
+            offset_fetch_kafka_python_cpu_s=spread([c["floor"]["offset_fetch_kafka_python_cpu_s"] for c in collect]),
             requests=collect[-1]["requests"],
         )
         detail = {name: {k: spread([s["detail"][name][k] for s in scrapes]) for k in STAGE_KEYS}

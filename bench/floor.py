@@ -1,9 +1,10 @@
 """The floor of response decode: OffsetFetch v8/v9 answers read straight from their bytes into plain tuples.
 
-Not lagwatch's decoder (exporter/kafka/collector.py decodes through kafka-python): a reference for what decoding
-the same bytes costs when nothing but the rows is made, one `(group, topic, partition, committed offset,
-error code)` tuple per partition. bench/stages.py keeps the raw OffsetFetch responses of its scrape and times
-this against kafka-python's decode of the same responses; the row counts must match.
+Not lagwatch's decoder (exporter/kafka/protocol/offset_fetch.py reads the same bytes into the snapshot's
+committed-offset tables, with topic selection and per-level errors): a reference for what decoding them costs
+when nothing but the rows is made, one `(group, topic, partition, committed offset, error code)` tuple per
+partition. bench/stages.py keeps the raw OffsetFetch responses of its scrape and times this against lagwatch's
+and kafka-python's decode of the same responses; the row counts must match.
 
 Layout (Kafka's OffsetFetchResponse.json, flexible versions): response header v1 (correlation id, tagged
 fields), throttle time, then groups[group id, topics[name, partitions[index, committed offset, leader epoch,

@@ -147,7 +147,8 @@ def _stages(st: dict) -> list[str]:
         share = (median_of(b["cpu_s"]) or 0) / total_cpu
         out.append(f"| {label} | {cell(a)} | {cell(b)} | {100 * share:.0f}% |")
         if name == "collect":
-            out.append(f"| &nbsp;&nbsp;of which decode (kafka-python, CPU) | {fmt_s(a['decode_cpu_s'])} | "
+            out.append(f"| &nbsp;&nbsp;of which decode (kafka-python's parser and lagwatch's decoders, CPU) | "
+                       f"{fmt_s(a['decode_cpu_s'])} | "
                        f"{fmt_s(b['decode_cpu_s'])} | {100 * (median_of(b['decode_cpu_s']) or 0) / total_cpu:.0f}% |")
             rest_a = (median_of(a["cpu_s"]) or 0) - (median_of(a["decode_cpu_s"]) or 0)
             rest_b = (median_of(b["cpu_s"]) or 0) - (median_of(b["decode_cpu_s"]) or 0)
@@ -164,13 +165,16 @@ def _stages(st: dict) -> list[str]:
     floor = collect.get("floor")
     if floor:
         cpu_by_api = collect.get("decode_cpu_by_api", {})
-        out.append("Decode CPU by API (kafka-python): " + ", ".join(
+        kafka_python = collect.get("offset_fetch_kafka_python_cpu_s")
+        out.append("Decode CPU by API (kafka-python's parser and lagwatch's decoders): " + ", ".join(
             f"{api} {cpu:.3f} s" for api, cpu in sorted(cpu_by_api.items(), key=lambda kv: -kv[1])) + ". "
             f"Floor: the same OffsetFetch responses ({floor['offset_fetch_bytes'] / 1e6:.2f} MB, "
             f"{floor['offset_fetch_rows']:,} partition rows; kafka-python decoded "
             f"{floor['offset_fetch_rows_kafka_python']:,}) read straight from their bytes into tuples "
             f"(bench/floor.py): {fmt_s(collect['floor_cpu_s'])} CPU, against "
-            f"{fmt_s(collect['offset_fetch_decode_cpu_s'])} for kafka-python's decode of them.")
+            f"{fmt_s(collect['offset_fetch_decode_cpu_s'])} for lagwatch's decode of them into its snapshot's "
+            "committed offsets" + (f" and {fmt_s(kafka_python)} for kafka-python's decode of them into its "
+                                  "objects." if kafka_python else "."))
     return out
 
 

@@ -6,14 +6,15 @@ Times, from the outside, the same functions the daemon's cycle calls (exporter/r
 after the other on the same data, with the cyclic GC paused as the pipeline pauses it:
 
 - collect: `ClusterPipeline.scrape()` (Kafka requests and response decode, the snapshot). Within it, decode:
-  kafka-python's `KafkaProtocol._process_response` timed by a wrapper (wall and thread CPU; bytes and
-  responses counted); broker wait: wall minus CPU minus run-queue wait (bench/procstat.py) of the collect;
+  kafka-python's `KafkaProtocol._process_response` (frames to its objects, or to bytes for the answers lagwatch
+  reads itself) and lagwatch's decoders (each request family's `decode`), timed by wrappers (thread CPU; bytes
+  and responses counted); broker wait: wall minus CPU minus run-queue wait (bench/procstat.py) of the collect;
 - time lag: `lag.update_histories` (this scrape's point per partition), plus the estimates `build_report`
   makes per row (`timelag.estimate`, the same arguments, timed in a pass of its own);
 - lag model: `lag.build_report` minus that estimate pass;
 - statuses: `Alerting.evaluate` (app.alerting with the default config: statuses on, no rules, no store);
-- floor: the OffsetFetch responses decoded once more, straight from their bytes into tuples (bench/floor.py),
-  after the cycle, against kafka-python's decode CPU for the same responses;
+- floor: the OffsetFetch responses decoded once more after the cycle, straight from their bytes into tuples
+  (bench/floor.py) and by kafka-python into its objects, against lagwatch's decode of them;
 - documents: `documents.iterate` consumed in the pipeline's chunks (delivery_chunk);
 - serialization: each chunk to `_bulk` request bodies by the Elasticsearch sink (`ElasticsearchSink.bodies`),
   the bytes the daemon would send; delivery is measured apart (bench/run.py measure_indexing).
@@ -40,7 +41,10 @@ KEYS = ("wall_s", "cpu_s", "runq_s")
 
 
 class DecodeMeter:
-    """Time and bytes of every Kafka response kafka-python decodes in this process."""
+    """Time and bytes of every Kafka response this process decodes, in two steps: kafka-python's parser (a
+    frame to its response objects, or to the body's bytes for what lagwatch reads itself:
+    exporter/kafka/protocol/raw.py), then lagwatch's decoders (each request family's `decode`, to plain data).
+    `decode_cpu_by_api` is both; `parser_cpu_by_api` the first alone."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
@@ -49,11 +53,13 @@ class DecodeMeter:
         self.by_api: collections.Counter[str] = collections.Counter()
         self.bytes_by_api: collections.Counter[str] = collections.Counter()
         self.cpu_by_api: collections.Counter[str] = collections.Counter()
-        self.offset_fetch: list[bytes] = []  # raw responses, for the floor (bench/floor.py)
-        self.offset_fetch_rows = 0  # partition rows kafka-python decoded from them
+        self.parser_cpu_by_api: collections.Counter[str] = collections.Counter()
+        self.offset_fetch: list[tuple[int, bytes]] = []  # (version, whole response), for the floor (bench/floor.py)
 
     def install(self) -> None:
         from kafka.protocol import parser
+
+        from exporter.kafka.protocol.raw import RawAnswer
 
         original = parser.KafkaProtocol._process_response
         meter = self
@@ -62,41 +68,86 @@ class DecodeMeter:
             size = len(read_buffer)
             started, cpu = time.perf_counter(), time.thread_time()
             result = original(protocol, read_buffer)
-            meter.seconds += time.perf_counter() - started
             spent = time.thread_time() - cpu
-            meter.cpu += spent
-            name = type(result[1]).__name__.split("_v")[0].removesuffix("Response")
+            meter.seconds += time.perf_counter() - started
+            answer = result[1]
+            kind = answer.response_class if isinstance(answer, RawAnswer) else type(answer)
+            name = kind.__name__.split("_v")[0].removesuffix("Response")
+            meter.add(name, spent)
+            meter.parser_cpu_by_api[name] += spent
             meter.bytes += size
             meter.by_api[name] += 1
             meter.bytes_by_api[name] += size
-            meter.cpu_by_api[name] += spent
-            if name == "OffsetFetch":
-                meter.offset_fetch.append(bytes(read_buffer))
-                meter.offset_fetch_rows += sum(len(t.partitions) for g in result[1].groups for t in g.topics)
+            if name == "OffsetFetch" and isinstance(answer, RawAnswer):
+                read_buffer.seek(0)
+                meter.offset_fetch.append((answer.version, read_buffer.read()))
             return result
 
         parser.KafkaProtocol._process_response = timed
+        self._wrap_decoders()
+
+    def add(self, api: str, cpu: float) -> None:
+        self.cpu += cpu
+        self.cpu_by_api[api] += cpu
+
+    def _wrap_decoders(self) -> None:
+        from exporter.kafka.protocol import (
+            describe_configs, describe_groups, find_coordinator, list_groups, list_offsets, metadata, offset_fetch,
+        )
+
+        families = [(metadata.Metadata, "Metadata"), (list_groups.ListGroups, "ListGroups"),
+                    (find_coordinator.FindCoordinators, "FindCoordinator"),
+                    (describe_groups.DescribeGroups, None), (offset_fetch.FetchOffsets, None),
+                    (list_offsets.ListOffsets, "ListOffsets"), (describe_configs.DescribeTopicConfigs, "DescribeConfigs")]
+        meter = self
+        for family, api in families:
+            original = family.decode
+
+            def timed(request, response, original=original, api=api):
+                cpu = time.thread_time()
+                try:
+                    return original(request, response)
+                finally:
+                    name = api or (request.api if isinstance(request.api, str) else request.api.name)
+                    meter.add(name, time.thread_time() - cpu)
+
+            family.decode = timed
 
     def take(self) -> dict:
         taken = {"decode_s": self.seconds, "decode_cpu_s": self.cpu, "response_bytes": self.bytes,
                  "responses": dict(self.by_api), "bytes_by_api": dict(self.bytes_by_api),
-                 "decode_cpu_by_api": dict(self.cpu_by_api), "floor": self.floor()}
-        self.seconds, self.cpu, self.bytes, self.offset_fetch_rows = 0.0, 0.0, 0, 0
-        self.by_api.clear()
-        self.bytes_by_api.clear()
-        self.cpu_by_api.clear()
+                 "decode_cpu_by_api": dict(self.cpu_by_api), "parser_cpu_by_api": dict(self.parser_cpu_by_api),
+                 "floor": self.floor()}
+        self.seconds, self.cpu, self.bytes = 0.0, 0.0, 0
+        for counter in (self.by_api, self.bytes_by_api, self.cpu_by_api, self.parser_cpu_by_api):
+            counter.clear()
         self.offset_fetch.clear()
         return taken
 
     def floor(self) -> dict:
-        """The OffsetFetch responses decoded again, straight from their bytes into tuples (bench/floor.py)."""
+        """The OffsetFetch responses decoded again: straight from their bytes into tuples (bench/floor.py), and
+        by kafka-python into its objects (what every response cost before lagwatch read them itself)."""
+        from kafka.protocol.consumer import OffsetFetchResponse
+
         from bench import floor
 
         cpu = time.process_time()
-        rows = sum(len(floor.offset_fetch_rows(buf)) for buf in self.offset_fetch)
-        return {"offset_fetch_direct_cpu_s": time.process_time() - cpu, "offset_fetch_rows": rows,
-                "offset_fetch_rows_kafka_python": self.offset_fetch_rows,
-                "offset_fetch_bytes": sum(len(b) for b in self.offset_fetch)}
+        rows = sum(len(floor.offset_fetch_rows(buf)) for _, buf in self.offset_fetch)
+        direct = time.process_time() - cpu
+        cpu = time.process_time()
+        decoded = [OffsetFetchResponse[v].decode(buf[_header_size(buf):]) for v, buf in self.offset_fetch]
+        kafka_python = time.process_time() - cpu
+        return {"offset_fetch_direct_cpu_s": direct, "offset_fetch_rows": rows,
+                "offset_fetch_kafka_python_cpu_s": kafka_python,
+                "offset_fetch_rows_kafka_python": sum(len(t.partitions) for r in decoded for g in r.groups for t in g.topics),
+                "offset_fetch_bytes": sum(len(b) for _, b in self.offset_fetch)}
+
+
+def _header_size(buf: bytes) -> int:
+    """A flexible response header: correlation id, then tagged fields (empty: one byte)."""
+    from exporter.kafka.protocol.raw import skip_tags
+
+    return skip_tags(buf, 4)
 
 
 class Clock:
@@ -132,8 +183,16 @@ def staged_cycle(pipeline, alerting, sink, meter: DecodeMeter) -> dict:
                              pipeline.items_per_record)
 
         def estimates():
+            # The estimates build_report makes: one per row, or one per partition and committed offset when
+            # it shares them (more groups than partitions, exporter/lag/report.py).
             now = snapshot.taken_at
+            share, seen = len(snapshot.groups) > len(snapshot.partitions), set()
             for row in report.partitions:
+                if share:
+                    key = (row.topic, row.partition, row.committed_offset)
+                    if key in seen:
+                        continue
+                    seen.add(key)
                 timelag.estimate(histories.get((row.topic, row.partition), ()), row.committed_offset,
                                  row.log_end_offset, now)
 

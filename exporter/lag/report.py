@@ -297,6 +297,10 @@ def update_histories(
             history = ()
         if history and history[-1][1] > offsets.log_end_offset:
             history = ()
-        points = [(snapshot.taken_at, offsets.log_end_offset), *snapshot.time_probes.get(tp, ())]
-        updated[tp] = timelag.add_points(history, points, max_points)
+        probes = snapshot.time_probes.get(tp)
+        point = (snapshot.taken_at, offsets.log_end_offset)
+        if probes:
+            updated[tp] = timelag.add_points(history, [point, *probes], max_points)
+        else:
+            updated[tp] = timelag.add_point(history, point, max_points)
     return updated

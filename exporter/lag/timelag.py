@@ -39,11 +39,30 @@ def add_points(history: History, points: Iterable[Point], max_points: int = MAX_
             compact[-1] = point  # middle of a flat run carries no information
         else:
             compact.append(point)
+    return _trimmed(compact, max_points)
+
+
+def _trimmed(compact: list[Point], max_points: int) -> History:
     while len(compact) > max_points:
         gaps = [(compact[i][0] - compact[i - 1][0], i) for i in range(1, len(compact) - 1)]
         _, drop = min(gaps)
         del compact[drop]
     return tuple(compact)
+
+
+def add_point(history: History, point: Point, max_points: int = MAX_POINTS) -> History:
+    """add_points(history, [point], max_points), without the sort and the two passes in the usual case of a
+    scrape: a point newer than the history's last, at or past its offset (`history` made by add_points)."""
+    if not history:
+        return (point,)
+    last = history[-1]
+    if point[0] <= last[0] or point[1] < last[1]:
+        return add_points(history, (point,), max_points)
+    if len(history) >= 2 and last[1] == point[1] and history[-2][1] == point[1]:
+        extended = history[:-1] + (point,)  # the middle of a flat run carries no information
+    else:
+        extended = history + (point,)
+    return extended if len(extended) <= max_points else _trimmed(list(extended), max_points)
 
 
 def needs_probe(history: History, committed: int | None, log_end: int | None) -> bool:

@@ -1,6 +1,8 @@
 """Lag in seconds from a (time, log-end) history: estimate, add_points, needs_probe, refine_probe."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exporter.lag import timelag
 from exporter.lag.model import TimeLag, TimeLagQuality
@@ -208,3 +210,20 @@ def test_bisection_converges_on_the_record_time():
         history = timelag.add_points(history, [(at, broker(at))])
     lag = timelag.estimate(history, 37, 60, now=1000.0)
     assert lag.seconds == pytest.approx(1000.0 - produced_at[37], abs=3)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4)), max_size=40),
+    new=st.tuples(st.integers(-5, 10), st.integers(-3, 6)),
+    max_points=st.integers(2, 8),
+)
+def test_adding_one_point_gives_what_adding_it_as_a_list_gives(steps, new, max_points):
+    # A history as the daemon builds it (add_points, one scrape point after another), then one more point,
+    # newer or not, further or not: the fast path and the general merge agree.
+    history, t, offset = (), 0.0, 0
+    for dt, d_offset in steps:
+        t, offset = t + dt, offset + d_offset
+        history = timelag.add_points(history, [(t, offset)], max_points)
+    point = (t + new[0], offset + new[1])
+    assert timelag.add_point(history, point, max_points) == timelag.add_points(history, [point], max_points)
