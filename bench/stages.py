@@ -69,11 +69,10 @@ class DecodeMeter:
             started, cpu = time.perf_counter(), time.thread_time()
             result = original(protocol, read_buffer)
             spent = time.thread_time() - cpu
-            meter.seconds += time.perf_counter() - started
             answer = result[1]
             kind = answer.response_class if isinstance(answer, RawAnswer) else type(answer)
             name = kind.__name__.split("_v")[0].removesuffix("Response")
-            meter.add(name, spent)
+            meter.add(name, spent, time.perf_counter() - started)
             meter.parser_cpu_by_api[name] += spent
             meter.bytes += size
             meter.by_api[name] += 1
@@ -86,8 +85,9 @@ class DecodeMeter:
         parser.KafkaProtocol._process_response = timed
         self._wrap_decoders()
 
-    def add(self, api: str, cpu: float) -> None:
+    def add(self, api: str, cpu: float, wall: float) -> None:
         self.cpu += cpu
+        self.seconds += wall
         self.cpu_by_api[api] += cpu
 
     def _wrap_decoders(self) -> None:
@@ -104,12 +104,12 @@ class DecodeMeter:
             original = family.decode
 
             def timed(request, response, original=original, api=api):
-                cpu = time.thread_time()
+                cpu, wall = time.thread_time(), time.perf_counter()
                 try:
                     return original(request, response)
                 finally:
                     name = api or (request.api if isinstance(request.api, str) else request.api.name)
-                    meter.add(name, time.thread_time() - cpu)
+                    meter.add(name, time.thread_time() - cpu, time.perf_counter() - wall)
 
             family.decode = timed
 
