@@ -16,31 +16,11 @@ from __future__ import annotations
 
 import struct
 
+from exporter.kafka.protocol.raw import skip_tags as _skip_tags
+from exporter.kafka.protocol.raw import uvarint as _uvarint
+
 _PARTITION = struct.Struct(">iqi")
 _INT16 = struct.Struct(">h")
-
-
-def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
-    byte = buf[pos]
-    if byte < 0x80:
-        return byte, pos + 1
-    value, shift = 0, 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-
-
-def _skip_tags(buf: bytes, pos: int) -> int:
-    count, pos = _uvarint(buf, pos)
-    for _ in range(count):
-        _, pos = _uvarint(buf, pos)
-        size, pos = _uvarint(buf, pos)
-        pos += size
-    return pos
 
 
 def offset_fetch_rows(buf: bytes) -> list[tuple[str, str, int, int, int]]:
