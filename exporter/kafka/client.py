@@ -67,9 +67,10 @@ class KafkaClient:
 
     def send_any(self, request: Request) -> Any:
         response = self.wire.send_any(request.request())
+        decoded = request.decode(response)
         if isinstance(request, Metadata):
-            self.wire.use_metadata(response)
-        return request.decode(response)
+            self.wire.use_metadata(response, decoded.brokers)
+        return decoded
 
     def take_request_counts(self) -> dict[str, int]:
         return self.wire.reset_counts()

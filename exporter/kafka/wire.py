@@ -17,6 +17,8 @@ from typing import Any
 import kafka.errors as Errors
 from kafka import KafkaAdminClient
 
+from exporter.kafka.protocol.raw import RawAnswer
+
 
 
 class BrokerSkipped(Errors.KafkaTimeoutError):
@@ -55,10 +57,15 @@ class KafkaWire:
         with self._lock:
             return set(self._silent)
 
-    def use_metadata(self, response) -> None:
-        """Route by the Metadata we just read: kafka-python's own table is refreshed only every
-        metadata_max_age_ms (5 min), so a broker that rejoined or was added would be unknown until then."""
-        self._manager.cluster.update_metadata(response)
+    def use_metadata(self, response, brokers: dict[int, str]) -> None:
+        """Route by the Metadata we just read (`brokers`: node id -> host:port, from `response`): kafka-python's
+        own table is refreshed only every metadata_max_age_ms (5 min), so a broker that rejoined or was added
+        would be unknown until then. A table that already holds exactly these brokers is left as it is (the
+        usual scrape: no decode of the whole answer into kafka-python's objects for it)."""
+        cluster = self._manager.cluster
+        if {b.node_id: f"{b.host}:{b.port}" for b in cluster.brokers()} == brokers:
+            return
+        cluster.update_metadata(response.decoded() if isinstance(response, RawAnswer) else response)
 
     def reset_counts(self) -> dict[str, int]:
         with self._lock:

@@ -190,6 +190,7 @@ def test_an_answer_that_cannot_be_decoded_fails_its_own_request_only(bootstrap):
 def test_the_bytes_decoders_read_the_brokers_answers_as_kafka_python_does(kafka, bootstrap):
     from exporter.kafka.protocol.list_groups import ListGroups
     from exporter.kafka.protocol.list_offsets import LATEST, ListOffsets
+    from exporter.kafka.protocol.metadata import Metadata
     from exporter.kafka.protocol.offset_fetch import FetchOffsets
     from exporter.kafka.protocol.raw import RawAnswer
 
@@ -200,7 +201,7 @@ def test_the_bytes_decoders_read_the_brokers_answers_as_kafka_python_does(kafka,
     wire = KafkaWire(KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test"), timeout_s=10)
     try:
         node = wire.least_loaded_node()
-        for ask, bytes_from in ((ListGroups(), 3), (FetchOffsets([group, unique("never")]), 8),
+        for ask, bytes_from in ((Metadata(), 9), (ListGroups(), 3), (FetchOffsets([group, unique("never")]), 8),
                                 (ListOffsets.of([(topic, p) for p in range(3)], LATEST), 6)):
             answer = wire.send(ask.request(), node)
             assert isinstance(answer, RawAnswer) and answer.version >= bytes_from  # read from the bytes

@@ -82,7 +82,7 @@ class ScriptedWire:
     def least_loaded_node(self, exclude=frozenset()):
         return next(n for n in (1, 2) if n not in self.cluster.down and n not in exclude)
 
-    def use_metadata(self, response):
+    def use_metadata(self, response, brokers):
         pass
 
     def send_all(self, calls, decoders=None):

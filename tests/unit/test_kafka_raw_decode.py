@@ -5,6 +5,8 @@ names, tagged fields, topics not selected)."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from kafka.protocol.admin import ListGroupsResponse
 from kafka.protocol.consumer import ListOffsetsRequest, ListOffsetsResponse, OffsetFetchRequest, OffsetFetchResponse
@@ -135,3 +137,72 @@ def test_list_offsets_requests_encode_as_kafka_pythons_own(version):
     for request in (ours, theirs):
         request.with_header(correlation_id=7, client_id="lagwatch")
     assert bytes(ours.encode(header=True, framed=True)) == bytes(theirs.encode(header=True, framed=True))
+
+
+def metadata_response():
+    from kafka.protocol.metadata import MetadataResponse
+
+    Broker = MetadataResponse.MetadataResponseBroker
+    Topic = MetadataResponse.MetadataResponseTopic
+    Partition = Topic.MetadataResponsePartition
+
+    def part(index, leader, error=0, replicas=(1, 2, 3)):
+        return Partition(error_code=error, partition_index=index, leader_id=leader, leader_epoch=4,
+                         replica_nodes=list(replicas), isr_nodes=list(replicas[:2]), offline_replicas=[])
+
+    return MetadataResponse(
+        throttle_time_ms=0, cluster_id="c€", controller_id=2,
+        brokers=[Broker(node_id=1, host="127.0.0.1", port=9092, rack=None),
+                 Broker(node_id=2, host="b" * 200, port=19092, rack="eu-1a")],
+        topics=[
+            Topic(error_code=0, name="orders", topic_id=uuid.UUID(int=7), is_internal=False, partitions=[
+                part(0, 1), part(1, -1), part(2, 2, error=9), part(3, 3, replicas=tuple(range(40)))]),
+            Topic(error_code=0, name="__consumer_offsets", topic_id=uuid.UUID(int=8), is_internal=True,
+                  partitions=[part(0, 1)]),
+            Topic(error_code=3, name="gone", topic_id=None, is_internal=False, partitions=[]),
+            Topic(error_code=0, name="pay€", topic_id=None, is_internal=False, partitions=[part(0, 2)]),
+            Topic(error_code=0, name="skipped", topic_id=uuid.UUID(int=9), is_internal=False, partitions=[part(0, 1)]),
+        ])
+
+
+@pytest.mark.parametrize("version", range(0, 14))
+def test_metadata_bytes_decode_as_the_objects_do(version):
+    from kafka.protocol.metadata import MetadataResponse
+
+    from exporter.kafka.protocol.metadata import Metadata
+
+    ask = Metadata(topic=lambda name: name != "skipped")
+    ours, theirs = both(ask, MetadataResponse, metadata_response(), version)
+    assert ours == theirs
+    assert ours.brokers == {1: "127.0.0.1:9092", 2: "b" * 200 + ":19092"}
+    internal = {"__consumer_offsets"} if version == 0 else set()  # v0 does not say which topics are internal
+    assert set(ours.topics) == {"orders", "pay€"} | internal
+    assert ours.topic_errors == {"gone": "UnknownTopicOrPartitionError"}
+    assert ours.leaders == {("orders", 0): 1, ("orders", 3): 3, ("pay€", 0): 2} | {(t, 0): 1 for t in internal}
+    assert ours.partition_errors == {("orders", 1): "LeaderNotAvailableError", ("orders", 2): "ReplicaNotAvailableError"}
+
+
+def test_routing_takes_a_metadata_answer_only_when_its_brokers_differ_from_kafka_pythons_table():
+    from types import SimpleNamespace as NS
+
+    from exporter.kafka.wire import KafkaWire
+
+    class Cluster:
+        def __init__(self):
+            self.known = [NS(node_id=1, host="h1", port=9092)]
+            self.updates = []
+
+        def brokers(self):
+            return self.known
+
+        def update_metadata(self, response):
+            self.updates.append(response)
+
+    wire = object.__new__(KafkaWire)
+    wire._manager = NS(cluster=Cluster())
+    answer = RawAnswer(12, b"", NS(decode=lambda body: "kafka-python's objects"))
+    wire.use_metadata(answer, {1: "h1:9092"})
+    assert wire._manager.cluster.updates == []  # already routed to exactly these
+    wire.use_metadata(answer, {1: "h1:9092", 2: "h2:9092"})  # a broker joined (or rejoined)
+    wire.use_metadata(answer, {1: "h1:9093"})  # one moved
+    assert wire._manager.cluster.updates == ["kafka-python's objects"] * 2

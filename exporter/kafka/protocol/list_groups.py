@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from kafka.protocol.admin import ListGroupsRequest
 
-from exporter.kafka.protocol.raw import INT16, RawAnswer, compact_string, skip_tags, raw, uvarint
+from exporter.kafka.protocol.raw import INT16, RawAnswer, compact_string, raw, skip_compact_string, skip_tags, uvarint
 
 # (state, group type, protocol type): group type is ListGroups v5's classic/consumer/share/streams, None
 # on older brokers; protocol type is "consumer" for classic consumers, "" for commit-only clients.
@@ -48,21 +48,39 @@ class ListGroups:
 def _decode_bytes(buf: bytes, version: int) -> ListedGroups:
     """What ListGroups.decode makes of kafka-python's objects, read straight from a flexible (v3+) body
     (ListGroupsResponse.json: throttle time, error code, groups[id, protocol type, state (v4+), type (v5+),
-    tags], tags)."""
+    tags], tags). A group's listing bytes (protocol type to tags) repeat across thousands of groups: each
+    distinct run of them is decoded once."""
     (error_code,) = INT16.unpack_from(buf, 4)
     groups: dict[str, Listing] = {}
-    shared: dict[Listing, Listing] = {}
-    with_state, with_type = version >= 4, version >= 5
+    by_bytes: dict[bytes, Listing] = {}
+    strings = 1 + (version >= 4) + (version >= 5)  # protocol type, state, type
     count, pos = uvarint(buf, 6)
     for _ in range(count - 1):
-        group, pos = compact_string(buf, pos)
-        protocol_type, pos = compact_string(buf, pos)
-        state = group_type = None
-        if with_state:
-            state, pos = compact_string(buf, pos)
-        if with_type:
-            group_type, pos = compact_string(buf, pos)
-        pos = skip_tags(buf, pos)
-        listing = (state or "Unknown", group_type or None, protocol_type)
-        groups[group] = shared.setdefault(listing, listing)
+        size = buf[pos]
+        if 0 < size < 0x80:  # a short string: one length byte (length + 1), then its bytes
+            end = pos + size
+            group = buf[pos + 1:end].decode()
+            pos = end
+        else:
+            group, pos = compact_string(buf, pos)
+        start = pos
+        for _field in range(strings):
+            size = buf[pos]
+            pos = pos + size if 0 < size < 0x80 else skip_compact_string(buf, pos)
+        pos = pos + 1 if buf[pos] == 0 else skip_tags(buf, pos)
+        key = buf[start:pos]
+        listing = by_bytes.get(key)
+        if listing is None:
+            listing = by_bytes[key] = _listing(buf, start, strings)
+        groups[group] = listing
     return ListedGroups(error_code, groups)
+
+
+def _listing(buf: bytes, pos: int, strings: int) -> Listing:
+    protocol_type, pos = compact_string(buf, pos)
+    state = group_type = None
+    if strings > 1:
+        state, pos = compact_string(buf, pos)
+    if strings > 2:
+        group_type, pos = compact_string(buf, pos)
+    return (state or "Unknown", group_type or None, protocol_type)

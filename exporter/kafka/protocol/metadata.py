@@ -7,11 +7,14 @@ without a leader or with an error has no leader (listed in `partition_errors`): 
 
 from __future__ import annotations
 
+import struct
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kafka.protocol.metadata import MetadataRequest
 
+from exporter.kafka.protocol.raw import INT16, INT32, RawAnswer, compact_string, raw, skip_compact_string, skip_tags, uvarint
 from exporter.kafka.wire import error_name
 from exporter.lag.model import TopicInfo, TopicPartition
 
@@ -32,9 +35,14 @@ class Metadata:
     topic: Callable[[str], bool] = lambda name: True
 
     def request(self) -> MetadataRequest:
-        return MetadataRequest(topics=None, allow_auto_topic_creation=False)
+        # The answer comes back as its bytes (raw.py).
+        return raw(MetadataRequest)(topics=None, allow_auto_topic_creation=False)
 
     def decode(self, response) -> ClusterMetadata:
+        if isinstance(response, RawAnswer):
+            if response.version >= 9:
+                return self._decode_bytes(response.body, response.version)
+            response = response.decoded()
         meta = ClusterMetadata(brokers={b.node_id: f"{b.host}:{b.port}" for b in response.brokers})
         for topic in response.topics:
             if topic.is_internal or not self.topic(topic.name):
@@ -56,3 +64,65 @@ class Metadata:
                 else:
                     meta.leaders[tp] = partition.leader_id
         return meta
+
+    def _decode_bytes(self, buf: bytes, version: int) -> ClusterMetadata:
+        """What `decode` makes of kafka-python's objects, read straight from a flexible (v9+) body
+        (MetadataResponse.json: throttle time, brokers[id, host, port, rack, tags], cluster id, controller id,
+        topics[error code, name, topic id (v10+), internal, partitions[error code, index, leader, leader epoch,
+        replicas, isr, offline replicas, tags], authorized operations, tags], ...)."""
+        meta = ClusterMetadata()
+        unpack_int32, unpack_int16 = INT32.unpack_from, INT16.unpack_from
+        brokers, pos = uvarint(buf, 4)
+        for _ in range(brokers - 1):
+            (node,) = unpack_int32(buf, pos)
+            host, pos = compact_string(buf, pos + 4)
+            (port,) = unpack_int32(buf, pos)
+            pos = skip_tags(buf, skip_compact_string(buf, pos + 4))  # the rack
+            meta.brokers[node] = f"{host}:{port}"
+        pos = skip_compact_string(buf, pos) + 4  # the cluster id, the controller id
+        topics, pos = uvarint(buf, pos)
+        with_id = version >= 10
+        for _ in range(topics - 1):
+            (code,) = unpack_int16(buf, pos)
+            name, pos = compact_string(buf, pos + 2)
+            topic_id = None
+            if with_id:
+                raw_id = buf[pos:pos + 16]
+                pos += 16
+                if raw_id != _ZERO_UUID:
+                    topic_id = str(uuid.UUID(bytes=raw_id))
+            internal = buf[pos] != 0
+            partitions, pos = uvarint(buf, pos + 1)
+            keep = name is not None and not internal and self.topic(name)
+            problem = error_name(code) if keep else None
+            count = partitions - 1
+            for _ in range(count):
+                (p_code,) = unpack_int16(buf, pos)
+                index, leader = _PARTITION.unpack_from(buf, pos + 2)
+                pos += 14  # and the leader epoch
+                for _array in range(3):  # replicas, in-sync replicas, offline replicas
+                    size, pos = uvarint(buf, pos)
+                    pos += 4 * (size - 1) if size else 0
+                pos = skip_tags(buf, pos)
+                if not keep or problem:
+                    continue
+                tp = (name, index)
+                p_problem = error_name(p_code)
+                if leader < 0:
+                    p_problem = p_problem or "LeaderNotAvailableError"
+                if p_problem:
+                    meta.partition_errors[tp] = p_problem
+                else:
+                    meta.leaders[tp] = leader
+            pos = skip_tags(buf, pos + 4)  # after the authorized operations
+            if not keep:
+                continue
+            if problem:
+                meta.topic_errors[name] = problem
+                continue
+            meta.topics[name] = TopicInfo(name, count, topic_id)
+        return meta
+
+
+_PARTITION = struct.Struct(">ii")  # partition index, leader id
+_ZERO_UUID = bytes(16)

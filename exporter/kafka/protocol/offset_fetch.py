@@ -164,28 +164,40 @@ class FetchOffsets:
         selected = self.topic
         answer = FetchedOffsets({}, {}, {}, {})
         errors, all_committed, unread = answer.errors, answer.committed, answer.unread
-        keys: dict[str, dict[int, TopicPartition] | None] = {}
+        # Per topic name as its bytes: (name, its (topic, partition) keys), or None when not selected.
+        topics_by_bytes: dict[bytes, tuple[str, dict[int, TopicPartition]] | None] = {}
         unpack_int16, unpack_partition = INT16.unpack_from, _PARTITION.unpack_from
         groups, pos = uvarint(buf, 4)  # after the throttle time
         for _ in range(groups - 1):
-            group, pos = compact_string(buf, pos)
+            size = buf[pos]
+            if 0 < size < 0x80:  # a short string: one length byte (length + 1), then its bytes
+                end = pos + size
+                group = buf[pos + 1:end].decode()
+                pos = end
+            else:
+                group, pos = compact_string(buf, pos)
             committed: dict[TopicPartition, int] = {}
             bad: list[TopicPartition] = []
             topics, pos = uvarint(buf, pos)
             for _ in range(topics - 1):
-                name, pos = compact_string(buf, pos)
+                start = pos
+                pos = pos + buf[pos] if 0 < buf[pos] < 0x80 else skip_compact_string(buf, pos)
+                raw_name = buf[start:pos]
                 try:
-                    tps = keys[name]
+                    topic = topics_by_bytes[raw_name]
                 except KeyError:
-                    tps = keys[name] = {} if selected(name) else None
+                    name = compact_string(buf, start)[0]
+                    topic = topics_by_bytes[raw_name] = (name, {}) if selected(name) else None
                 partitions, pos = uvarint(buf, pos)
                 for _ in range(partitions - 1):
                     index, offset, _ = unpack_partition(buf, pos)  # (and the leader epoch)
-                    pos = skip_compact_string(buf, pos + 16)  # the metadata
+                    size = buf[pos + 16]  # the metadata: null (0), or length + 1
+                    pos = pos + 16 + size if 0 < size < 0x80 else skip_compact_string(buf, pos + 16)
                     (code,) = unpack_int16(buf, pos)
-                    pos = skip_tags(buf, pos + 2)
-                    if tps is None:
+                    pos = pos + 3 if buf[pos + 2] == 0 else skip_tags(buf, pos + 2)
+                    if topic is None:
                         continue
+                    name, tps = topic
                     tp = tps.get(index)
                     if tp is None:
                         tp = tps[index] = (name, index)
@@ -193,9 +205,9 @@ class FetchOffsets:
                         bad.append(tp)
                     elif offset >= 0:
                         committed[tp] = offset
-                pos = skip_tags(buf, pos)
+                pos = pos + 1 if buf[pos] == 0 else skip_tags(buf, pos)
             (code,) = unpack_int16(buf, pos)
-            pos = skip_tags(buf, pos + 2)
+            pos = pos + 3 if buf[pos + 2] == 0 else skip_tags(buf, pos + 2)
             if code:
                 errors[group] = code
                 continue
