@@ -56,13 +56,7 @@ def _decode_bytes(buf: bytes, version: int) -> ListedGroups:
     strings = 1 + (version >= 4) + (version >= 5)  # protocol type, state, type
     count, pos = uvarint(buf, 6)
     for _ in range(count - 1):
-        size = buf[pos]
-        if 0 < size < 0x80:  # a short string: one length byte (length + 1), then its bytes
-            end = pos + size
-            group = buf[pos + 1:end].decode()
-            pos = end
-        else:
-            group, pos = compact_string(buf, pos)
+        group, pos = compact_string(buf, pos)
         start = pos
         for _field in range(strings):
             size = buf[pos]

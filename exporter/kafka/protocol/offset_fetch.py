@@ -169,13 +169,7 @@ class FetchOffsets:
         unpack_int16, unpack_partition = INT16.unpack_from, _PARTITION.unpack_from
         groups, pos = uvarint(buf, 4)  # after the throttle time
         for _ in range(groups - 1):
-            size = buf[pos]
-            if 0 < size < 0x80:  # a short string: one length byte (length + 1), then its bytes
-                end = pos + size
-                group = buf[pos + 1:end].decode()
-                pos = end
-            else:
-                group, pos = compact_string(buf, pos)
+            group, pos = compact_string(buf, pos)
             committed: dict[TopicPartition, int] = {}
             bad: list[TopicPartition] = []
             topics, pos = uvarint(buf, pos)

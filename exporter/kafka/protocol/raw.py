@@ -112,6 +112,10 @@ def skip_tags(buf: bytes, pos: int) -> int:
 
 
 def compact_string(buf: bytes, pos: int) -> tuple[str | None, int]:
+    size = buf[pos]
+    if 0 < size < 0x80:  # the usual short string: one length byte (length + 1), then its bytes
+        end = pos + size
+        return buf[pos + 1:end].decode(), end
     size, pos = uvarint(buf, pos)
     if size == 0:
         return None, pos
