@@ -118,6 +118,7 @@ def test_offset_fetch_requests_encode_as_kafka_pythons_own(version, names):
     ours = FetchOffsets(names).request()
     theirs = OffsetFetchRequest(groups=[Group(group_id=g, topics=None) for g in names],
                                 require_stable=False, min_version=8, max_version=9)
+    assert ours.writes(version)  # the bytes compared below are lagwatch's own, not kafka-python's fallback
     assert ours.encode(version=version) == bytes(theirs.encode(version=version))
     for request in (ours, theirs):
         request.with_header(correlation_id=7, client_id="lagwatch")
@@ -133,6 +134,7 @@ def test_list_offsets_requests_encode_as_kafka_pythons_own(version):
             ListOffsetsRequest.ListOffsetsTopic.ListOffsetsPartition(partition_index=p, timestamp=ts,
                                                                      current_leader_epoch=-1)
             for p, ts in sorted(parts.items())]) for t, parts in sorted(times.items())])
+    assert ours.writes(version) is (version >= 6)  # lagwatch's own bytes from v6, kafka-python's before
     assert bytes(ours.encode(version=version)) == bytes(theirs.encode(version=version))
     for request in (ours, theirs):
         request.with_header(correlation_id=7, client_id="lagwatch")

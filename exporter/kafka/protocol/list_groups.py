@@ -59,9 +59,8 @@ def _decode_bytes(buf: bytes, version: int) -> ListedGroups:
         group, pos = compact_string(buf, pos)
         start = pos
         for _field in range(strings):
-            size = buf[pos]
-            pos = pos + size if 0 < size < 0x80 else skip_compact_string(buf, pos)
-        pos = pos + 1 if buf[pos] == 0 else skip_tags(buf, pos)
+            pos = skip_compact_string(buf, pos)
+        pos = skip_tags(buf, pos)
         key = buf[start:pos]
         listing = by_bytes.get(key)
         if listing is None:

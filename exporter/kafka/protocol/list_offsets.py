@@ -13,49 +13,40 @@ from dataclasses import dataclass
 
 from kafka.protocol.consumer import IsolationLevel, ListOffsetsRequest
 
-from exporter.kafka.protocol.raw import INT32, RawAnswer, compact_length, compact_string, raw, skip_tags, uvarint
-
+from exporter.kafka.protocol.raw import (
+    INT32, RawAnswer, Written, bare, compact_length, compact_string, raw, skip_tags, uvarint,
+)
 from exporter.lag.model import TopicPartition
 
 LATEST, EARLIEST = -1, -2
 
 _Topic = ListOffsetsRequest.ListOffsetsTopic
 _Partition = _Topic.ListOffsetsPartition
-_new_partition = _Partition.__new__
-# The container's fields as of kafka-python 3: anything else, and partition_entry uses the constructor.
-_SLOTS_KNOWN = {name for cls in _Partition.__mro__ for name in getattr(cls, "__slots__", ())} == {
-    "partition_index", "current_leader_epoch", "timestamp", "max_num_offsets", "tags", "unknown_tags", "_version"}
+_bare_partition = bare(_Partition, {"partition_index", "current_leader_epoch", "timestamp", "max_num_offsets"})
 
 
 def partition_entry(partition: int, timestamp: int):
     """ListOffsets' entry for one partition: what `_Partition(partition_index=..., timestamp=...,
-    current_leader_epoch=-1)` makes, without the generic __init__ that walks the schema per object (a request
-    holds one per partition: 10,000+ on a wide estate). `max_num_offsets` reads its schema default, as in the
-    constructor's object (tests/unit/test_kafka_protocol.py compares the encoded bytes of both)."""
-    if not _SLOTS_KNOWN:
+    current_leader_epoch=-1)` makes, without the generic constructor (raw.bare; a request holds one per
+    partition: 10,000+ on a wide estate). tests/unit/test_kafka_protocol.py compares the encoded bytes of both."""
+    if _bare_partition is None:
         return _Partition(partition_index=partition, timestamp=timestamp, current_leader_epoch=-1)
-    entry = _new_partition(_Partition)
-    entry._version = entry.tags = entry.unknown_tags = None
+    entry = _bare_partition()
     entry.partition_index, entry.timestamp, entry.current_leader_epoch = partition, timestamp, -1
     return entry
 
 
-class _Request(raw(ListOffsetsRequest), init=False):
-    """ListOffsets, flexible versions (v6+) encoded here: kafka-python's generic encoder walks the schema for
-    each of the tens of thousands of partitions of a wide estate's request (26 ms per 10,000). Older versions:
-    kafka-python's (tests/unit/test_kafka_raw_decode.py compares the bytes of both)."""
+class _Request(Written, raw(ListOffsetsRequest), init=False):
+    """ListOffsets, its flexible versions' (v6+) body written here (raw.Written: kafka-python's encoder took
+    26 ms per 10,000 partitions). Older versions: kafka-python's (tests/unit/test_kafka_raw_decode.py compares the
+    bytes of both)."""
 
     __slots__ = ()
 
-    def encode(self, version=None, header=False, framed=False):
-        if version is not None:
-            self.API_VERSION = version
-        version = self.API_VERSION
-        if version < 6:
-            return super().encode(header=header, framed=framed)
-        out = bytearray(b"\0\0\0\0" if framed else b"")
-        if header:
-            out += self.encode_header(flexible=True)
+    def writes(self, version: int) -> bool:
+        return version >= 6
+
+    def write_body(self, out: bytearray, version: int) -> None:
         out += _HEAD.pack(self.replica_id, self.isolation_level)
         out += compact_length(len(self.topics))
         pack = _ENTRY.pack
@@ -70,9 +61,6 @@ class _Request(raw(ListOffsetsRequest), init=False):
         if version >= 10:
             out += INT32.pack(self.timeout_ms)
         out += b"\x00"
-        if framed:
-            out[:4] = (len(out) - 4).to_bytes(4, "big")
-        return bytes(out)
 
 
 _HEAD = struct.Struct(">ib")  # replica id, isolation level

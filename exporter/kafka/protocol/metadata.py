@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 from kafka.protocol.metadata import MetadataRequest
 
-from exporter.kafka.protocol.raw import INT16, INT32, RawAnswer, compact_string, raw, skip_compact_string, skip_tags, uvarint
+from exporter.kafka.protocol.raw import (
+    INT16, INT32, RawAnswer, compact_string, raw, skip_compact_string, skip_tags, uvarint,
+)
 from exporter.kafka.wire import error_name
 from exporter.lag.model import TopicInfo, TopicPartition
 

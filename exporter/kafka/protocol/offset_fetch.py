@@ -16,7 +16,7 @@ from kafka.protocol.consumer import OffsetFetchRequest
 
 from exporter.kafka.protocol import DescribeShareGroupOffsetsRequest
 from exporter.kafka.protocol.raw import (
-    INT16, RawAnswer, compact_length, compact_string, raw, skip_compact_string, skip_tags, uvarint,
+    INT16, RawAnswer, Written, bare, compact_length, compact_string, raw, skip_compact_string, skip_tags, uvarint,
 )
 from exporter.lag.model import TopicPartition
 
@@ -24,42 +24,32 @@ GROUP_ID_NOT_FOUND = 69
 _PARTITION = struct.Struct(">iqi")  # partition index, committed offset, committed leader epoch
 
 _Group = OffsetFetchRequest.OffsetFetchRequestGroup
-_new_group = _Group.__new__
-# The container's fields as of kafka-python 3: anything else, and request_group uses the constructor.
-_SLOTS_KNOWN = {name for cls in _Group.__mro__ for name in getattr(cls, "__slots__", ())} == {
-    "group_id", "member_id", "member_epoch", "topics", "tags", "unknown_tags", "_version"}
+_bare_group = bare(_Group, {"group_id", "member_id", "member_epoch", "topics"})
 
 
 def request_group(group: str):
     """OffsetFetch's entry for one group, all topics: what `_Group(group_id=group, topics=None)` makes, at a
-    fifth of its cost (kafka-python's generic __init__ walks the schema per object, and a request holds
-    thousands). The fields not set read their schema defaults, as in the constructor's object; should a
-    kafka-python upgrade change the container's slots, the constructor is used instead
-    (tests/unit/test_kafka_protocol.py compares the encoded bytes of both)."""
-    if not _SLOTS_KNOWN:
+    fifth of its cost (raw.bare; a request holds thousands). Should a kafka-python upgrade change the
+    container's slots, the constructor is used instead (tests/unit/test_kafka_protocol.py compares the encoded
+    bytes of both)."""
+    if _bare_group is None:
         return _Group(group_id=group, topics=None)
-    entry = _new_group(_Group)
-    entry._version = entry.tags = entry.unknown_tags = entry.topics = None
+    entry = _bare_group()
+    entry.topics = None
     entry.group_id = group
     return entry
 
 
-class _AllTopicsRequest(raw(OffsetFetchRequest), init=False):
-    """OffsetFetch v8/v9 for whole groups (all topics), encoded here: kafka-python's generic encoder walks the
-    schema for each of the thousands of groups in a request. Other versions and contents: kafka-python's
-    (tests/unit/test_kafka_raw_decode.py compares the bytes of both)."""
+class _AllTopicsRequest(Written, raw(OffsetFetchRequest), init=False):
+    """OffsetFetch v8/v9 for whole groups (all topics), its body written here (raw.Written). Other versions and
+    contents: kafka-python's (tests/unit/test_kafka_raw_decode.py compares the bytes of both)."""
 
     __slots__ = ()
 
-    def encode(self, version=None, header=False, framed=False):
-        if version is not None:
-            self.API_VERSION = version
-        version = self.API_VERSION
-        if version not in (8, 9) or self.require_stable or any(g.topics is not None for g in self.groups):
-            return super().encode(header=header, framed=framed)
-        out = bytearray(b"\0\0\0\0" if framed else b"")
-        if header:
-            out += self.encode_header(flexible=True)
+    def writes(self, version: int) -> bool:
+        return version in (8, 9) and not self.require_stable and all(g.topics is None for g in self.groups)
+
+    def write_body(self, out: bytearray, version: int) -> None:
         out += compact_length(len(self.groups))
         # per group: its id; v9: member id null, member epoch -1; topics null (all of them); no tags
         tail = b"\x00\xff\xff\xff\xff\x00\x00" if version == 9 else b"\x00\x00"
@@ -69,9 +59,6 @@ class _AllTopicsRequest(raw(OffsetFetchRequest), init=False):
             out += name
             out += tail
         out += b"\x00\x00"  # require_stable false, no tags
-        if framed:
-            out[:4] = (len(out) - 4).to_bytes(4, "big")
-        return bytes(out)
 
 
 @dataclass(frozen=True)
@@ -175,7 +162,7 @@ class FetchOffsets:
             topics, pos = uvarint(buf, pos)
             for _ in range(topics - 1):
                 start = pos
-                pos = pos + buf[pos] if 0 < buf[pos] < 0x80 else skip_compact_string(buf, pos)
+                pos = skip_compact_string(buf, pos)
                 raw_name = buf[start:pos]
                 try:
                     topic = topics_by_bytes[raw_name]
@@ -185,10 +172,9 @@ class FetchOffsets:
                 partitions, pos = uvarint(buf, pos)
                 for _ in range(partitions - 1):
                     index, offset, _ = unpack_partition(buf, pos)  # (and the leader epoch)
-                    size = buf[pos + 16]  # the metadata: null (0), or length + 1
-                    pos = pos + 16 + size if 0 < size < 0x80 else skip_compact_string(buf, pos + 16)
+                    pos = skip_compact_string(buf, pos + 16)  # the metadata
                     (code,) = unpack_int16(buf, pos)
-                    pos = pos + 3 if buf[pos + 2] == 0 else skip_tags(buf, pos + 2)
+                    pos = skip_tags(buf, pos + 2)
                     if topic is None:
                         continue
                     name, tps = topic
@@ -199,9 +185,9 @@ class FetchOffsets:
                         bad.append(tp)
                     elif offset >= 0:
                         committed[tp] = offset
-                pos = pos + 1 if buf[pos] == 0 else skip_tags(buf, pos)
+                pos = skip_tags(buf, pos)
             (code,) = unpack_int16(buf, pos)
-            pos = pos + 3 if buf[pos + 2] == 0 else skip_tags(buf, pos + 2)
+            pos = skip_tags(buf, pos + 2)
             if code:
                 errors[group] = code
                 continue

@@ -1,5 +1,5 @@
 """Requests whose answers come back as their bytes, for the decoders that read the hot responses straight
-into plain data (offset_fetch, list_groups, list_offsets) instead of kafka-python's generic objects.
+into plain data (metadata, list_groups, offset_fetch, list_offsets) instead of kafka-python's generic objects.
 
 `raw(Request)` is a subclass of a kafka-python request class that encodes and is sent exactly like it; only
 the answer differs: a RawAnswer (the version, the body after the response header) instead of a decoded
@@ -7,8 +7,11 @@ response object. kafka-python's parser asks the in-flight request's header for t
 request hands it one that parses the header as usual and keeps the rest as bytes. A decoder reads the
 versions it knows from the bytes and leaves any other to kafka-python (`RawAnswer.decoded()`).
 
-The readers below follow Kafka's wire format: big-endian integers, flexible versions' unsigned varints
-(compact arrays and strings carry length + 1, 0 for null) and tagged fields, which are skipped.
+`Written` lets such a request write its own body for the versions it knows (kafka-python's generic encoder
+walks the schema for every one of the thousands of entries of a large request), and `bare` makes request entries
+without that generic constructor. The readers below follow Kafka's wire format: big-endian integers, flexible
+versions' unsigned varints (compact arrays and strings carry length + 1, 0 for null) and tagged fields, which
+are skipped.
 """
 
 from __future__ import annotations
@@ -77,11 +80,60 @@ def raw(request_class: type) -> type:
     return Raw
 
 
+class Written:
+    """Mixin, first base of a raw request class: `encode` writes the frame and the (flexible) header as
+    kafka-python does and the body with `write_body` for the versions `writes` accepts; any other version or
+    content goes to kafka-python's own encoder."""
+
+    __slots__ = ()
+
+    def writes(self, version: int) -> bool:
+        raise NotImplementedError
+
+    def write_body(self, out: bytearray, version: int) -> None:
+        raise NotImplementedError
+
+    def encode(self, version=None, header=False, framed=False):
+        if version is not None:
+            self.API_VERSION = version
+        version = self.API_VERSION
+        if not self.writes(version):
+            return super().encode(header=header, framed=framed)
+        out = bytearray(b"\0\0\0\0" if framed else b"")
+        if header:
+            out += self.encode_header(flexible=True)
+        self.write_body(out, version)
+        if framed:
+            out[:4] = (len(out) - 4).to_bytes(4, "big")
+        return bytes(out)
+
+
+# kafka-python 3's request entries (data containers) carry these besides their schema's fields.
+_CONTAINER_SLOTS = {"tags", "unknown_tags", "_version"}
+
+
+def bare(entry_class: type, fields: set[str]):
+    """A maker of `entry_class` objects with only `_version`, `tags` and `unknown_tags` set (None), at a fraction
+    of kafka-python's generic __init__, which walks the schema per object: the caller sets the fields it means,
+    the others read their schema defaults as in the constructor's object. None when the class's slots are not
+    `fields` plus those three (a kafka-python upgrade changed the containers): the caller uses the constructor."""
+    slots = {name for cls in entry_class.__mro__ for name in getattr(cls, "__slots__", ())}
+    if slots != fields | _CONTAINER_SLOTS:
+        return None
+    new = entry_class.__new__
+
+    def make():
+        entry = new(entry_class)
+        entry._version = entry.tags = entry.unknown_tags = None
+        return entry
+
+    return make
+
+
 # --- readers ----------------------------------------------------------------------------------------
 
 INT16 = struct.Struct(">h")
 INT32 = struct.Struct(">i")
-INT64 = struct.Struct(">q")
 
 
 def uvarint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -124,8 +176,11 @@ def compact_string(buf: bytes, pos: int) -> tuple[str | None, int]:
 
 
 def skip_compact_string(buf: bytes, pos: int) -> int:
+    size = buf[pos]
+    if size < 0x80:  # one length byte: null (0), or length + 1
+        return pos + size if size else pos + 1
     size, pos = uvarint(buf, pos)
-    return pos + size - 1 if size else pos
+    return pos + size - 1
 
 
 def compact_length(length: int) -> bytes:
