@@ -15,14 +15,12 @@ from exporter.lag.model import (
     GroupLag,
     GroupObservation,
     GroupTopicLag,
+    NOTHING,
     LagReport,
     PartitionLag,
     TopicInfo,
     TopicPartition,
 )
-
-
-_NONE: dict = {}  # an empty mapping for the hot loop's lookups (a dict: its .get is C); never written to
 
 
 def partition_lag(committed: int | None, log_end: int | None) -> int | None:
@@ -179,8 +177,8 @@ def build_report(
     for group in snapshot.groups:
         name = group.group
         before = previous_groups.get(name)
-        committed_before = before.committed if before is not None else _NONE
-        members = group.member_of() if group.members else _NONE
+        committed_before = before.committed if before is not None else NOTHING
+        members = group.member_of() if group.members else NOTHING
         unread = set(group.committed_unread) if group.committed_unread else ()
         committed_of = group.committed
         broker_lag = group.broker_lag
