@@ -134,12 +134,12 @@ def push(window: PartitionWindow, sample: Sample, size: int) -> PartitionWindow:
     if lag is None and (sample.error is not None or log_end is None) and committed in (None, window.stuck_offset):
         # A scrape that could not read the partition says nothing about its lag: the clock runs on (a STOP
         # must not restart its stop_after_s countdown after every leader election).
-        return PartitionWindow(samples, window.stuck_since, window.stuck_offset)
+        return PartitionWindow.fast(samples, window.stuck_since, window.stuck_offset)
     if lag is None or lag == 0:
-        return PartitionWindow(samples)
+        return PartitionWindow.fast(samples)
     if window.stuck_since is not None and window.stuck_offset == committed:
-        return PartitionWindow(samples, window.stuck_since, window.stuck_offset)
-    return PartitionWindow(samples, sample.at, committed)
+        return PartitionWindow.fast(samples, window.stuck_since, window.stuck_offset)
+    return PartitionWindow.fast(samples, sample.at, committed)
 
 
 def _rewound(samples: tuple[Sample, ...]) -> bool:
@@ -259,7 +259,7 @@ def evaluate_report(
             continue
         owned = row.member is not None if by_assignment[name] else has_members[name]
         key = (name, row.topic, row.partition)
-        window = push(windows_get(key, EMPTY_WINDOW), Sample(now, row.committed_offset, row.log_end_offset,
+        window = push(windows_get(key, EMPTY_WINDOW), Sample.fast(now, row.committed_offset, row.log_end_offset,
                                                              owned, row.error), size)
         advanced[key] = window
         partitions[key] = evaluate(window, now, config)

@@ -160,7 +160,7 @@ class Collector:
             problem = failed.get(tp) if tp not in found[LATEST] else None
             if problem and tp not in via_broker:
                 errors.append(ScrapeError("partition", f"{tp[0]}/{tp[1]}", problem))
-            partitions[tp] = PartitionOffsets(
+            partitions[tp] = PartitionOffsets.fast(
                 topic=tp[0],
                 partition=tp[1],
                 log_end_offset=found[LATEST].get(tp),

@@ -247,7 +247,7 @@ class GroupReader:
                 committed_unread = _partitions(last_committed.get(group))
             lags = broker_lag.get(group)
             append(
-                GroupObservation(
+                GroupObservation.fast(
                     group=group,
                     state=state,
                     protocol_type=protocol_type,

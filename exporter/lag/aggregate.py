@@ -135,27 +135,27 @@ def group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: Sequenc
     quality = TimeLagQuality.UNKNOWN if seconds is None else _BY_RANK[rank]
     info = snapshot.topics.get(topic)
     retention_ms = info.retention_ms if info else None
-    return GroupTopicLag(
-        cluster=snapshot.cluster,
-        group=group,
-        topic=topic,
-        partitions=len(rows),
-        partitions_without_commit=without,
-        partitions_with_lag=with_lag,
-        partitions_below_log_start=below,
-        lag_sum=None if unknown else known_sum,
-        lag_max=None if unknown else (0 if lag_max is None else lag_max),
-        lag_items_sum=None if unknown else items_sum,
-        lag_seconds_max=seconds,
-        time_lag_quality=quality,
-        produced=Counter(p_count, p_rate) if p_known and rows else none,
-        produced_into_committed=Counter(pc_count, pc_rate) if pc_known and pc_seen else none,
-        consumed=Counter(c_count, c_rate) if c_known and pc_seen else none,
-        retention_ms=retention_ms,
-        retention_used=retention_used(seconds, retention_ms),
-        partitions_unknown=unknown,
-        lag_known_sum=known_sum,
-        partitions_beyond_log_end=beyond,
+    return GroupTopicLag.fast(  # positional, in field order: cheaper than a keyword call
+        snapshot.cluster,  # cluster
+        group,  # group
+        topic,  # topic
+        len(rows),  # partitions
+        without,  # partitions_without_commit
+        with_lag,  # partitions_with_lag
+        below,  # partitions_below_log_start
+        None if unknown else known_sum,  # lag_sum
+        None if unknown else (0 if lag_max is None else lag_max),  # lag_max
+        None if unknown else items_sum,  # lag_items_sum
+        seconds,  # lag_seconds_max
+        quality,  # time_lag_quality
+        Counter.fast(p_count, p_rate) if p_known and rows else none,  # produced
+        Counter.fast(c_count, c_rate) if c_known and pc_seen else none,  # consumed
+        retention_ms,  # retention_ms
+        retention_used(seconds, retention_ms),  # retention_used
+        Counter.fast(pc_count, pc_rate) if pc_known and pc_seen else none,  # produced_into_committed
+        unknown,  # partitions_unknown
+        known_sum,  # lag_known_sum
+        beyond,  # partitions_beyond_log_end
     )
 
 
@@ -209,39 +209,39 @@ def group(cluster: str, group: GroupObservation, topics: Sequence[GroupTopicLag]
                 c_count += t.consumed.count
                 c_rate += t.consumed.rate
     none = Counter.none()
-    consumed = Counter(c_count, c_rate) if c_known and topics else none
+    consumed = Counter.fast(c_count, c_rate) if c_known and topics else none
     # Partial: some partition unreadable, or the group's offsets not read at all this scrape.
     partial = bool(unknown) or not group.committed_read
     # No partition with a known lag (never committed, or only a deleted topic): not "caught up".
     if with_lag and not partial:
         # Catch-up compares like with like: lag and consumption only exist where the group committed, so
         # only what producers write into those partitions counts against it.
-        into_committed = Counter(pc_count, pc_rate) if pc_known and topics else none
+        into_committed = Counter.fast(pc_count, pc_rate) if pc_known and topics else none
         state, eta = catch_up(known_sum, consumed, into_committed)
     else:
         state, eta = CatchUp.UNKNOWN, None
-    return GroupLag(
-        cluster=cluster,
-        group=group.group,
-        state=group.state,
-        group_type=group.group_type,
-        members=len(group.members),
-        topics=len(topics),
-        partitions=partitions,
-        partitions_without_commit=without,
-        lag_sum=None if partial else known_sum,
-        lag_max=None if partial else (0 if lag_max is None else lag_max),
-        lag_items_sum=None if partial else items_sum,
-        lag_seconds_max=seconds,
-        time_lag_quality=TimeLagQuality.UNKNOWN if seconds is None else _BY_RANK[rank],
-        produced=Counter(p_count, p_rate) if p_known and topics else none,
-        consumed=consumed,
-        catch_up=state,
-        catch_up_seconds=eta,
-        retention_used_max=used,
-        error=group.error,
-        epoch=group.epoch,
-        partitions_unknown=unknown,
-        lag_known_sum=known_sum,
-        partitions_beyond_log_end=beyond,
+    return GroupLag.fast(  # positional, in field order: cheaper than a keyword call
+        cluster,  # cluster
+        group.group,  # group
+        group.state,  # state
+        group.group_type,  # group_type
+        len(group.members),  # members
+        len(topics),  # topics
+        partitions,  # partitions
+        without,  # partitions_without_commit
+        None if partial else known_sum,  # lag_sum
+        None if partial else (0 if lag_max is None else lag_max),  # lag_max
+        None if partial else items_sum,  # lag_items_sum
+        seconds,  # lag_seconds_max
+        TimeLagQuality.UNKNOWN if seconds is None else _BY_RANK[rank],  # time_lag_quality
+        Counter.fast(p_count, p_rate) if p_known and topics else none,  # produced
+        consumed,  # consumed
+        state,  # catch_up
+        eta,  # catch_up_seconds
+        used,  # retention_used_max
+        group.error,  # error
+        group.epoch,  # epoch
+        unknown,  # partitions_unknown
+        known_sum,  # lag_known_sum
+        beyond,  # partitions_beyond_log_end
     )
