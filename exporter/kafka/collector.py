@@ -160,13 +160,13 @@ class Collector:
             problem = failed.get(tp) if tp not in found[LATEST] else None
             if problem and tp not in via_broker:
                 errors.append(ScrapeError("partition", f"{tp[0]}/{tp[1]}", problem))
-            partitions[tp] = PartitionOffsets.fast(
-                topic=tp[0],
-                partition=tp[1],
-                log_end_offset=found[LATEST].get(tp),
-                log_start_offset=found[EARLIEST].get(tp),
-                leader=meta.leaders.get(tp),
-                error=problem,
+            partitions[tp] = PartitionOffsets.fast(  # positional, in field order: cheaper than a keyword call
+                tp[0],  # topic
+                tp[1],  # partition
+                found[LATEST].get(tp),  # log_end_offset
+                found[EARLIEST].get(tp),  # log_start_offset
+                meta.leaders.get(tp),  # leader
+                problem,  # error
             )
         return partitions, retention
 

@@ -102,6 +102,26 @@ def test_lag_messages_is_the_lag_summed_over_each_scope():
     assert groups["g2"]["lagwatch.error"] == "COORDINATOR_NOT_AVAILABLE"
 
 
+SUM_FIELDS = ("lagwatch.lag.messages", "lagwatch.lag.partial", "lagwatch.lag.messages_known",
+              "lagwatch.partitions_unknown", "lagwatch.partitions")
+
+
+@pytest.mark.parametrize(
+    "unread, expected",
+    [
+        ((), (145, False, 145, 0, 2)),
+        ((("orders", 1),), (None, True, 95, 1, 2)),  # one partition unreadable: no sum, the known part apart
+    ],
+    ids=["complete", "partial"],
+)
+def test_topic_and_group_documents_carry_the_same_sums(unread, expected):
+    committed = {("orders", 0): 5} if unread else {("orders", 0): 5, ("orders", 1): 150}
+    report = make_report(groups=(GroupObservation("g1", "Empty", committed=committed, committed_unread=unread),))
+    docs = by_type(documents.build(report, "partition", INTERVAL))
+    for doc in (docs["topic"][0], docs["group"][0]):
+        assert tuple(doc[name] for name in SUM_FIELDS) == expected
+
+
 def test_self_document_describes_the_scrape():
     (self_doc,) = by_type(documents.build(make_report(), "group", INTERVAL, instance="pod-1"))["self"]
     assert self_doc["lagwatch.self.up"] is True
