@@ -136,6 +136,13 @@ def test_self_document_describes_the_scrape():
 # --- ids and slots ----------------------------------------------------------------------------
 
 
+def test_ids_keep_their_format_across_releases():
+    # The urlsafe base64 of blake2b(parts joined by \x1f, digest_size=15): a release that changed it would
+    # write a second copy of every document of the slot it is rolled out in.
+    assert documents.document_id("prod", "group", "billing", 1700000010000) == "h1QiIaW3lbFvO1MEqsME"
+    assert documents.partition_id_prefix("prod", "billing", "orders", 1700000010000) == "kSQAkznNfeuKqYNcXIUt"
+
+
 def test_ids_are_deterministic_across_two_builds():
     first = documents.build(make_report(), "partition", INTERVAL, instance="a")
     second = documents.build(make_report(), "partition", INTERVAL, instance="a")
