@@ -21,6 +21,15 @@ from exporter.lag.model import (
 )
 
 
+_ZERO = Counter(0, 0.0)
+
+
+def _counter(count: int, rate: float) -> Counter:
+    """Counter(count, rate) of a sum, with one shared (frozen) object for the usual zero: every part's rate is
+    its count over one elapsed time, so a zero count is a zero rate. An idle estate's aggregates make none."""
+    return Counter.fast(count, rate) if count else _ZERO
+
+
 def sum_counters(counters: Iterable[Counter]) -> Counter:
     """Sum counts and rates; unknown when any part is unknown, so a total never silently undercounts."""
     count, rate, seen = 0, 0.0, False
@@ -148,11 +157,11 @@ def group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: Sequenc
         None if unknown else items_sum,  # lag_items_sum
         seconds,  # lag_seconds_max
         quality,  # time_lag_quality
-        Counter.fast(p_count, p_rate) if p_known and rows else none,  # produced
-        Counter.fast(c_count, c_rate) if c_known and pc_seen else none,  # consumed
+        _counter(p_count, p_rate) if p_known and rows else none,  # produced
+        _counter(c_count, c_rate) if c_known and pc_seen else none,  # consumed
         retention_ms,  # retention_ms
         retention_used(seconds, retention_ms),  # retention_used
-        Counter.fast(pc_count, pc_rate) if pc_known and pc_seen else none,  # produced_into_committed
+        _counter(pc_count, pc_rate) if pc_known and pc_seen else none,  # produced_into_committed
         unknown,  # partitions_unknown
         known_sum,  # lag_known_sum
         beyond,  # partitions_beyond_log_end
@@ -209,14 +218,19 @@ def group(cluster: str, group: GroupObservation, topics: Sequence[GroupTopicLag]
                 c_count += t.consumed.count
                 c_rate += t.consumed.rate
     none = Counter.none()
-    consumed = Counter.fast(c_count, c_rate) if c_known and topics else none
+    if len(topics) == 1:  # most groups read one topic: its counters are the group's sums (0 + x is x)
+        only = topics[0]
+        produced, consumed, into_committed = only.produced, only.consumed, only.produced_into_committed
+    else:
+        produced = _counter(p_count, p_rate) if p_known and topics else none
+        consumed = _counter(c_count, c_rate) if c_known and topics else none
+        into_committed = _counter(pc_count, pc_rate) if pc_known and topics else none
     # Partial: some partition unreadable, or the group's offsets not read at all this scrape.
     partial = bool(unknown) or not group.committed_read
     # No partition with a known lag (never committed, or only a deleted topic): not "caught up".
     if with_lag and not partial:
         # Catch-up compares like with like: lag and consumption only exist where the group committed, so
         # only what producers write into those partitions counts against it.
-        into_committed = Counter.fast(pc_count, pc_rate) if pc_known and topics else none
         state, eta = catch_up(known_sum, consumed, into_committed)
     else:
         state, eta = CatchUp.UNKNOWN, None
@@ -234,7 +248,7 @@ def group(cluster: str, group: GroupObservation, topics: Sequence[GroupTopicLag]
         None if partial else items_sum,  # lag_items_sum
         seconds,  # lag_seconds_max
         TimeLagQuality.UNKNOWN if seconds is None else _BY_RANK[rank],  # time_lag_quality
-        Counter.fast(p_count, p_rate) if p_known and topics else none,  # produced
+        produced,  # produced
         consumed,  # consumed
         state,  # catch_up
         eta,  # catch_up_seconds
