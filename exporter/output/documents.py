@@ -122,22 +122,21 @@ def partition_doc(
     return doc
 
 
-# A topic and a group document carry their sums the same way: `lagwatch.lag.messages` is null for a sum that
-# could not read every partition (never a smaller number), `messages_known` the lower bound from what was read.
-# Written out in each literal rather than merged from a helper's dicts: two dicts and a merge per document
-# were about a tenth of their cost (tests/unit/test_documents.py checks both documents' sums).
-
-
-def topic_doc(row: GroupTopicLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[str, Any]:
+def _aggregate_doc(
+    row: GroupTopicLag | GroupLag, snapshot: ClusterSnapshot, slot_ms: int, doc_type: str, own: dict[str, Any]
+) -> dict[str, Any]:
+    """What a topic and a group document share around their `own` fields. A sum that could not read every
+    partition: `lagwatch.lag.messages` is null (never a smaller number), `messages_known` the lower bound from
+    what was read. One literal with one merge: a document per group and per group-topic."""
     produced, consumed = row.produced, row.consumed
-    doc = {
+    return {
         fields.TIMESTAMP: iso(snapshot.taken_at),
         fields.DATASET: fields.Dataset.LAG,
         fields.CLUSTER: snapshot.cluster,
-        fields.DOC_TYPE: TOPIC,
+        fields.DOC_TYPE: doc_type,
         fields.SLOT: slot_ms,
         fields.GROUP_ID: row.group,
-        fields.TOPIC_NAME: row.topic,
+        **own,
         fields.LAG_MESSAGES: row.lag_sum,
         fields.LAG_MAX_PARTITION: row.lag_max,
         fields.LAG_ITEMS: row.lag_items_sum,
@@ -147,9 +146,6 @@ def topic_doc(row: GroupTopicLag, snapshot: ClusterSnapshot, slot_ms: int) -> di
         fields.PARTITIONS_BEYOND_LOG_END: row.partitions_beyond_log_end,
         fields.PARTITIONS: row.partitions,
         fields.PARTITIONS_WITHOUT_COMMIT: row.partitions_without_commit,
-        fields.PARTITIONS_BELOW_LOG_START: row.partitions_below_log_start,
-        fields.RETENTION_MS: row.retention_ms,
-        fields.RETENTION_USED: row.retention_used,
         fields.LAG_SECONDS: row.lag_seconds_max,
         fields.LAG_SECONDS_QUALITY: row.time_lag_quality._value_,
         fields.PRODUCE_COUNT: produced.count,
@@ -157,44 +153,33 @@ def topic_doc(row: GroupTopicLag, snapshot: ClusterSnapshot, slot_ms: int) -> di
         fields.CONSUME_COUNT: consumed.count,
         fields.CONSUME_RATE: consumed.rate,
     }
+
+
+def topic_doc(row: GroupTopicLag, snapshot: ClusterSnapshot, slot_ms: int) -> dict[str, Any]:
+    own = {
+        fields.TOPIC_NAME: row.topic,
+        fields.PARTITIONS_BELOW_LOG_START: row.partitions_below_log_start,
+        fields.RETENTION_MS: row.retention_ms,
+        fields.RETENTION_USED: row.retention_used,
+    }
+    doc = _aggregate_doc(row, snapshot, slot_ms, TOPIC, own)
     doc["_id"] = _hashed_id(f"{snapshot.cluster}\x1f{TOPIC}\x1f{row.group}\x1f{row.topic}\x1f{slot_ms}")
     return doc
 
 
 def group_doc(row: GroupLag, snapshot: ClusterSnapshot, slot_ms: int, status=None) -> dict[str, Any]:
-    produced, consumed = row.produced, row.consumed
-    doc = {
-        fields.TIMESTAMP: iso(snapshot.taken_at),
-        fields.DATASET: fields.Dataset.LAG,
-        fields.CLUSTER: snapshot.cluster,
-        fields.DOC_TYPE: GROUP,
-        fields.SLOT: slot_ms,
-        fields.GROUP_ID: row.group,
+    own = {
         fields.GROUP_STATE: row.state,
         fields.GROUP_TYPE: row.group_type or "classic",
         fields.GROUP_EPOCH: row.epoch,
         fields.GROUP_MEMBERS: row.members,
         fields.GROUP_TOPICS: row.topics,
-        fields.LAG_MESSAGES: row.lag_sum,
-        fields.LAG_MAX_PARTITION: row.lag_max,
-        fields.LAG_ITEMS: row.lag_items_sum,
-        fields.LAG_PARTIAL: row.lag_sum is None,
-        fields.LAG_MESSAGES_KNOWN: row.lag_known_sum,
-        fields.PARTITIONS_UNKNOWN: row.partitions_unknown,
-        fields.PARTITIONS_BEYOND_LOG_END: row.partitions_beyond_log_end,
-        fields.PARTITIONS: row.partitions,
-        fields.PARTITIONS_WITHOUT_COMMIT: row.partitions_without_commit,
         fields.CATCH_UP_STATE: row.catch_up._value_,
         fields.CATCH_UP_SECONDS: row.catch_up_seconds,
         fields.RETENTION_USED: row.retention_used_max,
         fields.ERROR: row.error,
-        fields.LAG_SECONDS: row.lag_seconds_max,
-        fields.LAG_SECONDS_QUALITY: row.time_lag_quality._value_,
-        fields.PRODUCE_COUNT: produced.count,
-        fields.PRODUCE_RATE: produced.rate,
-        fields.CONSUME_COUNT: consumed.count,
-        fields.CONSUME_RATE: consumed.rate,
     }
+    doc = _aggregate_doc(row, snapshot, slot_ms, GROUP, own)
     if status is not None:
         _add_status(doc, status)
     doc["_id"] = _hashed_id(f"{snapshot.cluster}\x1f{GROUP}\x1f{row.group}\x1f{slot_ms}")
