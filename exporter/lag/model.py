@@ -49,9 +49,9 @@ def quick_init(cls: type) -> type:
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     cls.__init__ = init  # type: ignore[misc]
 
+    namespace["_cls"] = cls
     stores = "".join(f"    self.{f.name} = {f.name}\n" for f in params)
     exec(f"def __init__(self, {signature}):\n{stores}    self.__class__ = _cls\n", namespace)  # noqa: S102
-    namespace["_cls"] = cls
     twin = type(f"{cls.__name__}Fast", cls.__bases__, {"__slots__": cls.__slots__, "__init__": namespace["__init__"]})
     cls.fast = twin  # type: ignore[attr-defined]
     return cls

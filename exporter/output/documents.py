@@ -140,7 +140,7 @@ def _aggregate_doc(
         fields.LAG_MESSAGES: row.lag_sum,
         fields.LAG_MAX_PARTITION: row.lag_max,
         fields.LAG_ITEMS: row.lag_items_sum,
-        fields.LAG_PARTIAL: row.lag_sum is None,
+        fields.LAG_PARTIAL: row.partial,
         fields.LAG_MESSAGES_KNOWN: row.lag_known_sum,
         fields.PARTITIONS_UNKNOWN: row.partitions_unknown,
         fields.PARTITIONS_BEYOND_LOG_END: row.partitions_beyond_log_end,
