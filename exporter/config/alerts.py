@@ -17,28 +17,37 @@ class AlertMatchFields(Strict):
     """Which groups (and topics) a rule covers: exact names and/or a regex on the whole name; none: all.
     With `topics`/`topic_regex` the rule is evaluated per group+topic, otherwise per group."""
 
-    clusters: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
-    group_regex: str | None = None
-    topics: tuple[str, ...] = ()
-    topic_regex: str | None = None
+    clusters: tuple[str, ...] = Field((), description="Only these clusters (names from `clusters`); empty: all.")
+    groups: tuple[str, ...] = Field((), description="Exact group ids; with `group_regex`, either matches; "
+                                    "neither: every group.")
+    group_regex: str | None = Field(None, description="Regex on the whole group id.")
+    topics: tuple[str, ...] = Field((), description="Exact topic names: the rule is then evaluated per "
+                                    "group+topic.")
+    topic_regex: str | None = Field(None, description="Regex on the whole topic name (per group+topic, as `topics`).")
 
     _check_regex = field_validator("group_regex", "topic_regex")(
         classmethod(lambda cls, v: v if v is None else compile_all((v,))[0])
     )
 
 
-_RULE_NAME = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+_RULE_NAME = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$",
+                                   description="Unique name; it names the alert in documents and notifications.")]
 
 
 class ThresholdRuleConfig(AlertMatchFields):
+    """A threshold rule: fires while lag (messages or seconds) stays above a level."""
+
     name: _RULE_NAME
-    metric: Literal["lag", "lag_seconds"] = "lag"  # messages, or seconds (time lag)
-    warn: Annotated[float, Field(ge=0)] | None = None
-    critical: Annotated[float, Field(ge=0)] | None = None
-    for_s: Annotated[float, Field(ge=0)] = 0.0  # the breach must hold this long before the alert fires
-    resolve_below: Annotated[float, Field(ge=0)] | None = None  # unset: the lowest of warn/critical
-    resolve_for_s: Annotated[float, Field(ge=0)] = 0.0  # ...and stay below it this long to resolve
+    metric: Literal["lag", "lag_seconds"] = Field("lag", description="`lag` (messages) or `lag_seconds` (time lag).")
+    warn: Annotated[float, Field(ge=0)] | None = Field(None, description="Level of the `warn` severity.")
+    critical: Annotated[float, Field(ge=0)] | None = Field(None, description=(
+        "Level of the `critical` severity; at least `warn`. Set `warn`, `critical` or both."))
+    for_s: Annotated[float, Field(ge=0, description=(
+        "The breach must hold this long before the alert fires."))] = 0.0
+    resolve_below: Annotated[float, Field(ge=0)] | None = Field(None, description=(
+        "Hysteresis: the alert resolves only below this; unset: the lowest of `warn` and `critical`."))
+    resolve_for_s: Annotated[float, Field(ge=0, description=(
+        "... and only after staying below it this long."))] = 0.0
 
     @model_validator(mode="after")
     def _levels(self) -> ThresholdRuleConfig:
@@ -53,22 +62,32 @@ class ThresholdRuleConfig(AlertMatchFields):
 
 
 class StatusRuleConfig(AlertMatchFields):
+    """A status rule: fires while a group's status is one of `statuses`."""
+
     name: _RULE_NAME
     statuses: Annotated[
-        tuple[Literal["WARN", "STALL", "STOP", "REWIND", "ERR"], ...], Field(min_length=1)
+        tuple[Literal["WARN", "STALL", "STOP", "REWIND", "ERR"], ...],
+        Field(min_length=1, description="The statuses that fire the alert."),
     ] = ("STALL", "STOP")
-    for_s: Annotated[float, Field(ge=0)] = 300.0
-    severity: Literal["warn", "critical"] = "critical"
-    resolve_for_s: Annotated[float, Field(ge=0)] = 0.0
+    for_s: Annotated[float, Field(ge=0, description="The status must hold this long before the alert fires.")] = 300.0
+    severity: Literal["warn", "critical"] = Field("critical", description="The alert's severity.")
+    resolve_for_s: Annotated[float, Field(ge=0, description=(
+        "The group must be out of `statuses` this long before the alert resolves."))] = 0.0
 
 
 class NotifierConfig(Strict):
-    name: _RULE_NAME
-    type: Literal["webhook", "slack"] = "webhook"  # webhook: lagwatch's JSON; slack: Slack incoming webhook
-    url: SecretStr  # a secret: webhook URLs usually carry a token (or url_file: /run/secrets/...)
-    timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 3
-    backoff_s: Annotated[float, Field(ge=0, le=60)] = 1.0
+    """Where alert transitions are sent, besides the alert index."""
+
+    name: Annotated[_RULE_NAME, Field(description="Unique name, not `index`; logs name notifiers by it.")]
+    type: Literal["webhook", "slack"] = Field("webhook", description=(
+        "`webhook`: POST lagwatch's JSON; `slack`: a Slack incoming-webhook message (Mattermost and "
+        "Rocket.Chat accept it too)."))
+    url: SecretStr = Field(description="http(s) URL to POST to; a secret (webhook URLs carry tokens).")
+    timeout_s: Annotated[float, Field(gt=0, le=120, description="Per POST.")] = 5.0
+    retries: Annotated[int, Field(ge=0, le=10, description=(
+        "Retries on network errors, timeouts, 429 and 5xx; other 4xx are not retried."))] = 3
+    backoff_s: Annotated[float, Field(ge=0, le=60, description=(
+        "First wait between attempts, doubled each time."))] = 1.0
 
     @field_validator("url")
     @classmethod
@@ -81,17 +100,23 @@ class NotifierConfig(Strict):
 class AlertsConfig(Strict):
     """Status evaluation, alert rules and notifiers (README "Alerting"). Default: statuses on, no rules."""
 
-    status: bool = True  # lagwatch.status.* in the documents
-    window: Annotated[int, Field(ge=2, le=100)] = 10  # scrapes per partition the status rules look at
-    stop_after_s: Annotated[float, Field(gt=0)] = 600.0  # lag at an unmoved offset, no consumer: STOP
-    rules: tuple[ThresholdRuleConfig, ...] = ()
-    status_rules: tuple[StatusRuleConfig, ...] = ()
-    notifiers: tuple[NotifierConfig, ...] = ()
-    repeat_s: Annotated[float, Field(ge=0)] = 3600.0  # re-notify a firing alert this often; 0: never
-    # The alert state file. Not `state_file`: `<name>_file` options are read as secret files.
-    # Unset: <state dir>/alerts.json (exporter/config/paths.py: $LAGWATCH_STATE_DIR, else $XDG_STATE_HOME/lagwatch).
-    state_path: Path | None = None
-    index: bool = True  # transitions into <index_prefix>-alerts
+    status: bool = Field(True, description=(
+        "Evaluate a status per partition and group (`lagwatch.status.*` in the documents)."))
+    window: Annotated[int, Field(ge=2, le=100, description=(
+        "Scrapes per partition the status rules look at; WARN and STALL need a full window."))] = 10
+    stop_after_s: Annotated[float, Field(gt=0, description=(
+        "Lag at an unmoved offset and no live member this long: STOP."))] = 600.0
+    rules: tuple[ThresholdRuleConfig, ...] = Field((), description="Threshold rules (below); none by default.")
+    status_rules: tuple[StatusRuleConfig, ...] = Field((), description="Status rules (below); none by default.")
+    notifiers: tuple[NotifierConfig, ...] = Field((), description="Webhook and Slack notifiers (below).")
+    repeat_s: Annotated[float, Field(ge=0, description=(
+        "Re-notify a firing alert (`still_firing`) this often; 0: never."))] = 3600.0
+    # Not `state_file`: `<name>_file` options are read as secret files. The default is worked out in paths.py.
+    state_path: Path | None = Field(None, description=(
+        "The alert state file (firing alerts, STOP clocks, undelivered transitions); unset: "
+        "`$LAGWATCH_STATE_DIR/alerts.json`, else `~/.local/state/lagwatch/alerts.json`. Keep it on a "
+        "persistent volume."))
+    index: bool = Field(True, description="Index every transition into `<index_prefix>-alerts`.")
 
     @model_validator(mode="after")
     def _consistent(self) -> AlertsConfig:

@@ -16,26 +16,31 @@ class CoordinationConfig(Strict):
     """Replicas that share the groups through a consumer group of lagwatch's own (README "Running several
     replicas"). The only group lagwatch ever joins; off unless this section is set."""
 
-    # The cluster to coordinate on: a name from `clusters` (its servers and security), or servers of its own.
-    cluster: str | None = None
-    bootstrap_servers: tuple[str, ...] | None = None
-    security: KafkaSecurity = KafkaSecurity()
-    client_id: str = "lagwatch-coordination"
-    request_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
-    # Its partitions are the shards (S of them); it also keeps each group's alert state (compacted).
-    topic: _TOPIC_NAME = "lagwatch-coordination"
-    group_id: Annotated[str, Field(min_length=1, max_length=249)] = "lagwatch-coordination"
-    # lagwatch creates nothing unless allowed: a missing topic is a start-up error naming the command.
-    create_topic: bool = False
-    partitions: Annotated[int, Field(ge=1, le=10_000)] = 12  # S, when lagwatch creates the topic
-    replication_factor: Annotated[int, Field(ge=1, le=32)] | None = None  # unset: the broker's default
-    # A process that dies loses its shards to the others after this long (the broker's
-    # group.min.session.timeout.ms .. group.max.session.timeout.ms, 6 s .. 30 min by default).
-    session_timeout_s: Annotated[float, Field(ge=1, le=1800)] = 30.0
-    # Unset: a tenth of the session timeout, at most 3 s (how fast a rebalance reaches every member).
-    heartbeat_interval_s: Annotated[float, Field(gt=0, le=600)] | None = None
-    # Report lagwatch's own coordination group like any other (excluded by default).
-    report_group: bool = False
+    cluster: str | None = Field(None, description=(
+        "Coordinate on this cluster of `clusters` (its servers and security); or set `bootstrap_servers`."))
+    bootstrap_servers: tuple[str, ...] | None = Field(None, description=(
+        "A coordination cluster of its own, `host:port` each (instead of `cluster`)."))
+    security: KafkaSecurity = Field(KafkaSecurity(), description="With `bootstrap_servers`: as for clusters.")
+    client_id: str = Field("lagwatch-coordination", description="The Kafka client id of the member.")
+    request_timeout_s: Annotated[float, Field(gt=0, le=300, description="Per Kafka request.")] = 10.0
+    topic: _TOPIC_NAME = Field("lagwatch-coordination", description=(
+        "Its partitions are the shards; compacted, it also keeps each group's alert state."))
+    group_id: Annotated[str, Field(min_length=1, max_length=249, description=(
+        "lagwatch's own consumer group: the only group it ever joins; it never commits there."
+    ))] = "lagwatch-coordination"
+    create_topic: bool = Field(False, description=(
+        "Create the topic (compacted) on the coordination cluster if missing; otherwise a missing topic "
+        "stops the start with the command that creates it."))
+    partitions: Annotated[int, Field(ge=1, le=10_000, description=(
+        "Shards, when lagwatch creates the topic; pick it for the largest fleet (12 splits evenly)."))] = 12
+    replication_factor: Annotated[int, Field(ge=1, le=32)] | None = Field(None, description=(
+        "When lagwatch creates the topic; unset: the broker's default."))
+    session_timeout_s: Annotated[float, Field(ge=1, le=1800, description=(
+        "A process that dies loses its shards to the others after this long; within the broker's "
+        "group.min/max.session.timeout.ms (6 s .. 30 min by default)."))] = 30.0
+    heartbeat_interval_s: Annotated[float, Field(gt=0, le=600)] | None = Field(None, description=(
+        "At most a third of `session_timeout_s`; unset: a tenth of it, at most 3 s."))
+    report_group: bool = Field(False, description="Report lagwatch's own coordination group like any other.")
 
     _split = field_validator("bootstrap_servers", mode="before")(classmethod(comma_list))
     _host_port = field_validator("bootstrap_servers")(classmethod(lambda cls, v: host_port(v)))

@@ -13,21 +13,30 @@ from exporter.config.base import Strict, comma_list, one_auth
 
 
 class ElasticsearchConfig(Strict):
-    hosts: Annotated[tuple[AnyHttpUrl, ...], Field(min_length=1)] = (AnyHttpUrl("http://127.0.0.1:9200"),)
-    username: str | None = None
-    password: SecretStr | None = None
-    api_key: SecretStr | None = None
-    ca_certs: Path | None = None
-    verify_certs: bool = True
-    # Documents go to <index_prefix>-lag-YYYY.MM.DD behind the alias <index_prefix>-lag (see README).
-    index_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")] = "lagwatch"
-    # auto: a data stream where the server supports them, daily indices otherwise.
-    storage: Literal["auto", "data_stream", "daily_indices"] = "auto"
-    retention_days: Annotated[int, Field(ge=1)] = 30
-    # How often daily indices older than retention_days are deleted.
-    maintenance_interval_s: Annotated[float, Field(ge=1)] = 3600.0
-    bulk_chunk: Annotated[int, Field(ge=1, le=50_000)] = 1000
-    request_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    """Where the lag and alert documents are indexed."""
+
+    hosts: Annotated[tuple[AnyHttpUrl, ...], Field(min_length=1, description=(
+        "Elasticsearch URLs; a list, or one comma-separated string. A password in a URL is a secret."
+    ))] = (AnyHttpUrl("http://127.0.0.1:9200"),)
+    username: str | None = Field(None, description="Basic auth user, with `password` (not with `api_key`).")
+    password: SecretStr | None = Field(None, description="Basic auth password.")
+    api_key: SecretStr | None = Field(None, description="API key, base64 `id:key` (the `encoded` value "
+                                      "`POST /_security/api_key` returns); not with `username`.")
+    ca_certs: Path | None = Field(None, description="PEM file of the CA that signed an HTTPS endpoint's "
+                                  "certificate; unset: the system's trusted CAs.")
+    verify_certs: bool = Field(True, description="Verify the server's certificate; `false` is for experiments only.")
+    index_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description=(
+        "Lag documents go to `<index_prefix>-lag`, alert transitions to `<index_prefix>-alerts` "
+        "(aliases over daily indices, or data streams)."))] = "lagwatch"
+    storage: Literal["auto", "data_stream", "daily_indices"] = Field("auto", description=(
+        "`daily_indices`: `<prefix>-lag-YYYY.MM.DD` behind an alias, works on every Elasticsearch; "
+        "`data_stream`: a data stream with a lifecycle; `auto`: a data stream where the server has them."))
+    retention_days: Annotated[int, Field(ge=1, description=(
+        "Daily indices older than this are deleted; a data stream's lifecycle keeps this many days."))] = 30
+    maintenance_interval_s: Annotated[float, Field(ge=1, description=(
+        "How often retention is enforced (old daily indices deleted)."))] = 3600.0
+    bulk_chunk: Annotated[int, Field(ge=1, le=50_000, description="Documents per `_bulk` request.")] = 1000
+    request_timeout_s: Annotated[float, Field(gt=0, description="Per Elasticsearch request.")] = 30.0
 
     _split = field_validator("hosts", mode="before")(classmethod(comma_list))
     _one_auth = model_validator(mode="after")(one_auth)
@@ -36,19 +45,23 @@ class ElasticsearchConfig(Strict):
 class KibanaConfig(Strict):
     """Where `lagwatch setup` imports the dashboards and creates the alerting rule; unset url: skipped."""
 
-    url: AnyHttpUrl | None = None
-    # Kibana space to import into; "default" is the default space (no /s/<space> in the API path).
-    space: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")] = "default"
-    username: str | None = None
-    password: SecretStr | None = None
-    api_key: SecretStr | None = None
-    ca_certs: Path | None = None
-    verify_certs: bool = True
-    request_timeout_s: Annotated[float, Field(gt=0)] = 30.0
-    # The Elasticsearch query rule (kibana/lagwatch-rule.json): one alert per group above the time lag.
-    rule: bool = True
-    rule_time_lag_s: Annotated[float, Field(gt=0)] = 300.0
-    rule_interval: Annotated[str, Field(pattern=r"^[1-9][0-9]*[smhd]$")] = "1m"
+    url: AnyHttpUrl | None = Field(None, description="Kibana's URL; unset: `lagwatch setup` installs only the "
+                                   "Elasticsearch index templates.")
+    space: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$", description=(
+        "Kibana space to import into; `default` is the default space (no `/s/<space>` in the API path)."
+    ))] = "default"
+    username: str | None = Field(None, description="Basic auth user, with `password` (not with `api_key`).")
+    password: SecretStr | None = Field(None, description="Basic auth password.")
+    api_key: SecretStr | None = Field(None, description="API key, base64 `id:key`; not with `username`.")
+    ca_certs: Path | None = Field(None, description="PEM file of the CA that signed Kibana's certificate.")
+    verify_certs: bool = Field(True, description="Verify Kibana's certificate; `false` is for experiments only.")
+    request_timeout_s: Annotated[float, Field(gt=0, description="Per Kibana request.")] = 30.0
+    rule: bool = Field(True, description="Create or update the Elasticsearch query rule `lagwatch-time-lag` "
+                       "(kibana/lagwatch-rule.json): one alert per group above `rule_time_lag_s`.")
+    rule_time_lag_s: Annotated[float, Field(gt=0, description=(
+        "The rule alerts on a group whose time lag reaches this many seconds."))] = 300.0
+    rule_interval: Annotated[str, Field(pattern=r"^[1-9][0-9]*[smhd]$", description=(
+        "How often Kibana checks the rule (`s`, `m`, `h` or `d`)."))] = "1m"
 
     _one_auth = model_validator(mode="after")(one_auth)
 
@@ -56,12 +69,15 @@ class KibanaConfig(Strict):
 class SpoolConfig(Strict):
     """Documents Elasticsearch cannot take wait on disk and are replayed, oldest first (README "Operations")."""
 
-    # Unset: <state dir>/spool (exporter/config/paths.py: $LAGWATCH_STATE_DIR, else $XDG_STATE_HOME/lagwatch).
-    dir: Path | None = None
-    # Oldest documents are dropped (and counted) only when the spool would grow past this.
-    max_bytes: Annotated[int, Field(ge=1024)] = 512 * 1024 * 1024
-    # Spooled documents re-sent per successful delivery, so a long backlog never stalls scraping.
-    replay_documents: Annotated[int, Field(ge=1)] = 20_000
+    # The default is worked out in exporter/config/paths.py.
+    dir: Path | None = Field(None, description=(
+        "Spool directory; unset: `$LAGWATCH_STATE_DIR/spool`, else `$XDG_STATE_HOME/lagwatch/spool` "
+        "(`~/.local/state/lagwatch/spool`). Two processes must not share one."))
+    max_bytes: Annotated[int, Field(ge=1024, description=(
+        "The spool's cap: only when it would grow past this are the oldest documents dropped (counted and "
+        "logged as `spool_dropped`)."))] = 512 * 1024 * 1024
+    replay_documents: Annotated[int, Field(ge=1, description=(
+        "Spooled documents re-sent per successful delivery, so a long backlog never stalls scraping."))] = 20_000
 
     @property
     def path(self) -> Path:

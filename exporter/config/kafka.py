@@ -35,8 +35,10 @@ class NameFilter(Strict):
     """Regexes matched against the whole name (re.fullmatch). A name is selected when it matches an
     `allow` pattern and no `deny` pattern."""
 
-    allow: tuple[str, ...] = (".*",)
-    deny: tuple[str, ...] = ()
+    allow: tuple[str, ...] = Field((".*",), description="Regexes on the whole name: a name must match one of them. "
+                                   "`.` also matches a newline (a group id may hold any character).")
+    deny: tuple[str, ...] = Field((), description="Regexes on the whole name: a name matching any of them is left out, "
+                                  "even when `allow` selects it.")
 
     _check_allow = field_validator("allow", "deny")(classmethod(lambda cls, v: compile_all(v)))
 
@@ -105,15 +107,22 @@ class SecurityProtocol(str, Enum):
 
 
 class KafkaSecurity(Strict):
-    protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    ssl_cafile: Path | None = None
-    ssl_certfile: Path | None = None
-    ssl_keyfile: Path | None = None
-    ssl_password: SecretStr | None = None
-    ssl_check_hostname: bool = True
+    """How lagwatch connects to the brokers: the settings of the Kafka client (kafka-python underneath)."""
+
+    protocol: SecurityProtocol = Field(SecurityProtocol.PLAINTEXT, description="The broker listener's security "
+                                       "protocol.")
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism; required with SASL_PLAINTEXT and SASL_SSL.")
+    username: str | None = Field(None, description="SASL user; required with SASL_PLAINTEXT and SASL_SSL.")
+    password: SecretStr | None = Field(None, description="SASL password; required with a SASL protocol.")
+    ssl_cafile: Path | None = Field(None, description="PEM file of the CA(s) that signed the brokers' certificates "
+                                    "(SSL, SASL_SSL); unset: the system's trusted CAs.")
+    ssl_certfile: Path | None = Field(None, description="Client certificate (PEM) for mutual TLS.")
+    ssl_keyfile: Path | None = Field(None, description="Client private key (PEM, may be encrypted) for mutual TLS; "
+                                     "a path kafka-python opens itself, not a secret file.")
+    ssl_password: SecretStr | None = Field(None, description="Password of an encrypted `ssl_keyfile`.")
+    ssl_check_hostname: bool = Field(True, description="Check that the broker certificate's SAN names the host "
+                                     "connected to (an `IP:` entry when connecting by address).")
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> KafkaSecurity:
@@ -143,11 +152,20 @@ class KafkaSecurity(Strict):
 
 
 class Cluster(Strict):
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
-    bootstrap_servers: Annotated[tuple[str, ...], Field(min_length=1)]
-    client_id: str = "lagwatch"
-    security: KafkaSecurity = KafkaSecurity()
-    request_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    """A Kafka cluster to watch. lagwatch only reads it: it never joins a group, commits an offset or
+    creates a topic there."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description=(
+        "The cluster's name in every document (`lagwatch.cluster`), metric label and log line; unique."))]
+    bootstrap_servers: Annotated[tuple[str, ...], Field(min_length=1, description=(
+        "Brokers to connect to first, each `host:port`; a list, or one comma-separated string."))]
+    client_id: str = Field("lagwatch", description="The Kafka client id on lagwatch's requests (broker logs, "
+                           "quotas).")
+    security: KafkaSecurity = Field(KafkaSecurity(), description="Protocol, SASL and TLS settings (below).")
+    request_timeout_s: Annotated[float, Field(gt=0, le=300, description=(
+        "Per Kafka request. A broker that does not answer costs one request timeout per scrape: lagwatch then "
+        "sends it nothing more in that scrape and reports its partitions and groups partial. Keep it a third "
+        "of `scrape.interval_s` or less."))] = 10.0
 
     _split = field_validator("bootstrap_servers", mode="before")(classmethod(comma_list))
     _host_port = field_validator("bootstrap_servers")(classmethod(lambda cls, v: host_port(v)))
@@ -162,17 +180,23 @@ class Granularity(str, Enum):
 
 
 class Scrape(Strict):
-    interval_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
-    # How long one scrape may take; unset: 80% of the interval.
-    timeout_s: Annotated[float, Field(gt=0, le=3600)] | None = None
-    granularity: Granularity = Granularity.PARTITION
-    # Groups per OffsetFetch / DescribeGroups request: one request per coordinator per this many groups.
-    groups_per_request: Annotated[int, Field(ge=1, le=100_000)] = 2000
-    # "I/N": this process reports only the groups whose stable hash falls in shard I of N (0 <= I < N).
-    # Replicas of one shard write identical document ids, so running two for HA makes no duplicates.
-    shard: str | None = None
-    # Names this process in its self documents; unset: the host name.
-    instance: str | None = None
+    """When and how finely each cluster is scraped."""
+
+    interval_s: Annotated[float, Field(ge=1, le=3600, description="How often each cluster is scraped (scrapes are "
+                                       "aligned to multiples of it since the epoch).")] = 30.0
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] | None = Field(
+        None, description="How long one scrape may take; at most `interval_s`. Unset: 80% of `interval_s`.")
+    granularity: Granularity = Field(Granularity.PARTITION, description=(
+        "The finest documents indexed: `partition` (partition, topic and group documents), `topic` (topic and "
+        "group), `group` (group only). Lag and statuses per partition are computed whatever is indexed."))
+    groups_per_request: Annotated[int, Field(ge=1, le=100_000, description=(
+        "Groups per OffsetFetch and DescribeGroups request: one request per coordinator per this many groups."
+    ))] = 2000
+    shard: str | None = Field(None, description=(
+        "`I/N`: report only the groups whose stable hash falls in shard I of N (0 <= I < N; `--shard` overrides "
+        "it). Replicas of one shard write identical document ids, so two per shard make no duplicates."))
+    instance: str | None = Field(None, description="Names this process in its self documents "
+                                 "(`lagwatch.self.instance`); unset: the host name.")
 
     @field_validator("shard")
     @classmethod
@@ -197,10 +221,16 @@ class Scrape(Strict):
 
 
 class TimeLagConfig(Strict):
-    history_points: Annotated[int, Field(ge=2, le=10_000)] = 64
-    # Ask the broker (ListOffsets by timestamp) when our own history cannot place a committed offset.
-    broker_probes: bool = True
-    probe_ages_s: tuple[Annotated[float, Field(gt=0)], ...] = DEFAULT_PROBE_AGES_S
+    """Lag in seconds: how long ago the oldest unread record was produced."""
+
+    history_points: Annotated[int, Field(ge=2, le=10_000, description=(
+        "(time, log-end offset) points kept per partition, from lagwatch's own scrapes."))] = 64
+    broker_probes: bool = Field(True, description=(
+        "Ask the broker (ListOffsets by timestamp) when lagwatch's own history cannot place a committed "
+        "offset yet (the first scrapes after a start)."))
+    probe_ages_s: tuple[Annotated[float, Field(gt=0)], ...] = Field(DEFAULT_PROBE_AGES_S, description=(
+        "The ladder of record ages the broker probes bracket a committed offset with; a list or one "
+        "comma-separated string."))
 
     _split = field_validator("probe_ages_s", mode="before")(classmethod(comma_list))
 
@@ -208,7 +238,7 @@ class TimeLagConfig(Strict):
 class RecordsPerMessage(Strict):
     """Producers that batch N items into one record: lag is also reported in items (lag x N)."""
 
-    topic: str  # regex, whole name
-    items: Annotated[int, Field(ge=1)]
+    topic: str = Field(description="Regex on the whole topic name; the first matching rule wins.")
+    items: Annotated[int, Field(ge=1, description="Items per Kafka record: `lagwatch.lag.items` = lag x items.")]
 
     _check = field_validator("topic")(classmethod(lambda cls, v: compile_all((v,))[0]))

@@ -17,33 +17,46 @@ from exporter.config.kafka import Cluster, NameFilter, RecordsPerMessage, Scrape
 
 
 class LogConfig(Strict):
-    level: Literal["debug", "info", "warning", "error"] = "info"
-    format: Literal["json", "console"] = "json"
+    """The log on stderr."""
+
+    level: Literal["debug", "info", "warning", "error"] = Field("info", description=(
+        "Least severe level logged; `debug` also lets kafka-python's per-connection warnings through."))
+    format: Literal["json", "console"] = Field("json", description=(
+        "`json`: every line one JSON object (the libraries' lines and tracebacks too); `console`: for people."))
 
 
 class HttpConfig(Strict):
     """/healthz, /readyz and /metrics (Prometheus text format)."""
 
-    enabled: bool = True
-    host: str = "0.0.0.0"
-    # 0 picks a free port (logged in `http_started`): for tests and ad-hoc runs.
-    port: Annotated[int, Field(ge=0, le=65535)] = 9308
+    enabled: bool = Field(True, description="Serve the health and metrics endpoints.")
+    host: str = Field("0.0.0.0", description="Address to listen on.")
+    port: Annotated[int, Field(ge=0, le=65535, description=(
+        "Port to listen on; 0 picks a free one (logged in `http_started`). 9308 is also kafka_exporter's "
+        "customary port."))] = 9308
 
 
 class Config(Strict):
-    clusters: Annotated[tuple[Cluster, ...], Field(min_length=1)]
-    groups: NameFilter = NameFilter(deny=(r"lagwatch.*",))
-    topics: NameFilter = NameFilter(deny=(r"__.*",))
-    scrape: Scrape = Scrape()
-    time_lag: TimeLagConfig = TimeLagConfig()
-    records_per_message: tuple[RecordsPerMessage, ...] = ()
-    elasticsearch: ElasticsearchConfig = ElasticsearchConfig()
-    kibana: KibanaConfig = KibanaConfig()
-    log: LogConfig = LogConfig()
-    spool: SpoolConfig = SpoolConfig()
-    http: HttpConfig = HttpConfig()
-    alerts: AlertsConfig = AlertsConfig()
-    coordination: CoordinationConfig | None = None
+    """The whole configuration: a YAML file (`-c FILE`) with `LAGWATCH_*` variables over it."""
+
+    clusters: Annotated[tuple[Cluster, ...], Field(min_length=1, description="The Kafka clusters to watch "
+                                                   "(at least one).")]
+    groups: NameFilter = Field(NameFilter(deny=(r"lagwatch.*",)), description=(
+        "Which consumer groups to report (regexes on the whole group id)."))
+    topics: NameFilter = Field(NameFilter(deny=(r"__.*",)), description=(
+        "Which topics to report (regexes on the whole name); internal topics are left out by default."))
+    scrape: Scrape = Field(Scrape(), description="Scrape interval, timeout, granularity and sharding.")
+    time_lag: TimeLagConfig = Field(TimeLagConfig(), description="How lag in seconds is measured.")
+    records_per_message: tuple[RecordsPerMessage, ...] = Field((), description=(
+        "Producers that pack several items into one record: lag is then also reported in items."))
+    elasticsearch: ElasticsearchConfig = Field(ElasticsearchConfig(), description="Where documents are indexed.")
+    kibana: KibanaConfig = Field(KibanaConfig(), description="Where `lagwatch setup` imports the dashboards.")
+    log: LogConfig = Field(LogConfig(), description="The log's level and format.")
+    spool: SpoolConfig = Field(SpoolConfig(), description="The on-disk spool for documents Elasticsearch cannot "
+                               "take.")
+    http: HttpConfig = Field(HttpConfig(), description="The health and metrics endpoints.")
+    alerts: AlertsConfig = Field(AlertsConfig(), description="Statuses, alert rules and notifiers.")
+    coordination: CoordinationConfig | None = Field(None, description=(
+        "Replicas sharing the groups through a Kafka group of lagwatch's own; off unless set."))
 
     @field_validator("clusters")
     @classmethod

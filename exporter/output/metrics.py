@@ -9,8 +9,94 @@ lagwatch_group_partitions_unknown / lagwatch_group_lag_partial say why.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+
+@dataclass(frozen=True)
+class Series:
+    """One /metrics series: what it counts, its labels and when it is there (docs/reference/metrics.md is
+    generated from SERIES by scripts/reference.py)."""
+
+    kind: str  # "gauge", or "counter" (exposed as <name>_total)
+    help: str
+    labels: tuple[str, ...] = ()
+    present: str = "per cluster, once it was scraped"
+
+
+_GROUP, _TOPIC = ("cluster", "group"), ("cluster", "group", "topic")
+_SINK = "with Elasticsearch as the sink (`lagwatch run`)"
+_COORDINATED = "with `coordination`"
+
+SERIES: dict[str, Series] = {
+    "lagwatch_up": Series("gauge", "1 when the last scrape reached the cluster", ("cluster",)),
+    "lagwatch_scrape_duration_seconds": Series("gauge", "Duration of the last scrape", ("cluster",)),
+    "lagwatch_last_success_timestamp_seconds": Series(
+        "gauge", "Time of the last scrape that reached the cluster", ("cluster",),
+        "per cluster, once a scrape reached it"),
+    "lagwatch_scrapes": Series(
+        "counter", "Scrapes by result (failed: the cluster could not be read at all)", ("cluster", "result"),
+        "per cluster; result is ok or failed"),
+    "lagwatch_scrape_errors": Series(
+        "counter", "Per-item scrape errors (group, partition, broker, cluster)", ("cluster",), "per cluster"),
+    "lagwatch_kafka_requests": Series("counter", "Kafka requests sent, by API", ("cluster", "api"),
+                                      "per cluster and Kafka API used"),
+    "lagwatch_group_lag": Series(
+        "gauge", "Consumer group lag in messages (sum over partitions)", _GROUP,
+        "per group; absent while the group is partial"),
+    "lagwatch_group_topic_lag": Series(
+        "gauge", "Consumer group lag in messages per topic", _TOPIC, "per group and topic; absent while partial"),
+    "lagwatch_group_lag_seconds": Series(
+        "gauge", "Age of the oldest unread record (max over partitions; absent if unknown)", _GROUP,
+        "per group; absent while partial or unknown"),
+    "lagwatch_group_topic_lag_seconds": Series(
+        "gauge", "Age of the oldest unread record per topic (absent if unknown)", _TOPIC,
+        "per group and topic; absent while partial or unknown"),
+    "lagwatch_group_lag_partial": Series(
+        "gauge", "1 when part of the group's lag could not be read this scrape: its lag series are then absent",
+        _GROUP, "per group"),
+    "lagwatch_group_partitions_unknown": Series(
+        "gauge", "Partitions whose lag could not be read this scrape", _GROUP, "per group"),
+    "lagwatch_group_info": Series(
+        "gauge", "1 per group: its type (classic, consumer, share, streams) and Kafka state",
+        ("cluster", "group", "type", "state"), "per group"),
+    "lagwatch_shards_owned": Series("gauge", "Shards assigned to this process (coordination)", (), _COORDINATED),
+    "lagwatch_shards_evaluating": Series(
+        "gauge", "Owned shards whose alert state is read back: rules run and notify for them", (), _COORDINATED),
+    "lagwatch_shards_total": Series("gauge", "Shards: partitions of the coordination topic", (), _COORDINATED),
+    "lagwatch_coordination_member": Series(
+        "gauge", "1 while a member of the coordination group", (), _COORDINATED),
+    "lagwatch_coordination_rebalances": Series(
+        "counter", "Assignment changes of this process (shards gained or lost)", (), _COORDINATED),
+    "lagwatch_alert_state_records_written": Series(
+        "counter", "Alert state records written to the coordination topic", (), _COORDINATED),
+    "lagwatch_spool_bytes": Series("gauge", "Bytes waiting in the spool", (), _SINK),
+    "lagwatch_spool_documents": Series("gauge", "Documents waiting in the spool", (), _SINK),
+    "lagwatch_spool_max_bytes": Series("gauge", "Spool size cap (spool.max_bytes)", (), _SINK),
+    "lagwatch_spool_dropped_documents": Series(
+        "counter", "Documents dropped unindexed (spool full, disk full or not writable, unreadable segment)", (),
+        _SINK),
+    "lagwatch_documents_rejected": Series(
+        "counter", "Documents Elasticsearch rejected (4xx items such as mapping conflicts, or refused requests); "
+        "never retried", (), _SINK),
+    "lagwatch_spool_dead_lettered_documents": Series(
+        "counter", "Spooled documents moved to the dead-letter directory after every replay attempt asked to retry",
+        (), _SINK),
+    "lagwatch_sink_refused": Series(
+        "gauge", "1 while Elasticsearch refuses lagwatch's requests (credentials, privileges, template, mapping)",
+        (), _SINK),
+    "lagwatch_sink_up": Series("gauge", "1 when the last delivery reached Elasticsearch", (), _SINK),
+}
+
+
+def family(name: str, value: float | None = None):
+    """The metric family of a series of SERIES: labelled (add_metric per sample), or one value."""
+    series = SERIES[name]
+    kind = GaugeMetricFamily if series.kind == "gauge" else CounterMetricFamily
+    if series.labels:
+        return kind(name, series.help, labels=list(series.labels))
+    return kind(name, series.help, value=value)
 
 
 class LagCollector:
@@ -25,53 +111,13 @@ class LagCollector:
         self._coordinator = coordinator
 
     def collect(self):
-        up = GaugeMetricFamily("lagwatch_up", "1 when the last scrape reached the cluster", labels=["cluster"])
-        duration = GaugeMetricFamily(
-            "lagwatch_scrape_duration_seconds", "Duration of the last scrape", labels=["cluster"]
-        )
-        last_success = GaugeMetricFamily(
-            "lagwatch_last_success_timestamp_seconds", "Time of the last scrape that reached the cluster",
-            labels=["cluster"],
-        )
-        scrapes = CounterMetricFamily(
-            "lagwatch_scrapes", "Scrapes by result (failed: the cluster could not be read at all)",
-            labels=["cluster", "result"],
-        )
-        errors = CounterMetricFamily(
-            "lagwatch_scrape_errors", "Per-item scrape errors (group, partition, broker, cluster)",
-            labels=["cluster"],
-        )
-        requests = CounterMetricFamily(
-            "lagwatch_kafka_requests", "Kafka requests sent, by API", labels=["cluster", "api"]
-        )
-        group_lag = GaugeMetricFamily(
-            "lagwatch_group_lag", "Consumer group lag in messages (sum over partitions)", labels=["cluster", "group"]
-        )
-        group_info = GaugeMetricFamily(
-            "lagwatch_group_info", "1 per group: its type (classic, consumer, share, streams) and Kafka state",
-            labels=["cluster", "group", "type", "state"],
-        )
-        group_topic_lag = GaugeMetricFamily(
-            "lagwatch_group_topic_lag", "Consumer group lag in messages per topic",
-            labels=["cluster", "group", "topic"],
-        )
-        partial = GaugeMetricFamily(
-            "lagwatch_group_lag_partial",
-            "1 when part of the group's lag could not be read this scrape: its lag series are then absent",
-            labels=["cluster", "group"],
-        )
-        unknown = GaugeMetricFamily(
-            "lagwatch_group_partitions_unknown", "Partitions whose lag could not be read this scrape",
-            labels=["cluster", "group"],
-        )
-        lag_seconds = GaugeMetricFamily(
-            "lagwatch_group_lag_seconds", "Age of the oldest unread record (max over partitions; absent if unknown)",
-            labels=["cluster", "group"],
-        )
-        topic_lag_seconds = GaugeMetricFamily(
-            "lagwatch_group_topic_lag_seconds", "Age of the oldest unread record per topic (absent if unknown)",
-            labels=["cluster", "group", "topic"],
-        )
+        up, duration, last_success, scrapes, errors, requests = (family(name) for name in (
+            "lagwatch_up", "lagwatch_scrape_duration_seconds", "lagwatch_last_success_timestamp_seconds",
+            "lagwatch_scrapes", "lagwatch_scrape_errors", "lagwatch_kafka_requests"))
+        group_lag, group_info, group_topic_lag, partial, unknown, lag_seconds, topic_lag_seconds = (
+            family(name) for name in (
+                "lagwatch_group_lag", "lagwatch_group_info", "lagwatch_group_topic_lag", "lagwatch_group_lag_partial",
+                "lagwatch_group_partitions_unknown", "lagwatch_group_lag_seconds", "lagwatch_group_topic_lag_seconds"))
         for pipeline in self._pipelines():
             status = pipeline.status()
             cluster = status.cluster
@@ -111,54 +157,23 @@ class LagCollector:
         sink = self._sink()
         health = sink.health() if sink is not None and hasattr(sink, "health") else None
         if health is not None:
-            yield GaugeMetricFamily("lagwatch_spool_bytes", "Bytes waiting in the spool", value=health.spool_bytes)
-            yield GaugeMetricFamily(
-                "lagwatch_spool_documents", "Documents waiting in the spool", value=health.spool_documents
-            )
-            yield GaugeMetricFamily(
-                "lagwatch_spool_max_bytes", "Spool size cap (spool.max_bytes)", value=health.spool_max_bytes
-            )
-            yield CounterMetricFamily(
-                "lagwatch_spool_dropped_documents",
-                "Documents dropped unindexed (spool full, disk full or not writable, unreadable segment)",
-                value=health.dropped_documents,
-            )
-            yield CounterMetricFamily(
-                "lagwatch_documents_rejected",
-                "Documents Elasticsearch rejected (4xx items such as mapping conflicts, or refused requests); "
-                "never retried",
-                value=health.rejected_documents,
-            )
-            yield CounterMetricFamily(
-                "lagwatch_spool_dead_lettered_documents",
-                "Spooled documents moved to the dead-letter directory after every replay attempt asked to retry",
-                value=health.dead_lettered_documents,
-            )
-            yield GaugeMetricFamily(
-                "lagwatch_sink_refused",
-                "1 while Elasticsearch refuses lagwatch's requests (credentials, privileges, template, mapping)",
-                value=1.0 if health.refused else 0.0,
-            )
-            yield GaugeMetricFamily(
-                "lagwatch_sink_up", "1 when the last delivery reached Elasticsearch",
-                value=1.0 if health.reachable else 0.0,
-            )
+            yield family("lagwatch_spool_bytes", health.spool_bytes)
+            yield family("lagwatch_spool_documents", health.spool_documents)
+            yield family("lagwatch_spool_max_bytes", health.spool_max_bytes)
+            yield family("lagwatch_spool_dropped_documents", health.dropped_documents)
+            yield family("lagwatch_documents_rejected", health.rejected_documents)
+            yield family("lagwatch_spool_dead_lettered_documents", health.dead_lettered_documents)
+            yield family("lagwatch_sink_refused", 1.0 if health.refused else 0.0)
+            yield family("lagwatch_sink_up", 1.0 if health.reachable else 0.0)
 
     def _coordination(self):
         coordinator = self._coordinator()
         if coordinator is None:
             return
         m = coordinator.metrics()
-        yield GaugeMetricFamily("lagwatch_shards_owned", "Shards assigned to this process (coordination)",
-                                value=m["owned"])
-        yield GaugeMetricFamily("lagwatch_shards_evaluating",
-                                "Owned shards whose alert state is read back: rules run and notify for them",
-                                value=m["evaluating"])
-        yield GaugeMetricFamily("lagwatch_shards_total", "Shards: partitions of the coordination topic",
-                                value=m["total"])
-        yield GaugeMetricFamily("lagwatch_coordination_member", "1 while a member of the coordination group",
-                                value=1.0 if m["member"] else 0.0)
-        yield CounterMetricFamily("lagwatch_coordination_rebalances",
-                                  "Assignment changes of this process (shards gained or lost)", value=m["rebalances"])
-        yield CounterMetricFamily("lagwatch_alert_state_records_written",
-                                  "Alert state records written to the coordination topic", value=m["records_written"])
+        yield family("lagwatch_shards_owned", m["owned"])
+        yield family("lagwatch_shards_evaluating", m["evaluating"])
+        yield family("lagwatch_shards_total", m["total"])
+        yield family("lagwatch_coordination_member", 1.0 if m["member"] else 0.0)
+        yield family("lagwatch_coordination_rebalances", m["rebalances"])
+        yield family("lagwatch_alert_state_records_written", m["records_written"])
