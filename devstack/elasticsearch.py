@@ -1,7 +1,7 @@
 """One Elasticsearch node on 127.0.0.1 from the integ-test-zip distribution on Maven Central.
 
 That distribution is the server with few modules: no ingest, no ILM or data-stream lifecycle, no painless,
-no analysis-common. lagwatch therefore defaults to what every Elasticsearch has (see the README).
+no analysis-common. lagwatch therefore defaults to what every Elasticsearch has (see docs/testing.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The Kafka and Elasticsearch releases lagwatch is tested against: the version matrix that CI runs
-(tests/integration/test_versions.py) and the README's "Supported versions" table. One place, importable by
+(tests/integration/test_versions.py) and the "Supported versions" table of docs/versions.md. One place, importable by
 the production package (`lagwatch check-config` names them); exporter/devstack pins its services from it.
 """
 
@@ -20,5 +20,5 @@ def tested_line() -> str:
     """One line for `lagwatch check-config`: the releases CI tests lagwatch against."""
     return (
         f"# tested with Kafka {', '.join(KAFKA_TESTED)} and Elasticsearch {', '.join(ELASTICSEARCH_TESTED)}"
-        " (README: Supported versions)"
+        " (docs/versions.md)"
     )

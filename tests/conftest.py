@@ -148,7 +148,7 @@ def kafka_of_version():
 def es_of_version():
     """`es_of_version("9.5.4")`: an Elasticsearch node of that release (integ-test-zip from Maven Central),
     started on first use and kept for the session, for the version matrix. Each node runs on the first JDK
-    of this machine that can run it (9.x needs Java 21+ with the full module set; see the README)."""
+    of this machine that can run it (9.x needs Java 21+ with the full module set; see docs/versions.md)."""
     from devstack import ElasticsearchNode
     from devstack.common import StackError
     from devstack.elasticsearch import jdk_for
@@ -159,7 +159,7 @@ def es_of_version():
         if version not in nodes:
             try:
                 jdk = jdk_for(version)
-            except StackError as exc:  # no registry package has a JDK that runs 9.x (README: Supported versions)
+            except StackError as exc:  # no registry package has a JDK that runs 9.x (docs/versions.md)
                 message = f"no JDK on this machine runs Elasticsearch {version}: {exc}"
                 if os.environ.get("LAGWATCH_REQUIRE_ALL"):
                     pytest.fail(message)

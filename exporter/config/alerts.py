@@ -98,7 +98,7 @@ class NotifierConfig(Strict):
 
 
 class AlertsConfig(Strict):
-    """Status evaluation, alert rules and notifiers (README "Alerting"). Default: statuses on, no rules."""
+    """Status evaluation, alert rules and notifiers (docs/alerting.md). Default: statuses on, no rules."""
 
     status: bool = Field(True, description=(
         "Evaluate a status per partition and group (`lagwatch.status.*` in the documents)."))

@@ -13,8 +13,8 @@ _TOPIC_NAME = Annotated[str, Field(min_length=1, max_length=249, pattern=r"^[A-Z
 
 
 class CoordinationConfig(Strict):
-    """Replicas that share the groups through a consumer group of lagwatch's own (README "Running several
-    replicas"). The only group lagwatch ever joins; off unless this section is set."""
+    """Replicas that share the groups through a consumer group of lagwatch's own (docs/operations.md
+    "Running several replicas"). The only group lagwatch ever joins; off unless this section is set."""
 
     cluster: str | None = Field(None, description=(
         "Coordinate on this cluster of `clusters` (its servers and security); or set `bootstrap_servers`."))

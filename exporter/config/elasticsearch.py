@@ -67,7 +67,7 @@ class KibanaConfig(Strict):
 
 
 class SpoolConfig(Strict):
-    """Documents Elasticsearch cannot take wait on disk and are replayed, oldest first (README "Operations")."""
+    """Documents Elasticsearch cannot take wait on disk and are replayed, oldest first (docs/operations.md "Outages")."""
 
     # The default is worked out in exporter/config/paths.py.
     dir: Path | None = Field(None, description=(

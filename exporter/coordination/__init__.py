@@ -1,4 +1,4 @@
-"""Replicas that share the groups through Kafka's own group membership (README "Running several replicas").
+"""Replicas that share the groups through Kafka's own group membership (docs/operations.md "Running several replicas").
 
 Every lagwatch process joins one consumer group of lagwatch's own (`coordination.group_id`) subscribed to one
 topic (`coordination.topic`); its S partitions are the S shards, and a process owns the shards whose

@@ -72,7 +72,7 @@ def _slot_day(slot_ms: int) -> str:
 
 _HINTS = {
     401: "check elasticsearch.username/password or api_key",
-    403: "the user lacks privileges on the index template or the indices (README: the role lagwatch needs)",
+    403: "the user lacks privileges on the index template or the indices (docs/configuration.md: the role lagwatch needs)",
 }
 
 

@@ -1,1 +1,1 @@
-"""`lagwatch top`: a live terminal view of lag per group, read straight from Kafka (README "Live view")."""
+"""`lagwatch top`: a live terminal view of lag per group, read straight from Kafka (docs/live-view.md)."""

@@ -8,7 +8,7 @@ import pytest
 
 from tests import container_harness as ch
 
-# Filled by the fixtures and tests, printed at the end of the run (README "Running in a container").
+# Filled by the fixtures and tests, printed at the end of the run (docs/deploying.md "Running in a container").
 MEASURED: dict[str, str] = {}
 
 

@@ -45,7 +45,7 @@ def write_config(tmp_path, *, cluster, bootstrap, es_url, group, prefix, webhook
 
 
 def run_args(config: str, volume: str, port: int) -> list[str]:
-    """What README's `docker run` line says, plus the hardening it documents."""
+    """What docs/deploying.md's `docker run` line says, plus the hardening it documents."""
     return [
         "--network", "host",
         "--read-only", "--read-only-tmpfs=false",  # like docker's --read-only: no writable /tmp either

@@ -6,7 +6,7 @@ import pytest
 
 from tests import container_harness as ch
 
-# The build measured 180 MB on the 130 MB bookworm stand-in for python:3.11-slim (README); a bloated
+# The build measured 180 MB on the 130 MB bookworm stand-in for python:3.11-slim (docs/deploying.md); a bloated
 # runtime (pip, a compiler, tests, a second venv) would cross this.
 MAX_IMAGE_MB = 200
 MAX_ADDED_MB = 60

@@ -1,5 +1,5 @@
 """docker-compose.yml checked by the tools that would run it. Its Kafka, Elasticsearch and Kibana images
-cannot be pulled on this machine, so the stack is validated, not started (README "Running in a container"):
+cannot be pulled on this machine, so the stack is validated, not started (docs/deploying.md "Running in a container"):
 
 - compose-go, the loader Docker Compose itself uses (compose-spec schema, then references: depends_on,
   volumes), through the small Go program in composecheck/ (built from the Go module proxy, cached);

@@ -21,7 +21,7 @@ from tests.security.pki import Certificates
 
 WRITER_ROLE = "lagwatch_writer"
 # What lagwatch needs on Elasticsearch: install its index template, create/write/prune its own indices,
-# and read node info (data-stream detection). The README documents the same role.
+# and read node info (data-stream detection). docs/configuration.md documents the same role.
 WRITER_ROLE_BODY = {
     "cluster": ["monitor", "manage_index_templates"],
     "indices": [{"names": ["lagwatch*"], "privileges": ["create_index", "write", "view_index_metadata", "delete_index", "manage"]}],

@@ -2,7 +2,7 @@
 
 Each rule of Burrow's evaluator (linkedin/Burrow core/internal/evaluator/caching.go) has a case here; "Burrow
 #N" names the case of its caching_test.go it corresponds to. Where lagwatch decides differently, the case says
-"differs" and README's "Statuses: differences from Burrow" gives the reason.
+"differs" and docs/alerting.md's "Statuses: differences from Burrow" gives the reason.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The tested releases come from one table (exporter/versions.py): `lagwatch check-config` names them, the
-local stack and the version matrix start them, the README lists them."""
+local stack and the version matrix start them, docs/versions.md lists them."""
 
 import re
 import subprocess
@@ -30,8 +30,8 @@ def test_the_local_stack_and_the_matrix_pin_the_tested_releases():
     assert versions.KAFKA_MAIN in versions.KAFKA_TESTED and versions.ELASTICSEARCH_MAIN in versions.ELASTICSEARCH_TESTED
 
 
-def test_the_readme_supported_versions_table_lists_every_tested_release():
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Supported versions", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_supported_versions_table_lists_every_tested_release():
+    page = (ROOT / "docs" / "versions.md").read_text()
+    section = page.split("# Supported versions", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"^\| (?:Kafka|Elasticsearch) (\d+\.\d+\.\d+)", section, re.M))
     assert listed == set(versions.KAFKA_TESTED + versions.ELASTICSEARCH_TESTED)
