@@ -1,8 +1,8 @@
 """The daemon's own HTTP endpoints: /healthz (alive), /readyz (scraping and delivering), /metrics (Prometheus).
 
-Served by exporter/runtime/http_server.py (one asyncio loop on its own thread, a deep listen backlog, idle sockets
-closed after `idle_timeout_s`, slow endpoints on worker threads): a slow client never blocks scraping, and a
-burst of probes or a pile of idle sockets never blocks /healthz. /metrics is rendered
+Served by exporter/runtime/http_server.py (socketserver with a deep listen backlog, a thread per connection,
+idle sockets closed after `idle_timeout_s`): a slow client never blocks scraping, and a burst of probes or a
+slow /metrics never blocks /healthz. /metrics is rendered
 by prometheus_client from exporter/output/metrics.py's collector, read at request time.
 """
 
@@ -83,9 +83,7 @@ class HttpServer:
             lambda: daemon.pipelines, lambda: daemon.sink, lambda: getattr(daemon, "coordinator", None)
         ))
         self.log = logs.get()
-        # /healthz answers on the server's loop (it reads nothing); the others on its worker threads.
-        self._server = Server(self._respond, host, port, inline=lambda path: path == "/healthz",
-                              backlog=backlog, idle_timeout_s=idle_timeout_s)
+        self._server = Server(self._respond, host, port, backlog=backlog, idle_timeout_s=idle_timeout_s)
 
     @property
     def port(self) -> int:

@@ -1,33 +1,28 @@
-"""A small HTTP/1.1 server for the daemon's GET endpoints: one asyncio loop on its own thread.
+"""A small HTTP/1.1 server for the daemon's GET endpoints: the standard library's socketserver and
+http.server, with the settings a probe target needs instead of their defaults:
 
-Why not http.server's ThreadingHTTPServer: its listen backlog is 5 (a burst of probes waits on SYN
-retransmits, seconds each), it has no socket timeout (every idle connection holds a thread forever) and a
-client that hangs up mid-answer prints a traceback on stderr. Here:
+- `request_queue_size` (the listen backlog) is `backlog` (1024, capped by net.core.somaxconn), not 5: a burst
+  of probes is queued by the kernel instead of waiting on SYN retransmits, seconds each;
+- the handler's `timeout` is `idle_timeout_s`: a connection that sends nothing for that long is closed and its
+  thread ends, instead of holding a thread forever;
+- `handle_error` makes a client that hangs up mid-answer one debug line (`http_client_gone`), never a
+  traceback on stderr; any other error of a connection is one `http_error` line.
 
-- the listen backlog is `backlog` (1024, capped by the kernel's net.core.somaxconn);
-- connections are handled by coroutines, so idle sockets cost no thread; one that has not sent a complete
-  request head within `idle_timeout_s` is closed (`408` when it had sent part of one);
-- one request per connection (`Connection: close`): nothing idles between requests;
-- handlers marked `inline` (the liveness probe) answer on the loop; the others run on a few worker threads
-  (`workers`) so a slow one (a big /metrics) never delays /healthz;
-- a client that goes away is one debug line (`http_client_gone`), never a traceback; nothing of asyncio's
-  own error reporting reaches stderr either.
+One thread per connection (daemon threads, so a stopping daemon never waits for a client), one request per
+connection (`Connection: close`), so a slow /metrics never delays /healthz.
 """
 
 from __future__ import annotations
 
-import asyncio
 import socket
+import socketserver
+import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 
 from exporter import logs
-
-MAX_HEAD_BYTES = 16 * 1024
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
-            431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 @dataclass(frozen=True)
@@ -40,140 +35,96 @@ class Response:
 Handler = Callable[[str], Response]  # path (without the query string) -> response
 
 
-def _plain(status: int, text: str) -> Response:
-    return Response(status, "text/plain; charset=utf-8", text.encode() + b"\n")
+class _Connection(BaseHTTPRequestHandler):
+    """One connection: one GET or HEAD, answered by the server's handler."""
+
+    protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # a garbled request line still gets a status line (0.9 has none)
+    server_version = "lagwatch"
+    sys_version = ""
+    server: _Server
+
+    def setup(self) -> None:
+        self.timeout = self.server.idle_timeout_s  # StreamRequestHandler sets it on the socket
+        super().setup()
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._answer(head_only=False)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(head_only=True)
+
+    def _not_allowed(self) -> None:
+        self._send(Response(405, "text/plain; charset=utf-8", b"only GET\n"))
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # noqa: N815
+
+    def _answer(self, head_only: bool) -> None:
+        path = self.path.split("?", 1)[0]
+        self.server.current.path = path  # for handle_error, on this connection's thread
+        try:
+            response = self.server.handler(path)
+        except Exception as exc:  # noqa: BLE001 - an endpoint bug must not kill the server
+            self.server.log.error("http_error", path=path, error=repr(exc))
+            response = Response(500, "text/plain; charset=utf-8", b"internal error\n")
+        self._send(response, head_only)
+
+    def _send(self, response: Response, head_only: bool = False) -> None:
+        self.close_connection = True
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if not head_only:
+            self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - no access log on stderr
+        pass
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: Handler, backlog: int, idle_timeout_s: float):
+        self.handler = handler
+        self.idle_timeout_s = idle_timeout_s
+        self.request_queue_size = backlog
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.log = logs.get()
+        self.current = threading.local()
+        super().__init__(address, _Connection)  # binds and listens: a port in use is an OSError here
+
+    def handle_error(self, request, client_address) -> None:
+        exc = sys.exc_info()[1]
+        path = getattr(self.current, "path", None)
+        if isinstance(exc, OSError):  # reset, broken pipe, timed out: the client went away
+            self.log.debug("http_client_gone", path=path, error=type(exc).__name__)
+        else:
+            self.log.error("http_error", path=path, error=repr(exc))
 
 
 class Server:
     def __init__(
-        self,
-        handler: Handler,
-        host: str,
-        port: int,
-        *,
-        inline: Callable[[str], bool] = lambda path: False,
-        backlog: int = 1024,
-        idle_timeout_s: float = 10.0,
-        write_timeout_s: float = 30.0,
-        workers: int = 4,
+        self, handler: Handler, host: str, port: int, *, backlog: int = 1024, idle_timeout_s: float = 10.0,
     ):
-        self.handler = handler
-        self.inline = inline
-        self.idle_timeout_s = idle_timeout_s
-        self.write_timeout_s = write_timeout_s
-        self.log = logs.get()
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        # Bound here, not in the loop: a port in use is an OSError for the caller, and `port` is known at once.
-        self._sock = socket.create_server((host, port), family=family, backlog=backlog, reuse_port=False)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lagwatch-http-worker")
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server = _Server((host, port), handler, backlog, idle_timeout_s)
         self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
 
     @property
     def address(self) -> tuple[str, int]:
-        host, port = self._sock.getsockname()[:2]
+        host, port = self._server.server_address[:2]
         return host, port
 
     def start(self) -> Server:
-        self._thread = threading.Thread(target=self._run, name="lagwatch-http", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="lagwatch-http", daemon=True)
         self._thread.start()
-        self._ready.wait(timeout=10)
         return self
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
+            self._server.shutdown()
             self._thread.join(timeout=timeout_s)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._sock.close()
-
-    # --- the loop ------------------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        # asyncio reports some transport errors itself, with a traceback on stderr: one line instead.
-        loop.set_exception_handler(
-            lambda _loop, ctx: self.log.debug("http_loop_error", error=repr(ctx.get("exception") or ctx.get("message")))
-        )
-        try:
-            loop.run_until_complete(self._serve())
-        finally:
-            loop.close()
-
-    async def _serve(self) -> None:
-        self._stop = asyncio.Event()
-        server = await asyncio.start_server(self._connection, sock=self._sock)
-        self._ready.set()
-        try:
-            await self._stop.wait()
-        finally:
-            server.close()
-            # Connections still open are dropped with the loop: a stopping daemon answers nobody.
-
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        path = None
-        try:
-            head = await self._read_head(reader)
-            if isinstance(head, Response):
-                await self._write(writer, head)
-            elif head is not None:
-                response, path, head_only = await self._answer(head)
-                await self._write(writer, response, head_only)
-        except (ConnectionError, asyncio.TimeoutError, OSError) as exc:
-            self.log.debug("http_client_gone", path=path, error=type(exc).__name__)
-            writer.transport.abort()
-        finally:
-            writer.close()
-
-    async def _read_head(self, reader: asyncio.StreamReader) -> bytes | Response | None:
-        """The request head; a Response to send instead (timeout, too large); None: the client left."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.idle_timeout_s
-        data = b""
-        while b"\r\n\r\n" not in data:
-            if len(data) > MAX_HEAD_BYTES:
-                return _plain(431, "request head too large")
-            remaining = deadline - loop.time()
-            try:
-                if remaining <= 0:
-                    raise asyncio.TimeoutError
-                chunk = await asyncio.wait_for(reader.read(4096), remaining)
-            except asyncio.TimeoutError:
-                # Idle (nothing sent) or too slow (part of a head): either way the socket is given back.
-                return _plain(408, "request timeout") if data else None
-            if not chunk:
-                return None
-            data += chunk
-        return data
-
-    async def _answer(self, head: bytes) -> tuple[Response, str | None, bool]:
-        line = head.split(b"\r\n", 1)[0].decode("latin-1")
-        parts = line.split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1].startswith("/"):
-            return _plain(400, "bad request"), None, False
-        method, target = parts[0], parts[1]
-        path = target.split("?", 1)[0]
-        if method not in ("GET", "HEAD"):
-            return _plain(405, "only GET"), path, False
-        try:
-            if self.inline(path):
-                response = self.handler(path)
-            else:
-                response = await asyncio.get_running_loop().run_in_executor(self._pool, self.handler, path)
-        except Exception as exc:  # noqa: BLE001 - an endpoint bug must not kill the server
-            self.log.error("http_error", path=path, error=repr(exc))
-            response = _plain(500, "internal error")
-        return response, path, method == "HEAD"
-
-    async def _write(self, writer: asyncio.StreamWriter, response: Response, head_only: bool = False) -> None:
-        reason = _REASONS.get(response.status, "Unknown")
-        head = (
-            f"HTTP/1.1 {response.status} {reason}\r\nContent-Type: {response.content_type}\r\n"
-            f"Content-Length: {len(response.body)}\r\nConnection: close\r\n\r\n"
-        ).encode("latin-1")
-        writer.write(head if head_only else head + response.body)
-        await asyncio.wait_for(writer.drain(), self.write_timeout_s)
+        self._server.server_close()  # connections still open are dropped: a stopping daemon answers nobody

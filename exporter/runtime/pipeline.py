@@ -1,4 +1,5 @@
-"""One scrape cycle of one cluster: collect -> lag model (+ time lag) -> documents -> sink.
+"""One scrape cycle of one cluster: collect -> time-lag probes -> lag model -> statuses -> documents -> sink ->
+alerts (docs/architecture.md "One scrape"; statuses and alerts through the callbacks wiring passes in).
 
 Holds what must survive between scrapes (the previous snapshot, the time-lag prober); the scheduler calls
 `run_once` every interval. Failures of Kafka or the sink are logged and reported, never raised.

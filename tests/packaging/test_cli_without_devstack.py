@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from exporter import cli
+from exporter.cli import commands
 
 
 @pytest.mark.parametrize("command", ["demo", "devstack"])
@@ -22,4 +23,4 @@ def test_demo_and_devstack_without_the_local_stack_say_where_to_run_them(monkeyp
 
 def test_another_missing_module_is_not_mistaken_for_the_missing_local_stack():
     with pytest.raises(ModuleNotFoundError):
-        cli._devstack_missing(ModuleNotFoundError("No module named 'yaml'", name="yaml"))
+        commands.devstack_missing(ModuleNotFoundError("No module named 'yaml'", name="yaml"))
