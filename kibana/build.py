@@ -9,14 +9,15 @@ Edit the generator, not the files: tests/unit/test_kibana_objects.py fails when 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # runnable from a checkout without installing
+sys.path.insert(0, str(HERE.parent / "scripts"))
 
 from exporter.kibana import objects, rule  # noqa: E402
+from generated import write_or_check  # noqa: E402  (scripts/generated.py)
 
 SAVED_OBJECTS = HERE / "lagwatch-saved-objects.ndjson"
 RULE = HERE / "lagwatch-rule.json"
@@ -30,20 +31,7 @@ def outputs() -> dict[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="compare instead of writing")
-    args = parser.parse_args(argv)
-    stale = []
-    for path, text in outputs().items():
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(path)
-        else:
-            path.write_text(text)
-            print(f"wrote {path.relative_to(HERE.parent)}")
-    for path in stale:
-        print(f"{path.relative_to(HERE.parent)} is out of date: run python kibana/build.py", file=sys.stderr)
-    return 1 if stale else 0
+    return write_or_check(outputs, __doc__, "python kibana/build.py", HERE.parent, argv)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runnable from a checkout without installing
+sys.path.insert(0, str(ROOT / "scripts"))
 
 import annotated_types  # noqa: E402
 from pydantic import AnyUrl, BaseModel, SecretStr  # noqa: E402
@@ -38,6 +39,7 @@ from exporter.config import ENV_NESTING, ENV_PREFIX, Config  # noqa: E402
 from exporter.config.base import comma_list  # noqa: E402
 from exporter.output import fields as fields_module  # noqa: E402
 from exporter.output.metrics import SERIES  # noqa: E402
+from generated import write_or_check  # noqa: E402  (scripts/generated.py, beside this file)
 
 OUT = ROOT / "docs" / "reference"
 COMMAND = ".venv/bin/python scripts/reference.py"
@@ -90,6 +92,10 @@ def _number(value) -> str:
     return f"{value:_}" if isinstance(value, int) and value >= 100_000 else str(value)
 
 
+_PLAIN_TYPES = {SecretStr: "secret string", bool: "boolean", str: "string", int: "integer", float: "number",
+                Path: "path"}
+
+
 def type_name(annotation, metadata=()) -> str:
     """The annotation in an operator's words: `float (≥ 1, ≤ 3600)`, `one of a, b`, `list of string`."""
     annotation, _ = _strip_optional(annotation)
@@ -112,18 +118,8 @@ def type_name(annotation, metadata=()) -> str:
             text = "list of " + type_name(item)
     elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
         text = "section"
-    elif annotation is SecretStr:
-        text = "secret string"
-    elif annotation is bool:
-        text = "boolean"
-    elif annotation is str:
-        text = "string"
-    elif annotation is int:
-        text = "integer"
-    elif annotation is float:
-        text = "number"
-    elif annotation is Path:
-        text = "path"
+    elif annotation in _PLAIN_TYPES:
+        text = _PLAIN_TYPES[annotation]
     elif isinstance(annotation, type) and issubclass(annotation, AnyUrl):
         text = "URL"
     else:
@@ -371,22 +367,7 @@ def outputs() -> dict[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="compare instead of writing")
-    args = parser.parse_args(argv)
-    stale = []
-    for path, text in outputs().items():
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(path)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists() or path.read_text() != text:
-                path.write_text(text)
-                print(f"wrote {path.relative_to(ROOT)}")
-    for path in stale:
-        print(f"{path.relative_to(ROOT)} is out of date: run {COMMAND}", file=sys.stderr)
-    return 1 if stale else 0
+    return write_or_check(outputs, __doc__, COMMAND, ROOT, argv)
 
 
 if __name__ == "__main__":
