@@ -91,7 +91,11 @@ class Fleet:
             seen.append(now)
             return now if ok else None
 
-        return wait_for(check, timeout=timeout, interval=1.0, what="shards settled")
+        try:
+            return wait_for(check, timeout=timeout, interval=1.0, what="shards settled")
+        except AssertionError as exc:  # say where each process stood (its log is in tmp_path/<name>.log)
+            states = {n: self.coordination(n) for n in self.alive()}
+            raise AssertionError(f"{exc}; coordination per process: {states}") from None
 
     def kill(self, name: str) -> float:
         self.daemons[name].process.kill()  # SIGKILL: no LeaveGroup, no final write

@@ -61,6 +61,12 @@ class CoordinationConfig(Strict):
             return self.heartbeat_interval_s
         return min(3.0, self.session_timeout_s / 10)
 
+    @property
+    def rebalance_timeout_s(self) -> float:
+        """How long the broker waits in a rebalance for every member to join again (a member that does not is
+        removed). Replicas rejoin within a heartbeat or two; the rest covers a revoked shard's final write."""
+        return max(self.session_timeout_s, 30.0)
+
     def connection(self, clusters: tuple[Cluster, ...]) -> Cluster:
         """The cluster to coordinate on, as a Cluster (servers, security, client id, timeout)."""
         if self.cluster is not None:

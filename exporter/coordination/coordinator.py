@@ -64,13 +64,13 @@ class Coordinator:
             "evaluating": sorted(shares.evaluating),
             "lingering": list(shares_of.lingering(shares, now)),
             "generation": status.generation,
-            "heartbeat_age_s": status.heartbeat_age_s,
+            "heartbeat_age_s": self.member.heartbeat_age_s(),
             "since_s": round(now - status.since, 1),
         }
         if not ready:
             body["reason"] = status.error or (
                 f"coordination group: {status.state}" if alive else
-                f"no heartbeat to the coordination group's coordinator for {status.heartbeat_age_s} s: "
+                f"no heartbeat to the coordination group's coordinator for {self.member.heartbeat_age_s()} s: "
                 "alerts held, shards still reported"
             )
         return ready, body

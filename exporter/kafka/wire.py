@@ -165,6 +165,19 @@ class KafkaWire:
             raise result
         return result
 
+    def call(self, request: Any, node: Any, timeout_ms: int) -> Any:
+        """One request with a timeout of its own, outside a scrape's accounting; raises what it failed with.
+        For the coordination member's group requests (a JoinGroup is held by the broker until the rebalance
+        completes, longer than any scrape request)."""
+
+        async def one():
+            future = self._manager.send(request, node_id=node, request_timeout_ms=timeout_ms)
+            return await self._manager.wait_for(future, timeout_ms)
+
+        with self._lock:
+            self.requests[request.name.removesuffix("Request")] += 1
+        return self._manager.run(one)
+
     def send_any(self, request: Any, attempts: int = 3) -> Any:
         """A request any broker can answer (Metadata): on failure, the next broker, up to `attempts`."""
         tried: set[Any] = set()

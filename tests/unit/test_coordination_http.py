@@ -89,7 +89,8 @@ def test_the_shard_fields_are_in_the_index_mapping():
 
 def test_a_member_without_recent_heartbeats_is_not_ready_and_holds_its_alerts():
     made = coordinator(now=1000.0)
-    made.member.status = MemberStatus(state="member", heartbeat_age_s=9.5)
+    made.member.status = MemberStatus(state="member")
+    made.member.heartbeat_age_s = lambda: 9.5
     made.ownership.assign([1])
     made.ownership.read_back(1)
     made.ownership.heartbeat(990.5, fence_s=5.0)  # last heartbeat 9.5 s ago; session timeout 10 s
