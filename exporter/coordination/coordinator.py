@@ -44,7 +44,7 @@ class Coordinator:
 
     def self_fields(self) -> dict:
         shares = self.ownership.shares()
-        return documents.shard_fields(shares_of.owned(shares), shares.count)
+        return documents.shard_fields(shares_of.owned(shares), shares.count, self.member.status.state)
 
     # --- health ----------------------------------------------------------------------------------
 
@@ -84,6 +84,7 @@ class Coordinator:
             "total": shares.count,
             "member": status.state == "member",
             "rebalances": status.rebalances,
+            "rejoins": status.rejoins,
             "records_written": self.store.records_written,
         }
 

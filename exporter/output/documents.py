@@ -228,10 +228,11 @@ def self_doc(
     return doc
 
 
-def shard_fields(owned: tuple[int, ...], total: int) -> dict[str, Any]:
+def shard_fields(owned: tuple[int, ...], total: int, membership: str) -> dict[str, Any]:
     """For the `self` documents of replicas sharing the groups (exporter/coordination): the shards this
-    process owned (`lagwatch.self.shards`, numbers 0..S-1) and how many there are (S)."""
-    return {fields.SELF_SHARDS: list(owned), fields.SELF_SHARDS_TOTAL: total}
+    process owned (`lagwatch.self.shards`, numbers 0..S-1), how many there are (S), and whether it was a
+    member of the coordination group (`member`, else its state)."""
+    return {fields.SELF_SHARDS: list(owned), fields.SELF_SHARDS_TOTAL: total, fields.SELF_COORDINATION: membership}
 
 
 def _add_status(doc: dict[str, Any], status) -> None:

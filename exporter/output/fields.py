@@ -168,6 +168,8 @@ SELF_ERROR_MESSAGES = _self("lagwatch.self.error_messages", "The first 50 errors
 SELF_INSTANCE = _self("lagwatch.self.instance", "The process (`scrape.instance`, else the host name).")
 SELF_SHARDS = _self("lagwatch.self.shards", "With coordination: the shards this process owned.")
 SELF_SHARDS_TOTAL = _self("lagwatch.self.shards_total", "With coordination: how many shards there are.")
+SELF_COORDINATION = _self("lagwatch.self.coordination", "With coordination: `member` while this process is in "
+                          "the coordination group, else why not (`joining`, `unavailable`, `misconfigured`).")
 # Objects whose keys are data: `<prefix><Kafka API name>` and `<prefix><delivery outcome>`.
 SELF_REQUESTS_PREFIX = _self("lagwatch.self.requests.", "Kafka requests of the scrape, one field per API "
                              "(`Metadata`, `ListGroups`, `OffsetFetch`, ...).")

@@ -69,6 +69,9 @@ SERIES: dict[str, Series] = {
         "gauge", "1 while a member of the coordination group", (), _COORDINATED),
     "lagwatch_coordination_rebalances": Series(
         "counter", "Assignment changes of this process (shards gained or lost)", (), _COORDINATED),
+    "lagwatch_coordination_rejoins": Series(
+        "counter", "Times this process found itself out of the coordination group and joined again "
+        "(removed by the coordinator, or no heartbeat answered for a session timeout)", (), _COORDINATED),
     "lagwatch_alert_state_records_written": Series(
         "counter", "Alert state records written to the coordination topic", (), _COORDINATED),
     "lagwatch_spool_bytes": Series("gauge", "Bytes waiting in the spool", (), _SINK),
@@ -176,4 +179,5 @@ class LagCollector:
         yield family("lagwatch_shards_total", m["total"])
         yield family("lagwatch_coordination_member", 1.0 if m["member"] else 0.0)
         yield family("lagwatch_coordination_rebalances", m["rebalances"])
+        yield family("lagwatch_coordination_rejoins", m["rejoins"])
         yield family("lagwatch_alert_state_records_written", m["records_written"])

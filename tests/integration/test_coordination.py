@@ -204,6 +204,36 @@ def test_an_alert_is_notified_once_across_the_fleet_and_a_failover_neither_repea
     assert handed  # the firing alerts' state was read back by the processes that took the shards over
 
 
+def test_a_replica_frozen_past_the_session_timeout_says_it_was_out_of_the_group_and_joins_again(
+    tmp_path, bootstrap, es_url, es, estate
+):
+    kafka, tag, topic, coordination = estate
+    prefix = unique("fleet-frozen")
+    fleet = Fleet(tmp_path, config(bootstrap, es_url, prefix, tag, coordination))
+    try:
+        fleet.start("a", "b")
+        fleet.wait_settled(SHARDS, also=lambda shares: all(shares.values()))
+        frozen = fleet.daemons["a"]
+        frozen.signal(19)  # SIGSTOP: no heartbeat; the broker removes it and b takes every shard
+        wait_for(lambda: fleet.coordination("b").get("owned") == list(range(SHARDS)), timeout=SESSION_S + 30,
+                 what="b owns every shard")
+        frozen.signal(18)  # SIGCONT: its first heartbeat is answered "unknown member"
+        rejoined = frozen.wait_event("coordination_rejoining", timeout=30)[0]
+        shares = fleet.wait_settled(SHARDS, also=lambda shares: all(shares.values()))
+        codes = fleet.stop()
+        lost = frozen.events("coordination_lost")
+        assigned = frozen.events("coordination_assigned")
+    finally:
+        fleet.close()
+    cleanup(es, prefix)
+    assert codes == {"a": 0, "b": 0}
+    assert rejoined["shards_lost"] is True
+    assert "UnknownMemberIdError" in rejoined["reason"] or "IllegalGenerationError" in rejoined["reason"] \
+        or "no heartbeat answered" in rejoined["reason"], rejoined
+    assert lost and lost[0]["records_written"] == 0  # dropped unwritten: b had them by then
+    assert len(assigned) >= 2 and shares["a"] and shares["b"]  # shards again after the rejoin
+
+
 def run_until_exit(tmp_path, settings: dict, timeout=60):
     daemon = start_daemon(tmp_path / "lagwatch.yaml", settings, env={"LAGWATCH_STATE_DIR": str(tmp_path / "state")})
     try:

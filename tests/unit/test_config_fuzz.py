@@ -168,14 +168,15 @@ SECTIONS = sorted(Config.model_fields)
 def load_bytes(tmp_path, data: bytes, environ=None):
     path = tmp_path / "lagwatch.yaml"
     path.write_bytes(data)
-    began = time.monotonic()
+    # This process's CPU time, not the wall clock: a hang or a blow-up shows, a busy machine does not.
+    began = time.process_time()
     try:
         return load(path, environ=environ or {}), None
     except ConfigError as exc:
         assert_clean(exc.problems)
         return None, exc.problems
     finally:
-        assert time.monotonic() - began < 2
+        assert time.process_time() - began < 2
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -257,7 +258,7 @@ def test_a_repeated_key_is_refused_naming_its_field(tmp_path, case, comment):
 @settings(max_examples=100, deadline=None)
 @given(index=st.integers(2, 10**40), section=st.sampled_from(["CLUSTERS", "RECORDS_PER_MESSAGE", "GROUPS__DENY"]))
 def test_a_huge_list_index_from_the_environment_is_an_error_quickly(index, section):
-    began = time.monotonic()
+    began = time.process_time()
     try:
         parse(copy.deepcopy(VALID), environ={f"LAGWATCH_{section}__{index}__NAME": "x"})
     except ConfigError as exc:
@@ -265,7 +266,7 @@ def test_a_huge_list_index_from_the_environment_is_an_error_quickly(index, secti
         assert any("skips items" in message or "single value" in message for _, message in exc.problems)
     else:
         raise AssertionError("accepted")
-    assert time.monotonic() - began < 2
+    assert time.process_time() - began < 2
 
 
 @settings(max_examples=100, deadline=None)

@@ -96,3 +96,15 @@ def test_a_member_without_recent_heartbeats_is_not_ready_and_holds_its_alerts():
     made.ownership.heartbeat(990.5, fence_s=5.0)  # last heartbeat 9.5 s ago; session timeout 10 s
     ready, body = readiness([], None, coordinator=made)
     assert not ready and "no heartbeat" in body["coordination"]["reason"] and body["coordination"]["owned"] == [1]
+
+
+def test_a_member_out_of_the_group_is_not_ready_says_why_and_counts_the_rejoin():
+    made = coordinator()
+    made.member.status = MemberStatus(state="joining", error="Heartbeat: UnknownMemberIdError", rejoins=1)
+    ready, body = readiness([], None, coordinator=made)
+    assert not ready and body["coordination"]["reason"] == "Heartbeat: UnknownMemberIdError"
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(LagCollector(lambda: [], lambda: None, lambda: made))
+    text = generate_latest(registry).decode()
+    assert "lagwatch_coordination_member 0.0" in text and "lagwatch_coordination_rejoins_total 1.0" in text
+    assert made.self_fields()["lagwatch.self.coordination"] == "joining"

@@ -101,7 +101,7 @@ def test_every_mapped_field_the_kibana_objects_use_comes_from_fields_py():
 def test_every_key_of_every_document_is_a_field_name():
     report = make_report(requests={"ListOffsets": 2})
     docs = list(documents.iterate(report, "partition", INTERVAL, delivery={"indexed": 3}))
-    docs[-1].update(documents.shard_fields((0,), 2))
+    docs[-1].update(documents.shard_fields((0,), 2, "member"))
     evaluation = Evaluation("a1", "lag", "prod", "g1", "orders", "lag", 10.0, 5.0, None, Condition(), "lag 10")
     docs.append(transition_doc(Transition(FIRED, 120.0, 60.0, "warn", evaluation)))
     keys = {key for doc in docs for key in doc if key != "_id"}

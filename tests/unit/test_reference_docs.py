@@ -58,7 +58,7 @@ def test_every_mapped_field_has_a_meaning_and_type(reference):
 
 class _Coordinator:
     def metrics(self):
-        return {"owned": 2, "evaluating": 2, "total": 12, "member": True, "rebalances": 1, "records_written": 3}
+        return {"owned": 2, "evaluating": 2, "total": 12, "member": True, "rebalances": 1, "rejoins": 0, "records_written": 3}
 
 
 def test_the_table_of_series_is_what_the_collector_serves(reference):
