@@ -163,8 +163,9 @@ class GroupClient:
             if error is Errors.MemberIdRequiredError:
                 self.member_id = response.member_id
                 continue
-            if error is Errors.UnknownMemberIdError:
-                self.member_id = ""
+            if error is Errors.UnknownMemberIdError and self.member_id:
+                self.member_id = ""  # removed meanwhile: join as a new member
+                continue
             _raise_for(response.error_code, "JoinGroup")
             self.member_id = response.member_id
             members = {}
@@ -176,7 +177,7 @@ class GroupClient:
                         for p in tp.partitions
                     ]
             return Joined(response.generation_id, response.member_id, response.leader, members)
-        raise CoordinatorUnavailable("JoinGroup: the coordinator kept asking for a member id")
+        raise CoordinatorUnavailable("JoinGroup: the coordinator kept refusing the member id")
 
     def sync(self, joined: Joined, assignments: Mapping[str, Sequence[int]] | None) -> list[int]:
         """SyncGroup: the leader hands in every member's shards; everyone gets its own back."""

@@ -252,7 +252,7 @@ class Member:
             self._give_up(held, hand_over=False)
 
     def _rejoining(self, reason: str, lost: bool) -> None:
-        self._set(state="joining", error=reason, generation=-1, rejoins=True)
+        self._set(state="joining", error=reason, generation=-1, rejoins=lost)
         self.log.warning("coordination_rejoining", reason=reason, shards_lost=lost)
 
     def _leave(self, group: GroupClient) -> None:
