@@ -135,6 +135,14 @@ def by_slot(docs: list[dict]):
     return groups, scraped
 
 
+def skipped(docs: list[dict]) -> set[int]:
+    """Slots some process did not scrape and said so (a `self` document with outcome `skipped`: its previous
+    scrape overran, e.g. on a CPU-starved machine). Not a coordination gap: those slots are left out of the
+    every-group-every-slot checks, and counted."""
+    return {d["lagwatch.slot"] for d in docs
+            if d["lagwatch.doc_type"] == "self" and d.get("lagwatch.self.outcome") == "skipped"}
+
+
 def slots_between(start: float, end: float) -> list[int]:
     """Every slot (ms) that begins in [start, end)."""
     step = int(INTERVAL_S * 1000)
