@@ -47,8 +47,10 @@ class Fleet:
             self.daemons[name] = RunningDaemon(
                 str(self.path), env={"LAGWATCH_SCRAPE__INSTANCE": name, "LAGWATCH_STATE_DIR": str(state)}
             )
+        # Start-up is import work (seconds of CPU): on a starved machine three at once take minutes. A hang or
+        # a crash still fails (an exit at once).
         for name in names:
-            self.ports[name] = self.daemons[name].wait_event("http_started", timeout=60)[0]["port"]
+            self.ports[name] = self.daemons[name].wait_event("http_started", timeout=180)[0]["port"]
 
     def alive(self) -> list[str]:
         return [n for n, d in self.daemons.items() if d.process.poll() is None]

@@ -210,7 +210,22 @@ class RunningDaemon:
         return found
 
     def wait_event(self, name: str, count: int = 1, timeout: float = 30) -> list[dict]:
-        return wait_for(lambda: len(self.events(name)) >= count and self.events(name), timeout, what=f"{count} x {name}")
+        """The first `count` events called `name`; fails at once if the process exits without them."""
+
+        def check():
+            found = self.events(name)
+            if len(found) >= count:
+                return found
+            if self.process.poll() is not None:
+                self._reader.join(timeout=5)  # every line it wrote before it exited
+                found = self.events(name)
+                if len(found) < count:
+                    tail = "\n".join(self.lines[-5:])
+                    raise AssertionError(f"exited ({self.process.returncode}) before {count} x {name}:\n{tail}")
+                return found
+            return None
+
+        return wait_for(check, timeout, what=f"{count} x {name}")
 
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)
