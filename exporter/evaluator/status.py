@@ -33,10 +33,12 @@ A group's status is its worst partition's (severity below), or ERR when the grou
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 
-from exporter.lag.model import LagReport, quick_init
+import msgspec
+
+from exporter.lag.model import Frozen, LagReport
 
 
 class Code(str, Enum):
@@ -62,9 +64,7 @@ class StatusConfig:
     stop_after_s: float = 600.0
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
-class Sample:
+class Sample(Frozen):
     """One scrape's view of one partition of one group."""
 
     at: float
@@ -80,9 +80,7 @@ class Sample:
         return max(0, self.log_end - self.committed)
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
-class Status:
+class Status(Frozen):
     code: Code
     reason: str
     settled: bool = True  # False: not enough history to judge; alert rules keep their state
@@ -92,9 +90,7 @@ class Status:
         return SEVERITY[self.code]
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
-class PartitionWindow:
+class PartitionWindow(Frozen):
     samples: tuple[Sample, ...] = ()
     # Since when (first seen) the partition has had lag at `stuck_offset` without the offset moving.
     stuck_since: float | None = None
@@ -134,12 +130,12 @@ def push(window: PartitionWindow, sample: Sample, size: int) -> PartitionWindow:
     if lag is None and (sample.error is not None or log_end is None) and committed in (None, window.stuck_offset):
         # A scrape that could not read the partition says nothing about its lag: the clock runs on (a STOP
         # must not restart its stop_after_s countdown after every leader election).
-        return PartitionWindow.fast(samples, window.stuck_since, window.stuck_offset)
+        return PartitionWindow(samples, window.stuck_since, window.stuck_offset)
     if lag is None or lag == 0:
-        return PartitionWindow.fast(samples)
+        return PartitionWindow(samples)
     if window.stuck_since is not None and window.stuck_offset == committed:
-        return PartitionWindow.fast(samples, window.stuck_since, window.stuck_offset)
-    return PartitionWindow.fast(samples, sample.at, committed)
+        return PartitionWindow(samples, window.stuck_since, window.stuck_offset)
+    return PartitionWindow(samples, sample.at, committed)
 
 
 def _rewound(samples: tuple[Sample, ...]) -> bool:
@@ -211,7 +207,7 @@ def worst(statuses: Iterable[Status], group_error: str | None = None) -> Status:
         if not item.settled:
             settled = False
     if top.code is not Code.OK:
-        return top if top.settled else replace(top, settled=True)
+        return top if top.settled else msgspec.structs.replace(top, settled=True)
     if settled:
         if len(items) == 1:
             return top  # an OK, settled: its own reason whichever it is
@@ -259,7 +255,7 @@ def evaluate_report(
             continue
         owned = row.member is not None if by_assignment[name] else has_members[name]
         key = (name, row.topic, row.partition)
-        window = push(windows_get(key, EMPTY_WINDOW), Sample.fast(now, row.committed_offset, row.log_end_offset,
+        window = push(windows_get(key, EMPTY_WINDOW), Sample(now, row.committed_offset, row.log_end_offset,
                                                              owned, row.error), size)
         advanced[key] = window
         partitions[key] = evaluate(window, now, config)

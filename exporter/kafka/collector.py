@@ -160,7 +160,7 @@ class Collector:
             problem = failed.get(tp) if tp not in found[LATEST] else None
             if problem and tp not in via_broker:
                 errors.append(ScrapeError("partition", f"{tp[0]}/{tp[1]}", problem))
-            partitions[tp] = PartitionOffsets.fast(  # positional, in field order: cheaper than a keyword call
+            partitions[tp] = PartitionOffsets(  # positional, in field order (one per partition and scrape)
                 tp[0],  # topic
                 tp[1],  # partition
                 found[LATEST].get(tp),  # log_end_offset

@@ -247,7 +247,7 @@ class GroupReader:
                 committed_unread = _partitions(last_committed.get(group))
             lags = broker_lag.get(group)
             append(
-                GroupObservation.fast(  # positional, in field order: cheaper than a keyword call
+                GroupObservation(  # positional, in field order (one per group and scrape)
                     group,  # group
                     state,  # state
                     protocol_type,  # protocol_type

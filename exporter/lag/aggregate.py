@@ -27,7 +27,7 @@ _ZERO = Counter(0, 0.0)
 def _counter(count: int, rate: float) -> Counter:
     """Counter(count, rate) of a sum, with one shared (frozen) object for the usual zero: every part's rate is
     its count over one elapsed time, so a zero count is a zero rate. An idle estate's aggregates make none."""
-    return Counter.fast(count, rate) if count else _ZERO
+    return Counter(count, rate) if count else _ZERO
 
 
 def sum_counters(counters: Iterable[Counter]) -> Counter:
@@ -144,7 +144,7 @@ def group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: Sequenc
     quality = TimeLagQuality.UNKNOWN if seconds is None else _BY_RANK[rank]
     info = snapshot.topics.get(topic)
     retention_ms = info.retention_ms if info else None
-    return GroupTopicLag.fast(  # positional, in field order: cheaper than a keyword call
+    return GroupTopicLag(  # positional, in field order
         snapshot.cluster,  # cluster
         group,  # group
         topic,  # topic
@@ -234,7 +234,7 @@ def group(cluster: str, group: GroupObservation, topics: Sequence[GroupTopicLag]
         state, eta = catch_up(known_sum, consumed, into_committed)
     else:
         state, eta = CatchUp.UNKNOWN, None
-    return GroupLag.fast(  # positional, in field order: cheaper than a keyword call
+    return GroupLag(  # positional, in field order
         cluster,  # cluster
         group.group,  # group
         group.state,  # state

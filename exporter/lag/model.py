@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
 from enum import Enum
+
+import msgspec
 
 TopicPartition = tuple[str, int]  # (topic, partition): Kafka's own key for a partition
 
 
 class _Nothing(dict):
-    """An empty mapping that refuses to change (so hashable, and a valid dataclass default): the default of a
-    mapping field is one shared object, not a dict per object (a scrape makes one GroupObservation per group:
-    65,000+). A dict underneath, so lookups in hot loops stay C."""
+    """An empty mapping that refuses to change (so hashable, and a safe default): the default of a mapping
+    field is one shared object, not a dict per object (a scrape makes one GroupObservation per group)."""
 
     __slots__ = ()
 
@@ -28,41 +28,16 @@ class _Nothing(dict):
 NOTHING: Mapping = _Nothing()
 
 
-def quick_init(cls: type) -> type:
-    """Give a frozen slots dataclass an __init__ that sets each slot through its descriptor: the same
-    signature, defaults and object as the generated one (which calls object.__setattr__ by name per field),
-    at about half the cost; and `cls.fast`, the same again at about a third of the cost, for the hot loops
-    that make one object per group-partition row and scrape.
-
-    `cls.fast(...)` builds an unfrozen twin (same slots, so the same memory layout) with plain attribute
-    stores, which the interpreter specializes, then makes it a `cls` by assigning `__class__`, which Python
-    allows between classes of the same layout. What comes out is a `cls` like any other: frozen, equal and
-    hashed by its fields (tests/unit/test_lag_model.py holds `fast` to the constructor)."""
-    params = fields(cls)
-    assert all(f.init and f.default_factory is MISSING for f in params) and not hasattr(cls, "__post_init__")
-    namespace = {f"_set_{f.name}": cls.__dict__[f.name].__set__ for f in params}
-    namespace.update({f"_default_{f.name}": f.default for f in params if f.default is not MISSING})
-    signature = ", ".join(f.name if f.default is MISSING else f"{f.name}=_default_{f.name}" for f in params)
-    body = "".join(f"    _set_{f.name}(self, {f.name})\n" for f in params)
-    exec(f"def __init__(self, {signature}):\n{body}", namespace)  # noqa: S102 - our own field names only
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = init  # type: ignore[misc]
-
-    namespace["_cls"] = cls
-    stores = "".join(f"    self.{f.name} = {f.name}\n" for f in params)
-    exec(f"def __init__(self, {signature}):\n{stores}    self.__class__ = _cls\n", namespace)  # noqa: S102
-    twin = type(f"{cls.__name__}Fast", cls.__bases__, {"__slots__": cls.__slots__, "__init__": namespace["__init__"]})
-    cls.fast = twin  # type: ignore[attr-defined]
-    return cls
+class Frozen(msgspec.Struct, frozen=True, gc=False):
+    """What every model type is: an immutable record with slots, compared and hashed by its fields, and not
+    tracked by the cyclic garbage collector (a model object never refers back to what holds it, so it can
+    never be part of a cycle; a scrape makes hundreds of thousands of them)."""
 
 
 # --- What the collector observed ------------------------------------------------------------
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
-class PartitionOffsets:
+class PartitionOffsets(Frozen):
     """A partition's log as its leader reported it during one scrape."""
 
     topic: str
@@ -73,8 +48,7 @@ class PartitionOffsets:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(Frozen):
     """An active member of a group and the partitions assigned to it."""
 
     member_id: str
@@ -83,9 +57,7 @@ class Member:
     assignment: tuple[TopicPartition, ...] = ()
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
-class GroupObservation:
+class GroupObservation(Frozen):
     """A consumer group: its state, members and committed offsets (absent key: never committed)."""
 
     group: str
@@ -111,16 +83,14 @@ class GroupObservation:
         return {tp: m for m in self.members for tp in m.assignment}
 
 
-@dataclass(frozen=True)
-class TopicInfo:
+class TopicInfo(Frozen):
     name: str
     partitions: int
     topic_id: str | None = None
     retention_ms: int | None = None  # None: unknown; -1: unlimited
 
 
-@dataclass(frozen=True)
-class ScrapeError:
+class ScrapeError(Frozen):
     """Something that failed during a scrape; the rest of the snapshot still goes out."""
 
     scope: str  # "cluster", "group", "topic", "partition", "broker"
@@ -128,8 +98,7 @@ class ScrapeError:
     message: str
 
 
-@dataclass(frozen=True)
-class ClusterSnapshot:
+class ClusterSnapshot(Frozen):
     """Everything one scrape of one cluster read. Times are epoch seconds."""
 
     cluster: str
@@ -138,10 +107,10 @@ class ClusterSnapshot:
     partitions: Mapping[TopicPartition, PartitionOffsets]
     groups: tuple[GroupObservation, ...]
     errors: tuple[ScrapeError, ...] = ()
-    requests: Mapping[str, int] = field(default_factory=dict)
+    requests: Mapping[str, int] = msgspec.field(default_factory=dict)
     duration_s: float = 0.0
     # (timestamp, offset) points from ListOffsets-by-timestamp: "the log ended at `offset` at `timestamp`".
-    time_probes: Mapping[TopicPartition, tuple[tuple[float, int], ...]] = field(default_factory=dict)
+    time_probes: Mapping[TopicPartition, tuple[tuple[float, int], ...]] = msgspec.field(default_factory=dict)
     up: bool = True
 
 
@@ -157,9 +126,7 @@ class TimeLagQuality(str, Enum):
     UNKNOWN = "unknown"  # no committed offset or no history: no number at all
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
-class TimeLag:
+class TimeLag(Frozen):
     seconds: float | None
     quality: TimeLagQuality
 
@@ -178,9 +145,7 @@ class CatchUp(str, Enum):
     UNKNOWN = "unknown"
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
-class Counter:
+class Counter(Frozen):
     """A count since the previous scrape and its rate per second; None across resets or without history."""
 
     count: int | None
@@ -194,9 +159,7 @@ class Counter:
 _UNKNOWN_COUNTER = Counter(None, None)
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
-class PartitionLag:
+class PartitionLag(Frozen):
     cluster: str
     group: str
     topic: str
@@ -221,18 +184,14 @@ class PartitionLag:
     beyond_log_end: int = 0
 
 
-class _LagSum:
+class _LagSum(Frozen):
     """What the topic and group aggregates share: `lag_sum` is None when any partition's lag is unknown."""
-
-    __slots__ = ()
 
     @property
     def partial(self) -> bool:
         return self.lag_sum is None
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
 class GroupTopicLag(_LagSum):
     cluster: str
     group: str
@@ -259,8 +218,6 @@ class GroupTopicLag(_LagSum):
     partitions_beyond_log_end: int = 0
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
 class GroupLag(_LagSum):
     cluster: str
     group: str
@@ -287,8 +244,7 @@ class GroupLag(_LagSum):
     partitions_beyond_log_end: int = 0
 
 
-@dataclass(frozen=True)
-class LagReport:
+class LagReport(Frozen):
     """One cluster's scrape, turned into lag at every granularity."""
 
     snapshot: ClusterSnapshot

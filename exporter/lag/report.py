@@ -137,7 +137,7 @@ def build_report(
             return unknown_counter
         made = counters.get(delta)
         if made is None:
-            made = counters[delta] = Counter.fast(delta, delta / elapsed)
+            made = counters[delta] = Counter(delta, delta / elapsed)
         return made
 
     same_of: dict[str, bool] = {}  # per topic, not per row: tens of thousands of rows share a few hundred topics
@@ -228,7 +228,7 @@ def build_report(
                     and not (offsets is None and topic not in snapshot.topics and topic not in unreadable_topics)
                 )
             partition_rows.append(
-                PartitionLag.fast(
+                PartitionLag(
                     cluster,
                     name,
                     topic,

@@ -92,16 +92,16 @@ def estimate(history: Sequence[Point], committed: int | None, log_end: int | Non
     if index == 0:
         if t_right >= now:
             return TimeLag.unknown()  # only today's observation: "at least 0 s" would be a fake zero
-        return TimeLag.fast(now - t_right, TimeLagQuality.AT_LEAST)
+        return TimeLag(now - t_right, TimeLagQuality.AT_LEAST)
     return _interpolate(history[index - 1], (t_right, o_right), committed, now)
 
 
 def _interpolate(left: Point, right: Point, committed: int, now: float) -> TimeLag:
     (t_left, o_left), (t_right, o_right) = left, right
     if o_right <= o_left:  # cannot happen in a consistent history; never divide by zero
-        return TimeLag.fast(max(0.0, now - t_right), TimeLagQuality.AT_LEAST)
+        return TimeLag(max(0.0, now - t_right), TimeLagQuality.AT_LEAST)
     produced_at = t_left + (committed - o_left) * (t_right - t_left) / (o_right - o_left)
-    return TimeLag.fast(max(0.0, now - produced_at), TimeLagQuality.INTERPOLATED)
+    return TimeLag(max(0.0, now - produced_at), TimeLagQuality.INTERPOLATED)
 
 
 def refine_probe(

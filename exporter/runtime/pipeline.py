@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import msgspec
+
 from exporter import logs
 from exporter.config import TimeLagConfig
 from exporter.evaluator.status import Statuses
@@ -154,7 +156,7 @@ class ClusterPipeline:
         requests = dict(snapshot.requests)
         for api, count in self.collector.take_request_counts().items():
             requests[api] = requests.get(api, 0) + count
-        return dataclasses.replace(
+        return msgspec.structs.replace(
             snapshot, time_probes=found, requests=requests, duration_s=snapshot.duration_s + spent
         )
 
@@ -215,9 +217,8 @@ class ClusterPipeline:
         deadline = time.monotonic() + self.scrape_timeout_s
         snapshot = self.scrape()
         if snapshot.errors:  # error texts reach documents and /readyz: never with a secret in them
-            snapshot = dataclasses.replace(
-                snapshot, errors=tuple(dataclasses.replace(e, message=logs.mask(e.message)) for e in snapshot.errors)
-            )
+            masked = tuple(msgspec.structs.replace(e, message=logs.mask(e.message)) for e in snapshot.errors)
+            snapshot = msgspec.structs.replace(snapshot, errors=masked)
         if snapshot.up:
             snapshot = self._time_lag(snapshot, deadline)
         report = build_report(

@@ -3,8 +3,7 @@ offset, lag, time lag, status, owner)."""
 
 from __future__ import annotations
 
-import dataclasses
-
+import msgspec
 from rich.text import Text
 
 from exporter.evaluator.status import Statuses
@@ -28,7 +27,7 @@ def detail_rows(report: LagReport, statuses: Statuses | None, group: str):
         return by_group
 
     partitions, topics = remember("by_group", report, (), index).get(group, ([], []))
-    narrowed = dataclasses.replace(report, partitions=tuple(partitions), group_topics=tuple(topics))
+    narrowed = msgspec.structs.replace(report, partitions=tuple(partitions), group_topics=tuple(topics))
     return topic_rows(narrowed, group), partition_rows(narrowed, statuses, group)
 
 

@@ -4,7 +4,7 @@ oracle the fast version is compared with (tests/unit/test_status_oracle.py); not
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from msgspec.structs import replace
 
 from exporter.evaluator.status import (
     STOP_REASON,

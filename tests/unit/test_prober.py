@@ -3,6 +3,7 @@ a fake log answers ListOffsets by timestamp from known record times)."""
 
 import bisect
 
+import msgspec
 import pytest
 
 from exporter.lag import prober, timelag
@@ -68,10 +69,10 @@ def test_probe_targets(histories, probed_at, committed, log_end, expected):
 
 def test_probe_targets_collects_every_group_committed_offset_of_a_partition():
     snap = snapshot(NOW, {TP: 100})
-    snap = ClusterSnapshot(**{**snap.__dict__, "groups": (
+    snap = msgspec.structs.replace(snap, groups=(
         GroupObservation(group="a", state="Stable", committed={TP: 10}),
         GroupObservation(group="b", state="Stable", committed={TP: 20}),
-    )})
+    ))
     assert prober.probe_targets(snap, {}, {}, every_s=600) == {TP: {10, 20}}
 
 

@@ -3,7 +3,7 @@ statuses after every sample of generated histories, and whole scrapes' statuses 
 
 from __future__ import annotations
 
-import dataclasses
+import msgspec
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -52,7 +52,7 @@ def test_a_group_s_status_equals_the_plain_one(items, error):
 def test_a_scrape_s_statuses_equal_the_plain_ones(scrapes, config):
     fast_windows, plain_windows, previous, histories = {}, {}, None, {}
     for n, snapshot in enumerate(scrapes):
-        snapshot = dataclasses.replace(snapshot, taken_at=1000.0 + 30 * n)
+        snapshot = msgspec.structs.replace(snapshot, taken_at=1000.0 + 30 * n)
         histories = report.update_histories(histories, snapshot, previous)
         lag_report = report.build_report(snapshot, previous, histories)
         fast_windows, fast = status.evaluate_report(fast_windows, lag_report, snapshot.taken_at, config)
