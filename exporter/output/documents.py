@@ -77,6 +77,14 @@ def partition_id_prefix(cluster: str, group: str, topic: str, slot_ms: int) -> s
     return _hashed_id(f"{cluster}\x1f{PARTITION}\x1f{group}\x1f{topic}\x1f{slot_ms}")
 
 
+def topic_id(cluster: str, group: str, topic: str, slot_ms: int) -> str:
+    return _hashed_id(f"{cluster}\x1f{TOPIC}\x1f{group}\x1f{topic}\x1f{slot_ms}")
+
+
+def group_id(cluster: str, group: str, slot_ms: int) -> str:
+    return _hashed_id(f"{cluster}\x1f{GROUP}\x1f{group}\x1f{slot_ms}")
+
+
 def partition_doc(
     row: PartitionLag, snapshot: ClusterSnapshot, slot_ms: int, status=None, id_prefix: str | None = None
 ) -> dict[str, Any]:
@@ -163,7 +171,7 @@ def topic_doc(row: GroupTopicLag, snapshot: ClusterSnapshot, slot_ms: int) -> di
         fields.RETENTION_USED: row.retention_used,
     }
     doc = _aggregate_doc(row, snapshot, slot_ms, TOPIC, own)
-    doc["_id"] = _hashed_id(f"{snapshot.cluster}\x1f{TOPIC}\x1f{row.group}\x1f{row.topic}\x1f{slot_ms}")
+    doc["_id"] = topic_id(snapshot.cluster, row.group, row.topic, slot_ms)
     return doc
 
 
@@ -182,7 +190,7 @@ def group_doc(row: GroupLag, snapshot: ClusterSnapshot, slot_ms: int, status=Non
     doc = _aggregate_doc(row, snapshot, slot_ms, GROUP, own)
     if status is not None:
         _add_status(doc, status)
-    doc["_id"] = _hashed_id(f"{snapshot.cluster}\x1f{GROUP}\x1f{row.group}\x1f{slot_ms}")
+    doc["_id"] = group_id(snapshot.cluster, row.group, slot_ms)
     return doc
 
 
