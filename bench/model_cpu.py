@@ -11,7 +11,7 @@ stages bench/stages.py times against a real broker, calling the same functions:
 - lag_model: `report.build_report` minus the `timelag.estimate` calls it makes (timed in a pass of their own,
   as bench/stages.py does: time_lag_estimates);
 - statuses: `Alerting.evaluate` (default StatusConfig: statuses on, no rules, no store);
-- documents: `documents.iterate` consumed whole (another stage's, shown to see what model changes do to it).
+- bulk_bytes: `encode.encode` consumed whole (the report's rows and statuses to `_bulk` bytes).
 
 `--anomalies` sprinkles what the lag model must get exactly right (an unreadable topic, partitions without a
 leader, unread committed offsets, a group whose offsets could not be read, members with assignments, commits
@@ -129,7 +129,7 @@ def run(snaps, with_documents: bool, digest) -> list[dict[str, float]]:
     """One daemon's life over the snapshots: CPU per stage per scrape; feeds the digest if given."""
     from exporter.alerts.engine import Alerting
     from exporter.lag import report, timelag
-    from exporter.output import documents
+    from exporter.output import encode
     from exporter.runtime import gcpause
 
     alerting = Alerting("bench")
@@ -151,11 +151,11 @@ def run(snaps, with_documents: bool, digest) -> list[dict[str, float]]:
             cpu["lag_model"] = max(0.0, model - cpu["time_lag_estimates"])
             statuses, cpu["statuses"] = _cpu(alerting.evaluate, built)
             if with_documents or digest is not None:
-                docs = documents.iterate(built, "partition", 120, "bench", statuses)
+                batches = encode.encode(built, "partition", 120, "bench", statuses)
                 if digest is None:
-                    _, cpu["documents"] = _cpu(lambda: sum(1 for _ in docs))
+                    _, cpu["bulk_bytes"] = _cpu(lambda: sum(batch.documents for batch in batches))
                 else:
-                    for doc in docs:
+                    for doc in (doc for batch in batches for doc in batch.decode()):
                         digest.update(json.dumps(doc, sort_keys=True, default=str).encode())
                     for key, st in sorted(statuses.partitions.items()):
                         digest.update(repr((key, st.code.value, st.reason, st.settled)).encode())
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="scrapes per run (2: first and next, like bench.stages; 12: status windows full)")
     parser.add_argument("--interval-s", type=float, default=120.0)
     parser.add_argument("--anomalies", action="store_true", help="sprinkle partial and unknown cases")
-    parser.add_argument("--documents", action="store_true", help="also time documents.iterate")
+    parser.add_argument("--documents", action="store_true", help="also time the `_bulk` bytes (encode.encode)")
     parser.add_argument("--digest", action="store_true",
                         help="print a SHA-256 of the documents and statuses (no timing)")
     args = parser.parse_args(argv)

@@ -12,8 +12,7 @@ STAGE_NAMES = {
     "lag_model": "lag model (`lag.build_report` without its time-lag estimates)",
     "time_lag": "time lag (`lag.update_histories` + `timelag.estimate` per row)",
     "statuses": "statuses (`Alerting.evaluate`, the daemon's default)",
-    "documents": "document building (`documents.iterate`)",
-    "serialization": "serialization (`ElasticsearchSink.bodies`: `_bulk` body bytes)",
+    "bulk_bytes": "rows and statuses to `_bulk` bytes (`encode.encode`: the batches the sink sends)",
 }
 
 
@@ -68,7 +67,7 @@ def _headline(r: dict) -> list[str]:
            f"| **lagwatch**, next scrape (daemon steady state) | {fmt_s(lw['warm_wall_s'])} | "
            f"{fmt_s(lw['warm_cpu_s'])}; waited {_num(median_of(lw.get('warm_runq_s')) or 0)} s for a CPU | "
            f"(same process) | {lw.get('warm_requests', '?')} | - |",
-           f"| **lagwatch**, next scrape staged: the above plus statuses and serialization to `_bulk` bytes | "
+           f"| **lagwatch**, next scrape staged: the above plus statuses and `_bulk` bytes | "
            f"{fmt_s(st['warm']['total']['wall_s'])} | {fmt_s(st['warm']['total']['cpu_s'])} | "
            f"{fmt_mb(st['peak_rss_mb'])} | {st['warm']['stages']['collect']['requests']} | - |"]
     for peer, label in PEER_NAMES.items():
@@ -190,13 +189,13 @@ def _indexing(ix: dict) -> str:
             + f" (median {100 * ix['share_orjson']['median']:.0f}%). Client CPU for all documents (the rest "
             f"of the time is Elasticsearch's): lagwatch {fmt_s(ix['lagwatch_client_cpu_s'])}, raw "
             f"{fmt_s(ix['raw_client_cpu_s'])}, raw with orjson {fmt_s(ix['raw_orjson_client_cpu_s'])}. "
-            f"Delivery (`ElasticsearchSink.deliver`, serialization included) {fmt_s(ix['lagwatch_wall_s'])}.")
+            f"Delivery (`ElasticsearchSink.deliver` of the scrape's batches) {fmt_s(ix['lagwatch_wall_s'])}.")
 
 
 def _growth(points: list[dict]) -> list[str]:
     out = ["| size | groups | group-partition rows | first scrape | next scrape | peak RSS | next scrape per "
-           "1,000 rows | RSS per 1,000 rows | staged next: collect / lag model / time lag / statuses / documents / "
-           "serialization |", "|---|---|---|---|---|---|---|---|---|"]
+           "1,000 rows | RSS per 1,000 rows | staged next: collect / lag model / time lag / statuses / `_bulk` "
+           "bytes |", "|---|---|---|---|---|---|---|---|---|"]
     for point in points:
         g, st = point["lagwatch"], point.get("stages")
         rows = g["pairs"]

@@ -15,9 +15,9 @@ after the other on the same data, with the cyclic GC paused as the pipeline paus
 - statuses: `Alerting.evaluate` (app.alerting with the default config: statuses on, no rules, no store);
 - floor: the OffsetFetch responses decoded once more after the cycle, straight from their bytes into tuples
   (bench/floor.py) and by kafka-python into its objects, against lagwatch's decode of them;
-- documents: `documents.iterate` consumed in the pipeline's chunks (delivery_chunk);
-- serialization: each chunk to `_bulk` request bodies by the Elasticsearch sink (`ElasticsearchSink.bodies`),
-  the bytes the daemon would send; delivery is measured apart (bench/run.py measure_indexing).
+- bulk_bytes: the report's rows and statuses straight to `_bulk` request bodies (`encode.encode`: the batches
+  the pipeline hands the sink, bytes the sink sends as they are); delivery is measured apart
+  (bench/run.py measure_indexing).
 
 Every stage has its wall time, CPU time and run-queue wait (time it was ready to run but other work on the
 machine had the CPUs). The first scrape connects (fresh process); the next ones reuse the connection and carry the previous
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import itertools
 import json
 import resource
 import sys
@@ -167,8 +166,8 @@ class Clock:
         return result
 
 
-def staged_cycle(pipeline, alerting, sink, meter: DecodeMeter) -> dict:
-    from exporter.output import documents
+def staged_cycle(pipeline, alerting, meter: DecodeMeter) -> dict:
+    from exporter.output import encode
     from exporter.runtime import gcpause
     from exporter.lag import report as lag
     from exporter.lag import timelag
@@ -198,17 +197,18 @@ def staged_cycle(pipeline, alerting, sink, meter: DecodeMeter) -> dict:
 
         clock.timed("time_lag_estimates", estimates)
         statuses = clock.timed("statuses", alerting.evaluate, report)
-        stream = documents.iterate(report, pipeline.granularity, pipeline.interval_s, pipeline.instance, statuses)
-        count = body_bytes = bodies = 0
-        while True:
-            chunk = clock.timed("documents", lambda: list(itertools.islice(stream, pipeline.delivery_chunk)))
-            if not chunk:
-                break
-            count += len(chunk)
-            made = clock.timed("serialization", lambda: [body for body, _ in sink.bodies(chunk)])
-            bodies += len(made)
-            body_bytes += sum(len(b) for b in made)
-            del chunk, made
+        made = {"documents": 0, "bodies": 0, "bytes": 0}
+
+        def bulk_bytes():
+            # Consumed one batch at a time, as the pipeline hands them to the sink; only their sizes are kept.
+            for batch in encode.encode(report, pipeline.granularity, pipeline.interval_s, pipeline.instance,
+                                       statuses, batch_documents=pipeline.batch_documents):
+                made["documents"] += batch.documents
+                made["bodies"] += 1
+                made["bytes"] += batch.size
+
+        clock.timed("bulk_bytes", bulk_bytes)
+        count, bodies, body_bytes = made["documents"], made["bodies"], made["bytes"]
         pipeline.previous, pipeline.prober.histories = snapshot, histories
         collected = meter.take()  # with the floor: decoding the same OffsetFetch bytes into tuples, timed now
     stages = clock.stages
@@ -222,7 +222,7 @@ def staged_cycle(pipeline, alerting, sink, meter: DecodeMeter) -> dict:
     # Off CPU and not waiting for one: waiting for the broker's answers.
     collect["broker_wait_s"] = max(0.0, collect["wall_s"] - collect["cpu_s"] - collect["runq_s"])
     collect["requests"] = sum(snapshot.requests.values())
-    order = ["collect", "lag_model", "time_lag", "statuses", "documents", "serialization"]
+    order = ["collect", "lag_model", "time_lag", "statuses", "bulk_bytes"]
     total = {k: sum(stages[s][k] for s in order) for k in KEYS}
     return {
         "stages": {name: stages[name] for name in order},
@@ -248,14 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     meter.install()
     from bench.scrape_once import make_pipeline
     from exporter.runtime import wiring as app
-    from exporter.sinks.elasticsearch import ElasticsearchSink
 
     config, collector, pipeline = make_pipeline(args.bootstrap, args.granularity, keep_documents=False)
     alerting = app.alerting(config, config.clusters[0].name, store=None)
-    es = config.elasticsearch
-    sink = ElasticsearchSink(None, prefix=es.index_prefix, storage="daily_indices", chunk_size=es.bulk_chunk)
-    sink.mode = "daily_indices"  # what setup() settles on a node without data streams; no Elasticsearch here
-    scrapes = [staged_cycle(pipeline, alerting, sink, meter) for _ in range(args.scrapes)]
+    scrapes = [staged_cycle(pipeline, alerting, meter) for _ in range(args.scrapes)]
     collector.close()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"scrapes": scrapes, "peak_rss_kb": usage.ru_maxrss, "vmhwm_kb": vmhwm_kb()}))

@@ -22,6 +22,7 @@ from exporter.evaluator import rules, status
 from exporter.evaluator.rules import Condition, StatusRule, ThresholdRule
 from exporter.evaluator.status import PartitionWindow, StatusConfig, Statuses
 from exporter.lag.model import LagReport
+from exporter.output import batch as batches
 
 INDEX_TARGET = "index"
 OUTBOX_MAX = 1000  # per target; beyond it the oldest undelivered transitions are dropped (and logged)
@@ -36,7 +37,7 @@ class Alerting:
         threshold_rules: Sequence[ThresholdRule] = (),
         status_rules: Sequence[StatusRule] = (),
         store: StateStore | None = None,
-        sink=None,
+        sink=None,  # exporter.sinks.interface.Sink: the alerts index
         notifiers: Sequence = (),
         repeat_s: float = 0.0,
         clock: Callable[[], float] | None = None,
@@ -267,10 +268,13 @@ class Alerting:
                 doc = lifecycle.transition_doc(Transition.from_json(e["transition"]))
                 docs[doc["_id"]] = (e, doc)
             try:
-                result = self.sink.deliver([doc for _, doc in docs.values()])
-                retry = {d["_id"] for d in result.retry}
-                for doc_id, reason in result.rejected:
-                    self.log.error("alert_document_rejected", doc_id=doc_id, reason=reason)
+                retry: set[str] = set()
+                for batch in batches.from_documents([doc for _, doc in docs.values()]):
+                    result = self.sink.deliver(batch)
+                    if result.retry is not None:
+                        retry.update(result.retry.ids())
+                    for doc_id, reason in result.rejected:
+                        self.log.error("alert_document_rejected", doc_id=doc_id, reason=reason)
                 delivered |= {id(e) for doc_id, (e, _) in docs.items() if doc_id not in retry}
             except Exception as exc:  # noqa: BLE001 - kept in the outbox for the next scrape
                 self.log.warning("alert_documents_not_indexed", error=str(exc), documents=len(docs))

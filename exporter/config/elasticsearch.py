@@ -66,6 +66,16 @@ class KibanaConfig(Strict):
     _one_auth = model_validator(mode="after")(one_auth)
 
 
+class DeliveryConfig(Strict):
+    """Between a scrape and Elasticsearch: each scrape's documents, already encoded as `_bulk` bytes, wait in
+    memory for the delivery worker (docs/operations.md "Outages", docs/performance.md)."""
+
+    queue_max_bytes: Annotated[int, Field(ge=1024 * 1024, description=(
+        "The delivery queue's cap, in bytes of encoded documents (about 1.2 KB per partition document): a "
+        "batch that would grow it past this goes straight to the spool (`delivery_queue_full`) instead of "
+        "waiting. The default holds one scrape of about 55,000 documents."))] = 64 * 1024 * 1024
+
+
 class SpoolConfig(Strict):
     """Documents Elasticsearch cannot take wait on disk and are replayed, oldest first (docs/operations.md "Outages")."""
 

@@ -12,7 +12,7 @@ from pydantic import Field, field_validator
 from exporter.config.alerts import AlertsConfig
 from exporter.config.base import Strict
 from exporter.config.coordination import CoordinationConfig
-from exporter.config.elasticsearch import ElasticsearchConfig, KibanaConfig, SpoolConfig
+from exporter.config.elasticsearch import DeliveryConfig, ElasticsearchConfig, KibanaConfig, SpoolConfig
 from exporter.config.kafka import Cluster, NameFilter, RecordsPerMessage, Scrape, TimeLagConfig
 
 
@@ -51,6 +51,8 @@ class Config(Strict):
     elasticsearch: ElasticsearchConfig = Field(ElasticsearchConfig(), description="Where documents are indexed.")
     kibana: KibanaConfig = Field(KibanaConfig(), description="Where `lagwatch setup` imports the dashboards.")
     log: LogConfig = Field(LogConfig(), description="The log's level and format.")
+    delivery: DeliveryConfig = Field(DeliveryConfig(), description="The in-memory queue between a scrape and "
+                                     "Elasticsearch.")
     spool: SpoolConfig = Field(SpoolConfig(), description="The on-disk spool for documents Elasticsearch cannot "
                                "take.")
     http: HttpConfig = Field(HttpConfig(), description="The health and metrics endpoints.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from exporter.output import documents, fields
+from exporter.output import documents
 from exporter.config import Config
 from exporter.coordination import ownership as shares_of
 from exporter.coordination.member import Member
@@ -43,6 +43,7 @@ class Coordinator:
         return self.ownership.reports(cluster, group)
 
     def self_fields(self) -> dict:
+        """For each `self` document: the shards this process owns now (`lagwatch.self.shards`, `_total`)."""
         shares = self.ownership.shares()
         return documents.shard_fields(shares_of.owned(shares), shares.count, self.member.status.state)
 
@@ -87,26 +88,6 @@ class Coordinator:
             "rejoins": status.rejoins,
             "records_written": self.store.records_written,
         }
-
-
-class ShardTaggingSink:
-    """The pipelines' sink in coordinated mode: each `self` document also says which shards this process
-    owned when it was delivered (`lagwatch.self.shards`, `lagwatch.self.shards_total`)."""
-
-    def __init__(self, inner, coordinator: Coordinator):
-        self.inner = inner
-        self.coordinator = coordinator
-
-    def deliver(self, docs):
-        tags = None
-        for doc in docs:
-            if doc.get(fields.DOC_TYPE) == documents.SELF:
-                tags = tags or self.coordinator.self_fields()
-                doc.update(tags)
-        return self.inner.deliver(docs)
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
 
 
 def preflight(config: Config) -> str | None:

@@ -37,6 +37,24 @@ class Batch(msgspec.Struct, frozen=True, gc=False):
     def size(self) -> int:
         return len(self.body)
 
+    @staticmethod
+    def joined(batches: Sequence[Batch]) -> Batch:
+        """Batches of one day as one, in order."""
+        return Batch(b"".join(b.body for b in batches), sum(b.documents for b in batches), batches[0].day)
+
+    def operations(self, operation: str = "index") -> bytes:
+        """The body with every action asking for `operation`: "index" (add or overwrite), or "create", the only
+        one a data stream takes. Only action lines can hold `{"index":{"_id":` with those quotes unescaped:
+        inside a source line's strings a quote is escaped, and no lagwatch document has a member named
+        "index" holding an object (the count check below would say so)."""
+        if operation == "index":
+            return self.body
+        action = b'{"' + operation.encode() + b'":{"_id":'
+        body = self.body.replace(ACTION, action)
+        if body.count(action) != self.documents:
+            raise ValueError(f"a batch of {self.documents} documents has {body.count(action)} action lines")
+        return body
+
     def pairs(self) -> list[tuple[bytes, bytes]]:
         """(action line, source line) per document, in order, without their newlines."""
         lines = self.body.split(b"\n")

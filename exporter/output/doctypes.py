@@ -27,7 +27,21 @@ class _Document(msgspec.Struct, gc=False):
     group: str = field(name=f.GROUP_ID)
 
 
-class PartitionDocument(_Document):
+class _Lag(_Document):
+    """The lag over the document's scope, in messages and in seconds, and the traffic around it."""
+
+    lag_messages: int | None = field(name=f.LAG_MESSAGES)
+    lag_items: int | None = field(name=f.LAG_ITEMS)
+    lag_partial: bool = field(name=f.LAG_PARTIAL)
+    lag_seconds: float | None = field(name=f.LAG_SECONDS)
+    lag_seconds_quality: str = field(name=f.LAG_SECONDS_QUALITY)
+    produce_count: int | None = field(name=f.PRODUCE_COUNT)
+    produce_rate: float | None = field(name=f.PRODUCE_RATE)
+    consume_count: int | None = field(name=f.CONSUME_COUNT)
+    consume_rate: float | None = field(name=f.CONSUME_RATE)
+
+
+class PartitionDocument(_Lag):
     """One group's view of one partition."""
 
     topic: str = field(name=f.TOPIC_NAME)
@@ -40,44 +54,26 @@ class PartitionDocument(_Document):
     client_id: str | None = field(name=f.MEMBER_CLIENT_ID)
     client_host: str | None = field(name=f.MEMBER_CLIENT_HOST)
     member_id: str | None = field(name=f.MEMBER_ID)
-    lag_messages: int | None = field(name=f.LAG_MESSAGES)
-    lag_items: int | None = field(name=f.LAG_ITEMS)
     committed: bool = field(name=f.COMMITTED)
     committed_below_log_start: bool = field(name=f.COMMITTED_BELOW_LOG_START)
-    lag_partial: bool = field(name=f.LAG_PARTIAL)
     committed_beyond_log_end: bool = field(name=f.COMMITTED_BEYOND_LOG_END)
     committed_beyond_by: int | None = field(name=f.COMMITTED_BEYOND_BY)
     error: str | None = field(name=f.ERROR)
-    lag_seconds: float | None = field(name=f.LAG_SECONDS)
-    lag_seconds_quality: str = field(name=f.LAG_SECONDS_QUALITY)
-    produce_count: int | None = field(name=f.PRODUCE_COUNT)
-    produce_rate: float | None = field(name=f.PRODUCE_RATE)
-    consume_count: int | None = field(name=f.CONSUME_COUNT)
-    consume_rate: float | None = field(name=f.CONSUME_RATE)
     status_code: str | UnsetType = field(name=f.STATUS_CODE, default=UNSET)
     status_severity: int | UnsetType = field(name=f.STATUS_SEVERITY, default=UNSET)
     status_reason: str | UnsetType = field(name=f.STATUS_REASON, default=UNSET)
 
 
-class _Aggregate(_Document):
-    """What a topic and a group document share: sums over partitions. A sum that could not read every
+class _Aggregate(_Lag):
+    """What a topic and a group document add: sums over partitions. A sum that could not read every
     partition is null (never a smaller number); `messages_known` is the lower bound from what was read."""
 
-    lag_messages: int | None = field(name=f.LAG_MESSAGES)
     lag_max_partition: int | None = field(name=f.LAG_MAX_PARTITION)
-    lag_items: int | None = field(name=f.LAG_ITEMS)
-    lag_partial: bool = field(name=f.LAG_PARTIAL)
     lag_messages_known: int = field(name=f.LAG_MESSAGES_KNOWN)
     partitions_unknown: int = field(name=f.PARTITIONS_UNKNOWN)
     partitions_beyond_log_end: int = field(name=f.PARTITIONS_BEYOND_LOG_END)
     partitions: int = field(name=f.PARTITIONS)
     partitions_without_commit: int = field(name=f.PARTITIONS_WITHOUT_COMMIT)
-    lag_seconds: float | None = field(name=f.LAG_SECONDS)
-    lag_seconds_quality: str = field(name=f.LAG_SECONDS_QUALITY)
-    produce_count: int | None = field(name=f.PRODUCE_COUNT)
-    produce_rate: float | None = field(name=f.PRODUCE_RATE)
-    consume_count: int | None = field(name=f.CONSUME_COUNT)
-    consume_rate: float | None = field(name=f.CONSUME_RATE)
 
 
 class TopicDocument(_Aggregate):

@@ -105,14 +105,12 @@ def _partition_lines(
         # Positional, in PartitionDocument's field order (one per row: a keyword call costs several times more).
         document = PartitionDocument(
             timestamp, dataset, cluster, DocType.PARTITION, slot_ms, group,
-            topic, partition, f"{partition}-{topic}",
-            committed, lag, row.log_end_offset, row.log_start_offset,
+            lag, row.lag_items, row.lag_unknown, time_lag.seconds, time_lag.quality._value_,
+            produced.count, produced.rate, consumed.count, consumed.rate,
+            topic, partition, f"{partition}-{topic}", committed, lag, row.log_end_offset, row.log_start_offset,
             member.client_id if member else None, member.client_host if member else None,
             member.member_id if member else None,
-            lag, row.lag_items, committed is not None, row.committed_below_log_start, row.lag_unknown,
-            beyond > 0, beyond or None, row.error,
-            time_lag.seconds, time_lag.quality._value_,
-            produced.count, produced.rate, consumed.count, consumed.rate,
+            committed is not None, row.committed_below_log_start, beyond > 0, beyond or None, row.error,
         )
         status = statuses.get((group, topic, partition))
         if status is not None:
@@ -131,10 +129,10 @@ def _topic_lines(rows: Sequence[GroupTopicLag], head: _Head) -> list[msgspec.Str
         lines.append(_Index(_Target(documents.topic_id(cluster, row.group, row.topic, slot_ms))))
         lines.append(TopicDocument(  # positional, in TopicDocument's field order
             timestamp, dataset, cluster, DocType.TOPIC, slot_ms, row.group,
-            row.lag_sum, row.lag_max, row.lag_items_sum, row.lag_sum is None, row.lag_known_sum,
-            row.partitions_unknown, row.partitions_beyond_log_end, row.partitions, row.partitions_without_commit,
-            row.lag_seconds_max, row.time_lag_quality._value_,
+            row.lag_sum, row.lag_items_sum, row.lag_sum is None, row.lag_seconds_max, row.time_lag_quality._value_,
             produced.count, produced.rate, consumed.count, consumed.rate,
+            row.lag_max, row.lag_known_sum, row.partitions_unknown, row.partitions_beyond_log_end, row.partitions,
+            row.partitions_without_commit,
             row.topic, row.partitions_below_log_start, row.retention_ms, row.retention_used,
         ))
     return lines
@@ -148,10 +146,10 @@ def _group_lines(rows: Sequence[GroupLag], head: _Head, statuses: dict[str, Stat
         produced, consumed = row.produced, row.consumed
         document = GroupDocument(  # positional, in GroupDocument's field order
             timestamp, dataset, cluster, DocType.GROUP, slot_ms, row.group,
-            row.lag_sum, row.lag_max, row.lag_items_sum, row.lag_sum is None, row.lag_known_sum,
-            row.partitions_unknown, row.partitions_beyond_log_end, row.partitions, row.partitions_without_commit,
-            row.lag_seconds_max, row.time_lag_quality._value_,
+            row.lag_sum, row.lag_items_sum, row.lag_sum is None, row.lag_seconds_max, row.time_lag_quality._value_,
             produced.count, produced.rate, consumed.count, consumed.rate,
+            row.lag_max, row.lag_known_sum, row.partitions_unknown, row.partitions_beyond_log_end, row.partitions,
+            row.partitions_without_commit,
             row.state, row.group_type or "classic", row.epoch, row.members, row.topics, row.catch_up._value_,
             row.catch_up_seconds, row.retention_used_max, row.error,
         )

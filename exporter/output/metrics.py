@@ -158,7 +158,7 @@ class LagCollector:
         yield from self._coordination()
 
         sink = self._sink()
-        health = sink.health() if sink is not None and hasattr(sink, "health") else None
+        health = sink.health() if sink is not None else None
         if health is not None:
             yield family("lagwatch_spool_bytes", health.spool_bytes)
             yield family("lagwatch_spool_documents", health.spool_documents)

@@ -68,7 +68,7 @@ class Daemon:
         self._owns_client = es_client is None and sink is None
         self.es_client = es_client if not self._owns_client else wiring.elasticsearch_client(config.elasticsearch)
         inner = sink if sink is not None else wiring.spooling_sink(config, wiring.elasticsearch_sink(config, self.es_client))
-        self.sink = QueuedSink(inner)
+        self.sink = QueuedSink(inner, config.delivery.queue_max_bytes)
         self.alert_sink = wiring.alert_sink(config, self.es_client)
         # Replicas sharing the groups through lagwatch's own consumer group (exporter/coordination).
         self.coordinator = (
@@ -219,7 +219,10 @@ class Daemon:
             # The spool directory carries over: what waits there is replayed to the new sink. The old
             # delivery worker drains (or spools) in the background: a reload never waits on Elasticsearch.
             retired = self.sink
-            self.sink = QueuedSink(wiring.spooling_sink(config, wiring.elasticsearch_sink(config, self.es_client)))
+            self.sink = QueuedSink(
+                wiring.spooling_sink(config, wiring.elasticsearch_sink(config, self.es_client)),
+                config.delivery.queue_max_bytes,
+            )
             threading.Thread(target=retired.close, name="lagwatch-retire-sink", daemon=True).start()
             self._setup_sink()
             self.alert_sink = wiring.alert_sink(config, self.es_client)

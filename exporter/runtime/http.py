@@ -45,7 +45,7 @@ def readiness(pipelines: Sequence, sink, now: float | None = None, coordinator=N
         clusters[status.cluster] = entry
         ready = ready and ok
     body: dict = {"clusters": clusters}
-    health = sink.health() if sink is not None and hasattr(sink, "health") else None
+    health = sink.health() if sink is not None else None
     if health is not None:
         body["sink"] = {
             "ready": health.ready,

@@ -1,5 +1,5 @@
-"""One scrape cycle of one cluster: collect -> time-lag probes -> lag model -> statuses -> documents -> sink ->
-alerts (docs/architecture.md "One scrape"; statuses and alerts through the callbacks wiring passes in).
+"""One scrape cycle of one cluster: collect -> time-lag probes -> lag model -> statuses -> `_bulk` bytes -> sink
+-> alerts (docs/architecture.md "One scrape"; statuses and alerts through the callbacks wiring passes in).
 
 Holds what must survive between scrapes (the previous snapshot, the time-lag prober); the scheduler calls
 `run_once` every interval. Failures of Kafka or the sink are logged and reported, never raised.
@@ -8,11 +8,11 @@ Holds what must survive between scrapes (the previous snapshot, the time-lag pro
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
@@ -22,8 +22,11 @@ from exporter.evaluator.status import Statuses
 from exporter.lag.model import ClusterSnapshot, LagReport, ScrapeError
 from exporter.lag.prober import TimeLagProber
 from exporter.lag.report import build_report
-from exporter.output import documents
+from exporter.output import batch as batches
+from exporter.output import documents, encode
+from exporter.output.batch import Batch
 from exporter.runtime import gcpause
+from exporter.sinks.interface import Sink
 
 _TIME_LAG = TimeLagConfig()  # the defaults of `time_lag:` (tests and tools build pipelines without a config)
 
@@ -61,18 +64,23 @@ class PipelineStatus:
 @dataclass
 class CycleResult:
     report: LagReport
-    documents: list[dict]  # empty unless the pipeline keeps them (keep_documents: tests, `lagwatch once`)
     delivered: int
     sink_error: str | None
     document_count: int = 0
     statuses: Statuses | None = None  # None: not evaluated (no evaluator, the cluster was down, or it failed)
+    batches: list[Batch] = field(default_factory=list)  # empty unless the pipeline keeps them (keep_documents)
+
+    @property
+    def documents(self) -> list[dict[str, Any]]:
+        """The kept batches' documents as dicts, each with its `_id` (tests and tools)."""
+        return [doc for batch in self.batches for doc in batch.decode()]
 
 
 class ClusterPipeline:
     def __init__(
         self,
         collector,
-        sink,
+        sink: Sink | None,
         *,
         granularity: str = "partition",
         interval_s: float = 30.0,
@@ -82,11 +90,12 @@ class ClusterPipeline:
         probe_every_s: float = 600.0,
         probe_refine_rounds: int = 12,
         scrape_timeout_s: float | None = None,
-        # Documents built and handed to the sink at a time: 5,000 (about 8 MB) rather than 10,000 keeps a
-        # large estate's peak memory 8-10 MB lower (bench/RESULTS.md) for a few more hand-overs per scrape.
-        delivery_chunk: int = 5_000,
+        # Documents per batch (one `_bulk` request each): elasticsearch.bulk_chunk.
+        batch_documents: int = 1000,
         keep_documents: bool = True,
         instance: str = "",
+        # Fields for the self document, asked for at each scrape (replicas: the shards this process owns).
+        self_fields: Callable[[], dict[str, Any]] | None = None,
         # Statuses for the documents, once per report, before they are built (alerts.engine.Alerting.evaluate).
         evaluate: Callable[[LagReport], Statuses | None] | None = None,
         # Then the alert rules on the report and those statuses (Alerting.alert), after the lag documents.
@@ -99,9 +108,10 @@ class ClusterPipeline:
         self.interval_s = interval_s
         self.items_per_record = items_per_record
         self.scrape_timeout_s = scrape_timeout_s if scrape_timeout_s is not None else 0.8 * interval_s
-        self.delivery_chunk = delivery_chunk
+        self.batch_documents = batch_documents
         self.keep_documents = keep_documents
         self.instance = instance
+        self.self_fields = self_fields
         self.evaluate = evaluate
         self.alert = alert
         self.clock = clock
@@ -195,7 +205,11 @@ class ClusterPipeline:
     def _skip(self, now: float, slot_ms: int, reason: str) -> None:
         self._status = dataclasses.replace(self._status, slots_skipped=self._status.slots_skipped + 1)
         self.log.warning("scrape_skipped", slot=slot_ms, reason=reason)
-        self._deliver([documents.skipped_slot_doc(self.collector.cluster, now, slot_ms, reason, self.instance)])
+        doc = documents.skipped_slot_doc(self.collector.cluster, now, slot_ms, reason, self.instance)
+        if self.self_fields is not None:
+            doc.update(self.self_fields())
+        for batch in batches.from_documents([doc]):
+            self._deliver(batch)
 
     def _guarded_cycle(self, slot_ms: int | None) -> CycleResult | None:
         with gcpause.paused():
@@ -225,18 +239,18 @@ class ClusterPipeline:
             snapshot, self.previous if snapshot.up else None, self.prober.histories, self.items_per_record
         )
         statuses = self._statuses(report)
-        # Lag documents first: alerting may wait on slow notifiers and must not delay them. They are built and
-        # delivered a chunk at a time, so a large estate's scrape is never held in memory whole.
+        # Lag documents first: alerting may wait on slow notifiers and must not delay them. They are encoded and
+        # delivered a batch at a time, so a large estate's scrape is never held in memory whole.
         doc_count = documents.count(report, self.granularity)
-        docs: list[dict] = []
+        kept: list[Batch] = []
         delivered, sink_error = 0, None
-        stream = documents.iterate(
-            report, self.granularity, self.interval_s, self.instance, statuses, slot_ms, self._delivery_counts()
-        )
-        for chunk in iter(lambda: list(itertools.islice(stream, self.delivery_chunk)), []):
+        for batch in encode.encode(
+            report, self.granularity, self.interval_s, self.instance, statuses, slot_ms, self._delivery_counts(),
+            self.self_fields, self.batch_documents,
+        ):
             if self.keep_documents:
-                docs += chunk
-            count, error = self._deliver(chunk)
+                kept.append(batch)
+            count, error = self._deliver(batch)
             delivered, sink_error = delivered + count, sink_error or error
         if self.alert is not None:
             self.alert(report, statuses)
@@ -259,11 +273,10 @@ class ClusterPipeline:
             duration_ms=round(snapshot.duration_s * 1000, 1),
             sink_error=sink_error,
         )
-        return CycleResult(report, docs, delivered, sink_error, doc_count, statuses)
+        return CycleResult(report, delivered, sink_error, doc_count, statuses, kept)
 
     def _delivery_counts(self) -> dict[str, int] | None:
-        counts = getattr(self.sink, "counts", None)
-        found = counts() if counts is not None else None
+        found = self.sink.counts() if self.sink is not None else None
         if found is None:
             return None
         fields = ("indexed", "spooled", "rejected", "dropped", "dead_lettered", "pending")
@@ -278,16 +291,16 @@ class ClusterPipeline:
             self.log.error("status_evaluation_failed", error=f"{type(exc).__name__}: {exc}")
             return None
 
-    def _deliver(self, docs: list[dict]) -> tuple[int, str | None]:
+    def _deliver(self, batch: Batch) -> tuple[int, str | None]:
         if self.sink is None:
             return 0, None
         try:
-            result = self.sink.deliver(docs)
+            result = self.sink.deliver(batch)
         except Exception as exc:  # noqa: BLE001 - an unreachable sink must not stop scraping
-            self.log.error("sink_unavailable", error=str(exc), documents=len(docs))
+            self.log.error("sink_unavailable", error=str(exc), documents=batch.documents)
             return 0, logs.mask(str(exc))
         for doc_id, reason in result.rejected[:10]:
             self.log.error("document_rejected", doc_id=doc_id, reason=reason)
-        if result.retry:
-            self.log.warning("documents_not_indexed", documents=len(result.retry))
+        if result.retry is not None:
+            self.log.warning("documents_not_indexed", documents=result.retry.documents)
         return result.indexed + result.duplicates + result.queued, result.error

@@ -23,10 +23,11 @@ from exporter.kafka.wire import KafkaWire
 from exporter.runtime.pipeline import ClusterPipeline
 from exporter.runtime.secrets import register_webhook_url
 from exporter.sinks.elasticsearch import ElasticsearchSink
+from exporter.sinks.interface import Sink
 from exporter.sinks.spool import Spool, SpoolingSink
 from exporter.alerts.engine import Alerting
 from exporter.coordination.alerting import ShardAlerting
-from exporter.coordination.coordinator import Coordinator, ShardTaggingSink
+from exporter.coordination.coordinator import Coordinator
 from exporter.alerts.notifiers import WebhookNotifier, generic_payload, slack_payload
 from exporter.alerts.state import StateStore
 from exporter.evaluator.rules import rules_from
@@ -141,15 +142,13 @@ def alerting(
 
 
 def pipelines(
-    config: Config, sink, alerts: Callable[[str], Alerting] | None = None, keep_documents: bool = True,
+    config: Config, sink: Sink | None, alerts: Callable[[str], Alerting] | None = None, keep_documents: bool = True,
     coordinator: Coordinator | None = None,
 ) -> list[ClusterPipeline]:
     """One pipeline per cluster; `alerts(cluster)` (the daemon) adds statuses, rules and notifications.
     The daemon does not keep each scrape's documents once delivered (`keep_documents=False`). With a
     `coordinator`, each reports only the groups of the shards this process owns, and says which in `self`."""
     owner = coordinator.reports if coordinator is not None else None
-    if coordinator is not None:
-        sink = ShardTaggingSink(sink, coordinator)
     instance = config.scrape.instance or socket.gethostname()
     hooks = {c.name: alerts(c.name) for c in config.clusters} if alerts is not None else {}
     return [
@@ -162,8 +161,10 @@ def pipelines(
             history_points=config.time_lag.history_points,
             probe_ages_s=tuple(config.time_lag.probe_ages_s) if config.time_lag.broker_probes else (),
             scrape_timeout_s=config.scrape.effective_timeout_s,
+            batch_documents=config.elasticsearch.bulk_chunk,
             keep_documents=keep_documents,
             instance=instance,
+            self_fields=coordinator.self_fields if coordinator is not None else None,
             evaluate=hooks[cluster.name].evaluate if cluster.name in hooks else None,
             alert=hooks[cluster.name].alert if cluster.name in hooks else None,
         )
@@ -182,7 +183,7 @@ def elasticsearch_sink(config: Config, client: Elasticsearch) -> ElasticsearchSi
     )
 
 
-def spooling_sink(config: Config, inner) -> SpoolingSink:
+def spooling_sink(config: Config, inner: Sink) -> SpoolingSink:
     """What the daemon delivers through: documents Elasticsearch cannot take wait in the on-disk spool."""
     spool = Spool(config.spool.path, config.spool.max_bytes)
     return SpoolingSink(inner, spool, replay_documents=config.spool.replay_documents)

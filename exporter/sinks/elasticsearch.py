@@ -10,10 +10,8 @@ Every document has a deterministic `_id`, so a retried or duplicated bulk never 
 
 from __future__ import annotations
 
-import functools
 import json
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from collections.abc import Callable, Sequence
@@ -22,38 +20,12 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from exporter import logs
-from exporter.output import fields
-from exporter.sinks import bulk
+from exporter.output.batch import Batch
+from exporter.sinks.interface import DeliveryResult, SinkRefused, SinkUnavailable
+from exporter.sinks.ledger import SinkCounts, SinkHealth
 
 MANAGED_BY = "lagwatch"
 TEMPLATE_VERSION = 1
-
-
-class SinkUnavailable(Exception):
-    """Elasticsearch could not be reached, is overloaded (429) or failing (5xx): try again later."""
-
-
-class SinkRefused(Exception):
-    """Elasticsearch answered and refuses the request itself (4xx other than 429: credentials, privileges, a
-    malformed request, a conflicting index template). Sending it again will not help: a configuration
-    problem for the operator, reported as such instead of being retried like an outage."""
-
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass
-class DeliveryResult:
-    indexed: int = 0
-    duplicates: int = 0  # already present (data streams answer 409 for a repeated _id)
-    rejected: list[tuple[str, str]] = field(default_factory=list)  # (_id, reason): permanent, not retried
-    retry: list[dict[str, Any]] = field(default_factory=list)  # documents to send again later
-    spooled: int = 0  # kept on disk for a later replay (exporter/sinks/spool.py)
-    dropped: int = 0  # lost: the spool could not keep them (its cap, a full disk); counted and logged
-    retry_reason: str | None = None  # why Elasticsearch asked to retry (the first such item's error)
-    queued: int = 0  # handed to the delivery worker (exporter/sinks/queue.py), outcome logged there
-    error: str | None = None  # why nothing was indexed, when a wrapper absorbed the failure
 
 
 # What deliver reads back: {"errors": false, "items": [{"index": {"status": 201}}, ...]}, a failed item with its
@@ -63,11 +35,6 @@ _BULK_FILTER = "errors,items.*.status,items.*.error"
 
 def mappings(file: str) -> dict[str, Any]:
     return json.loads(resources.files("exporter.resources").joinpath(file).read_text())
-
-
-@functools.lru_cache(maxsize=64)
-def _slot_day(slot_ms: int) -> str:
-    return datetime.fromtimestamp(slot_ms / 1000, tz=timezone.utc).strftime("%Y.%m.%d")
 
 
 _HINTS = {
@@ -184,52 +151,49 @@ class ElasticsearchSink:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def index_for(self, doc: dict[str, Any]) -> str:
-        if self.mode == "data_stream":
-            return self.name
-        if fields.SLOT in doc:
-            # One scrape's documents share one slot: the day is formatted once per slot, not per document.
-            return f"{self.name}-{_slot_day(doc[fields.SLOT])}"
-        # documents without a scrape slot (alert transitions): their own time
-        when = datetime.fromisoformat(doc[fields.TIMESTAMP].replace("Z", "+00:00"))
-        return f"{self.name}-{when.strftime('%Y.%m.%d')}"
+    def index_for(self, batch: Batch) -> str:
+        """The data stream, or the daily index of the batch's day."""
+        return self.name if self.mode == "data_stream" else f"{self.name}-{batch.day}"
 
-    def bodies(self, docs: Sequence[dict[str, Any]]):
-        """The `_bulk` request bodies for these documents: (NDJSON bytes, the documents in them)."""
-        return bulk.bodies(docs, self._op, self.index_for, self.chunk_size)
-
-    def deliver(self, docs: list[dict[str, Any]]) -> DeliveryResult:
-        """Bulk-index in bodies of `chunk_size` documents, checking every item's result. Items Elasticsearch
-        answers 429 (too many requests) for, and a whole request answered 429, are sent again after 1 s and
-        2 s; what is still refused then comes back in `retry` (5xx items at once)."""
+    def deliver(self, batch: Batch) -> DeliveryResult:
+        """Bulk-index in requests of at most `chunk_size` documents, checking every item's result. Items
+        Elasticsearch answers 429 (too many requests) for, and a whole request answered 429, are sent again
+        after 1 s and 2 s; what is still refused then comes back in `retry` (5xx items at once)."""
+        if not batch.documents:
+            return DeliveryResult()
         if self.mode is None:
             self.setup()
         result = DeliveryResult()
+        retry: list[Batch] = []
         try:
-            for body, batch in self.bodies(docs):
-                self._send(body, batch, result)
+            for part in batch.parts(self.chunk_size):
+                self._send(part, result, retry)
         except (TransportError, ConnectionError, ApiError) as exc:
             raise _unavailable(exc, "the bulk request") from exc
+        if retry:
+            result.retry = Batch.joined(retry)
         return result
 
-    def _send(self, body: bytes, batch: Sequence[dict[str, Any]], result: DeliveryResult) -> None:
+    def _send(self, part: Batch, result: DeliveryResult, retry: list[Batch]) -> None:
         for attempt in range(self.max_retries + 1):
             if attempt:
                 self.sleep(self.initial_backoff_s * 2 ** (attempt - 1))
             try:
-                answer = self.client.bulk(operations=body, filter_path=_BULK_FILTER).body
+                answer = self.client.bulk(
+                    operations=part.operations(self._op), index=self.index_for(part), filter_path=_BULK_FILTER
+                ).body
             except ApiError as exc:
                 if exc.meta.status != 429 or attempt == self.max_retries:
                     raise
                 continue  # the whole request refused for now: the same body again
             if not answer.get("errors"):
-                result.indexed += len(batch)
+                result.indexed += part.documents
                 return
-            again = []
             items = answer.get("items", [])
-            if len(items) != len(batch):
-                raise TransportError(f"bulk answered {len(items)} items for {len(batch)} documents")
-            for doc, item in zip(batch, items):
+            if len(items) != part.documents:
+                raise TransportError(f"bulk answered {len(items)} items for {part.documents} documents")
+            again, later, ids = [], [], None
+            for position, item in enumerate(items):
                 ((_, info),) = item.items()
                 status = info.get("status", 0)
                 if 200 <= status < 300:
@@ -237,21 +201,29 @@ class ElasticsearchSink:
                 elif status == 409:
                     result.duplicates += 1
                 elif status == 429 and attempt < self.max_retries:
-                    again.append(doc)
+                    again.append(position)
                 elif status == 429 or status >= 500:
-                    result.retry.append(doc)
+                    later.append(position)
                     if result.retry_reason is None:
                         result.retry_reason = f"{status} {_item_reason(info)}"
                 else:
-                    result.rejected.append((doc.get("_id", "?"), f"{status} {_item_reason(info)}"))
+                    ids = ids or part.ids()
+                    result.rejected.append((ids[position], f"{status} {_item_reason(info)}"))
+            if later:
+                retry.append(part.subset(later))
             if not again:
                 return
-            batch = again
-            body = b"".join(part for part, _ in bulk.bodies(again, self._op, self.index_for, len(again)))
+            part = part.subset(again)
 
     @property
     def _op(self) -> str:
         return "create" if self.mode == "data_stream" else "index"
+
+    def health(self) -> SinkHealth | None:
+        return None  # no ledger of its own: the spool keeps it
+
+    def counts(self) -> SinkCounts | None:
+        return None
 
     # --- retention ------------------------------------------------------------------------------
 

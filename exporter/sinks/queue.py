@@ -1,8 +1,9 @@
-"""Delivery off the scrape path: the scrape hands its documents over and goes on; one worker sends them.
+"""Delivery off the scrape path: the scrape hands its batches over and goes on; one worker sends them.
 
 `QueuedSink` wraps the daemon's sink (Elasticsearch with its on-disk spool). `deliver()` only enqueues, so a
-slow or hanging Elasticsearch never costs a scrape slot. The queue is bounded in documents: a batch that does
-not fit goes straight to the spool (local disk, fast) instead of waiting, and is counted and logged
+slow or hanging Elasticsearch never costs a scrape slot. The queue holds encoded batches (exporter/output/
+batch.py: bytes, not documents as objects) and is bounded in bytes (`delivery.queue_max_bytes`): a batch that
+does not fit goes straight to the spool (local disk, fast) instead of waiting, and is counted and logged
 (`delivery_queue_full`). On close, what the worker could not send in time is spooled too: every measurement
 is indexed, spooled, rejected or counted as dropped, never silently lost.
 """
@@ -13,28 +14,36 @@ import collections
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from exporter import logs
-from exporter.sinks.elasticsearch import DeliveryResult
+from exporter.output.batch import Batch
+from exporter.sinks.interface import DeliveryResult
+from exporter.sinks.ledger import SinkCounts, SinkHealth
+from exporter.sinks.spool import SpoolingSink
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class QueueHealth:
     queued_documents: int
-    max_documents: int
+    queued_bytes: int
+    max_bytes: int
     spilled_documents: int  # sent straight to the spool because the queue was full
     delivered_batches: int
 
 
 class QueuedSink:
-    def __init__(self, inner, max_documents: int = 200_000):
+    """A SpoolingSink behind a queue and a worker thread (see the module docstring)."""
+
+    def __init__(self, inner: SpoolingSink, max_bytes: int = DEFAULT_MAX_BYTES):
         self.inner = inner
-        self.max_documents = max_documents
+        self.max_bytes = max_bytes
         self.log = logs.get()
-        self._queue: collections.deque[list[dict[str, Any]]] = collections.deque()
-        self._queued = 0
-        self._in_flight: list[dict[str, Any]] | None = None
+        self._queue: collections.deque[Batch] = collections.deque()
+        self._queued = 0  # documents
+        self._queued_bytes = 0
+        self._in_flight: Batch | None = None
         self._cond = threading.Condition()
         self._closing = False
         self._spilled = 0
@@ -56,36 +65,37 @@ class QueuedSink:
             self._cond.notify()
         return "deferred"
 
-    def prune(self):
+    def prune(self) -> list[str]:
         return self.inner.prune()
 
-    def health(self):
-        return self.inner.health() if hasattr(self.inner, "health") else None
+    def health(self) -> SinkHealth | None:
+        return self.inner.health()
 
-    def counts(self):
-        """The inner sink's documents by outcome (exporter.sinks.ledger.SinkCounts), None without a spool."""
-        counts = getattr(self.inner, "counts", None)
-        return counts() if counts is not None else None
+    def counts(self) -> SinkCounts | None:
+        """The spool's documents by outcome (exporter.sinks.ledger.SinkCounts)."""
+        return self.inner.counts()
 
     def queue_health(self) -> QueueHealth:
         with self._cond:
-            return QueueHealth(self._queued, self.max_documents, self._spilled, self._batches)
+            return QueueHealth(self._queued, self._queued_bytes, self.max_bytes, self._spilled, self._batches)
 
-    def deliver(self, docs: list[dict[str, Any]]) -> DeliveryResult:
-        if not docs:
+    def deliver(self, batch: Batch) -> DeliveryResult:
+        if not batch.documents:
             return DeliveryResult()
         with self._cond:
-            fits = self._queued + len(docs) <= self.max_documents and not self._closing
+            fits = self._queued_bytes + batch.size <= self.max_bytes and not self._closing
             if fits:
-                self._queue.append(docs)
-                self._queued += len(docs)
+                self._queue.append(batch)
+                self._queued += batch.documents
+                self._queued_bytes += batch.size
                 self._cond.notify()
-                return DeliveryResult(queued=len(docs))
-            self._spilled += len(docs)
+                return DeliveryResult(queued=batch.documents)
+            self._spilled += batch.documents
         reason = "delivery queue full" if not self._closing else "daemon stopping"
-        self.log.warning("delivery_queue_full", documents=len(docs), queued=self._queued,
-                         max_documents=self.max_documents, detail=f"{reason}: sent to the spool")
-        return self._spool(docs, reason)
+        self.log.warning("delivery_queue_full", documents=batch.documents, queued=self._queued,
+                         queued_bytes=self._queued_bytes, max_bytes=self.max_bytes,
+                         detail=f"{reason}: sent to the spool")
+        return self.inner.spool_now(batch, reason)
 
     def close(self, timeout_s: float = 5.0) -> int:
         """Let the worker send what is queued for up to `timeout_s`, then spool the rest (the batch in
@@ -101,23 +111,16 @@ class QueuedSink:
             if self._in_flight is not None:
                 left.insert(0, self._in_flight)
             self._queue.clear()
-            self._queued = 0
+            self._queued = self._queued_bytes = 0
         spooled = 0
         for batch in left:
-            self._spool(batch, "daemon stopping before Elasticsearch took it")
-            spooled += len(batch)
+            self.inner.spool_now(batch, "daemon stopping before Elasticsearch took it")
+            spooled += batch.documents
         if spooled:
             self.log.warning("delivery_spooled_at_stop", documents=spooled)
         return spooled
 
     # --- the worker -------------------------------------------------------------------------------
-
-    def _spool(self, docs: list[dict[str, Any]], reason: str) -> DeliveryResult:
-        spool_now = getattr(self.inner, "spool_now", None)
-        if spool_now is not None:
-            return spool_now(docs, reason)
-        self.log.error("documents_dropped", documents=len(docs), reason=f"{reason} and no spool")
-        return DeliveryResult(error=f"dropped: {reason}")
 
     def _run(self) -> None:
         while True:
@@ -129,7 +132,8 @@ class QueuedSink:
                     batch = None
                 elif self._queue:
                     batch = self._in_flight = self._queue.popleft()
-                    self._queued -= len(batch)
+                    self._queued -= batch.documents
+                    self._queued_bytes -= batch.size
                 else:
                     return  # closing with nothing left
             if batch is None:
@@ -151,12 +155,12 @@ class QueuedSink:
         except Exception as exc:  # noqa: BLE001 - retried by the first delivery
             self.log.error("sink_setup_failed", error=logs.mask(str(exc)))
 
-    def _send(self, docs: list[dict[str, Any]]) -> None:
+    def _send(self, batch: Batch) -> None:
         try:
-            result = self.inner.deliver(docs)
+            result = self.inner.deliver(batch)
         except Exception as exc:  # noqa: BLE001 - the spooling sink absorbs outages; anything else is a bug
-            self.log.error("sink_unavailable", error=logs.mask(str(exc)), documents=len(docs))
-            self._spool(docs, f"{type(exc).__name__}: {exc}")
+            self.log.error("sink_unavailable", error=logs.mask(str(exc)), documents=batch.documents)
+            self.inner.spool_now(batch, f"{type(exc).__name__}: {exc}")
             return
-        if result.retry:  # rejections are logged by the spooling sink (documents_rejected)
-            self.log.warning("documents_not_indexed", documents=len(result.retry))
+        if result.retry is not None:  # rejections are logged by the spooling sink (documents_rejected)
+            self.log.warning("documents_not_indexed", documents=result.retry.documents)

@@ -1,31 +1,39 @@
-"""The on-disk spool: documents Elasticsearch could not take, as JSON-lines segments under a total-bytes cap.
+"""The on-disk spool: batches Elasticsearch could not take, one segment file each, under a total-bytes cap.
 
 Layout of `spool.dir`:
-- `<sequence>-<documents>.jsonl`, or `<sequence>-<documents>-a<attempts>.jsonl` once a replay was asked to
-  retry part of it: one segment per batch, a monotonically increasing 12-digit sequence (oldest first);
+- `<sequence>-<documents>.ndjson`, or `<sequence>-<documents>-a<attempts>.ndjson` once a replay was asked to
+  retry part of it: one segment per batch (exporter/output/batch.py), a monotonically increasing 12-digit
+  sequence (oldest first). Its first line says what follows (`{"lagwatch_batch":1,"documents":...,"day":...,
+  "crc32":...}`), the rest is the batch's `_bulk` body as it was encoded: it is sent again as it is read;
 - `dead-letter/`: segments Elasticsearch kept asking to retry after every attempt, same format, each with a
-  `.reason` file saying why. Move one back into `spool.dir` to have it replayed again.
+  `.reason` file saying why. Move one back into `spool.dir` (and restart) to have it replayed again.
 
 A segment is written to a temporary name, fsync'd, renamed and the directory fsync'd, so after a crash a
 segment is either complete or absent; a write that fails (full disk) removes its temporary file. Only when a
-new segment would exceed the cap are the oldest segments deleted; every document lost that way, in an
-unreadable line or in a failed write is counted in `dropped_documents` (and logged by the caller or here).
+new segment would exceed the cap are the oldest segments deleted; every document lost that way, in a damaged
+segment (its checksum tells, then every document that still parses is kept) or in a failed write is counted in
+`dropped_documents` (and logged by the caller or here).
+
+Segments written before batches (`<sequence>-<documents>[-a<attempts>].jsonl`: one document with its `_id` per
+line) are read once when the spool opens, rewritten as batches under the same sequence, and removed
+(exporter/sinks/segment_files.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from exporter import logs
+from exporter.output.batch import Batch
+from exporter.sinks import segment_files
+from exporter.sinks.segment_files import newest_within
 
-_SEGMENT = re.compile(r"^(\d{12})-(\d+)(?:-a(\d+))?\.jsonl$")
+_SEGMENT = re.compile(r"^(\d{12})-(\d+)(?:-a(\d+))?\.(ndjson|jsonl)$")
 DEAD_LETTER = "dead-letter"
 
 
@@ -50,7 +58,7 @@ class Appended:
 
 def _name(sequence: int, documents: int, attempts: int) -> str:
     suffix = f"-a{attempts}" if attempts else ""
-    return f"{sequence:012d}-{documents}{suffix}.jsonl"
+    return f"{sequence:012d}-{documents}{suffix}.ndjson"
 
 
 class Spool:
@@ -62,15 +70,19 @@ class Spool:
         self.max_bytes = int(max_bytes)
         self.log = logs.get().bind(spool=str(self.dir))
         self._lock = threading.Lock()
-        self.dropped_documents = 0  # since start: cap, unreadable lines, failed writes
+        self.dropped_documents = 0  # since start: cap, damaged segments, failed writes
         self._busy: set[int] = set()  # segments a replay is sending: never evicted under its feet
         self.dir.mkdir(parents=True, exist_ok=True)
         self._segments: dict[int, Segment] = {}
+        older: list[Segment] = []  # written before batches
         for path in self.dir.iterdir():
             match = _SEGMENT.match(path.name)
             if match:
                 seq, docs, attempts = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
                 found = Segment(seq, docs, path.stat().st_size, path, attempts)
+                if match.group(4) == "jsonl":
+                    older.append(found)
+                    continue
                 other = self._segments.get(seq)
                 if other is not None:
                     # A crash between writing a rewritten segment and deleting the one it replaces: the rewrite
@@ -81,7 +93,9 @@ class Spool:
                 self._segments[seq] = found
             elif path.name.endswith(".tmp"):
                 path.unlink(missing_ok=True)  # a write interrupted by a crash: never renamed, never counted
-        self._next = max(self._segments, default=0) + 1
+        self._next = max([*self._segments, *(s.sequence for s in older)], default=0) + 1
+        for segment in sorted(older, key=lambda s: s.sequence):
+            self._upgrade(segment)
         self.recovered_documents = self.documents  # left by a previous run
         if self._segments:
             self.log.info("spool_found", segments=len(self._segments), documents=self.documents, bytes=self.bytes)
@@ -124,32 +138,24 @@ class Spool:
 
     # --- writing -----------------------------------------------------------------------------------
 
-    @staticmethod
-    def _encode(docs: list[dict[str, Any]]) -> list[bytes]:
-        return [json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" for d in docs]
-
-    def append(self, docs: list[dict[str, Any]]) -> int:
+    def append(self, batch: Batch) -> int:
         """Spool one batch; returns documents dropped to stay under the cap (its own and older ones)."""
-        done = self.add(docs)
+        done = self.add(batch)
         return done.dropped + done.evicted
 
-    def add(self, docs: list[dict[str, Any]]) -> Appended:
+    def add(self, batch: Batch) -> Appended:
         """Spool one batch as one segment, oldest documents (older segments first) dropped at the cap.
         A segment that cannot be written leaves nothing behind; its documents count as dropped."""
-        if not docs:
+        if not batch.documents:
             return Appended(0, 0, 0)
-        lines = self._encode(docs)
-        dropped = 0
-        # A batch larger than the whole cap keeps its newest documents (the self document is last).
-        while lines and sum(map(len, lines)) > self.max_bytes:
-            lines.pop(0)
-            dropped += 1
-        size = sum(map(len, lines))
+        whole = batch.documents
         evicted = evicted_segments = 0
         with self._lock:
+            # A batch larger than the whole cap keeps its newest documents (the self document is last).
+            batch = newest_within(batch, self.max_bytes)
             total = sum(s.size for s in self._segments.values())
             for seq in sorted(self._segments):
-                if total + size <= self.max_bytes:
+                if total + len(segment_files.content(batch)) <= self.max_bytes:
                     break
                 if seq in self._busy:
                     continue
@@ -158,21 +164,20 @@ class Spool:
                 total -= old.size
                 evicted += old.documents
                 evicted_segments += 1
-            while lines and total + size > self.max_bytes:  # the rest is being replayed right now
-                size -= len(lines.pop(0))
-                dropped += 1
+            batch = newest_within(batch, self.max_bytes - total)  # the rest is being replayed right now
+            dropped = whole - batch.documents
             error, failed = None, 0
-            if lines:
+            if batch.documents:
                 seq = self._next
                 self._next += 1
-                path = self.dir / _name(seq, len(lines), 0)
+                path = self.dir / _name(seq, batch.documents, 0)
+                content = segment_files.content(batch)
                 try:
-                    self._write(path, lines)
-                    self._segments[seq] = Segment(seq, len(lines), size, path)
+                    self._write(path, content)
+                    self._segments[seq] = Segment(seq, batch.documents, len(content), path)
                 except OSError as exc:
                     error = str(exc)
-                    failed = len(lines)
-                    lines = []
+                    failed = batch.documents
             self.dropped_documents += dropped + failed + evicted
         if dropped or evicted:
             self.log.warning(
@@ -183,13 +188,13 @@ class Spool:
                 dropped_total=self.dropped_documents,
                 detail="spool full: oldest documents deleted unindexed",
             )
-        return Appended(len(lines), dropped + failed, evicted, error)
+        return Appended(batch.documents - failed, dropped + failed, evicted, error)
 
-    def _write(self, path: Path, lines: list[bytes]) -> None:
+    def _write(self, path: Path, content: bytes) -> None:
         tmp = path.with_name(path.name + ".tmp")
         try:
             with open(tmp, "wb") as handle:
-                handle.writelines(lines)
+                handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
@@ -207,65 +212,54 @@ class Spool:
 
     # --- reading -----------------------------------------------------------------------------------
 
-    def read(self, segment: Segment) -> list[dict[str, Any]]:
-        """The segment's documents; unreadable or missing lines are counted as dropped and logged."""
+    def read(self, segment: Segment) -> Batch:
+        """The segment's batch; documents of a damaged segment that no longer parse (and documents its name
+        promised that are missing) are counted as dropped and logged."""
         try:
             raw = segment.path.read_bytes()
         except FileNotFoundError:
             raw = b""
-        docs, bad = [], 0
-        for line in raw.splitlines():
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except ValueError:
-                bad += 1
-                continue
-            if isinstance(doc, dict) and "_id" in doc:
-                docs.append(doc)
-            else:
-                bad += 1
-        missing = max(0, segment.documents - len(docs) - bad)  # the name promised more lines than there are
-        if bad or missing:
-            self.count_dropped(bad + missing)
-            self.log.error("spool_segment_corrupt", segment=segment.path.name, unreadable=bad + missing,
-                           readable=len(docs))
-        return docs
+        batch, bad = segment_files.batch_of(raw)
+        if not bad and batch.documents == segment.documents:
+            return batch
+        missing = max(0, segment.documents - batch.documents - bad)
+        self.count_dropped(bad + missing)
+        self.log.error("spool_segment_corrupt", segment=segment.path.name, unreadable=bad + missing,
+                       readable=batch.documents)
+        return batch
 
     def remove(self, segment: Segment) -> None:
         with self._lock:
             self._segments.pop(segment.sequence, None)
         segment.path.unlink(missing_ok=True)
 
-    def replace(self, segment: Segment, docs: list[dict[str, Any]], attempts: int | None = None) -> None:
-        """Keep only `docs` of a segment (the part a replay could not index), under the same sequence, with
+    def replace(self, segment: Segment, batch: Batch, attempts: int | None = None) -> None:
+        """Keep only `batch` of a segment (the part a replay could not index), under the same sequence, with
         its attempts. Raises OSError when it cannot be rewritten: the segment then stays as it was."""
-        if not docs:
+        if not batch.documents:
             self.remove(segment)
             return
         attempts = segment.attempts if attempts is None else attempts
-        lines = self._encode(docs)
-        path = self.dir / _name(segment.sequence, len(lines), attempts)
+        path = self.dir / _name(segment.sequence, batch.documents, attempts)
+        content = segment_files.content(batch)
         with self._lock:
             if segment.sequence not in self._segments:
                 return  # removed meanwhile: do not bring it back
-            self._write(path, lines)
+            self._write(path, content)
             if path != segment.path:
                 segment.path.unlink(missing_ok=True)
             self._segments[segment.sequence] = replace(
-                segment, documents=len(lines), size=sum(map(len, lines)), path=path, attempts=attempts
+                segment, documents=batch.documents, size=len(content), path=path, attempts=attempts
             )
 
-    def dead_letter(self, segment: Segment, docs: list[dict[str, Any]], reason: str) -> Path:
-        """Move `docs` (what is left of `segment`) to the dead-letter directory, with a `.reason` file, and
+    def dead_letter(self, segment: Segment, batch: Batch, reason: str) -> Path:
+        """Move `batch` (what is left of `segment`) to the dead-letter directory, with a `.reason` file, and
         the segment out of the spool. Returns the file's path. Raises OSError (the segment then stays)."""
         self.dead_letter_dir.mkdir(parents=True, exist_ok=True)
-        path = self.dead_letter_dir / _name(segment.sequence, len(docs), 0)
-        reason_path = path.with_suffix(".reason")
-        self._write(path, self._encode(docs))
+        path = self.dead_letter_dir / _name(segment.sequence, batch.documents, 0)
+        self._write(path, segment_files.content(batch))
         try:
-            reason_path.write_text(reason + "\n")
+            path.with_suffix(".reason").write_text(reason + "\n")
         except OSError:
             pass  # the documents are safe; the reason is in the log too
         self.remove(segment)
@@ -278,3 +272,23 @@ class Spool:
         except OSError:
             return 0
         return sum(int(m.group(2)) for m in map(_SEGMENT.match, names) if m)
+
+    # --- segments written before batches ---------------------------------------------------------
+
+    def _upgrade(self, segment: Segment) -> None:
+        """Rewrite a segment of documents as JSON lines (before batches) as a batch segment under its sequence
+        (one more segment per further day its documents span), then remove it."""
+        documents, bad = segment_files.read_documents(segment.path)
+        if bad:
+            self.dropped_documents += bad
+            self.log.error("spool_segment_corrupt", segment=segment.path.name, unreadable=bad,
+                           readable=len(documents))
+        for index, batch in enumerate(segment_files.as_batches(documents)):
+            seq = segment.sequence if index == 0 else self._next
+            self._next += 0 if index == 0 else 1
+            path = self.dir / _name(seq, batch.documents, segment.attempts if index == 0 else 0)
+            content = segment_files.content(batch)
+            self._write(path, content)
+            self._segments[seq] = Segment(seq, batch.documents, len(content), path, segment.attempts if index == 0 else 0)
+        segment.path.unlink(missing_ok=True)
+        self.log.info("spool_segment_upgraded", segment=segment.path.name, documents=len(documents))

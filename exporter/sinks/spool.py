@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 from exporter import logs
-from exporter.sinks.elasticsearch import DeliveryResult, SinkRefused, SinkUnavailable
+from exporter.output.batch import Batch
+from exporter.sinks.interface import DeliveryResult, Sink, SinkRefused, SinkUnavailable
 from exporter.sinks.ledger import SinkCounts, SinkHealth
 from exporter.sinks.segments import Appended, Segment, Spool
 
@@ -41,7 +41,7 @@ def _masked(exc: Exception) -> str:
 
 
 class SpoolingSink:
-    """An ElasticsearchSink (or any sink with deliver/setup/prune/name) that spools what it cannot index.
+    """A sink (exporter/sinks/interface.py: Elasticsearch) whose batches wait on disk when it cannot take them.
 
     New documents are sent first (fresh data matters most to alerting), then up to `replay_documents` spooled
     documents per delivery. While the backlog drains, a delivery is never held for more than one bounded replay.
@@ -49,7 +49,7 @@ class SpoolingSink:
 
     def __init__(
         self,
-        inner,
+        inner: Sink,
         spool: Spool,
         replay_documents: int = 10_000,
         retry_after_s: float = 3.0,
@@ -140,9 +140,9 @@ class SpoolingSink:
                    "index template or mapping); documents are counted as rejected, not spooled, until it is fixed",
         )
 
-    def _spool(self, docs: list[dict[str, Any]], reason: str) -> Appended:
+    def _spool(self, batch: Batch, reason: str) -> Appended:
         with self._state:
-            done = self.spool.add(docs)
+            done = self.spool.add(batch)
             self._n["spooled"] += done.spooled
         if done.dropped or done.evicted:
             self._dropping = True
@@ -154,18 +154,18 @@ class SpoolingSink:
                              spool_documents=self.spool.documents, spool_bytes=self.spool.bytes)
         return done
 
-    def _spooled(self, docs: list[dict[str, Any]], reason: str) -> DeliveryResult:
-        done = self._spool(docs, reason)
+    def _spooled(self, batch: Batch, reason: str) -> DeliveryResult:
+        done = self._spool(batch, reason)
         if done.dropped:
             why = done.error or f"spool full ({self.spool.max_bytes} bytes)"
-            error = f"dropped {done.dropped} of {len(docs)} documents ({why}): {reason}"
+            error = f"dropped {done.dropped} of {batch.documents} documents ({why}): {reason}"
         else:
             error = f"spooled: {reason}"
         return DeliveryResult(spooled=done.spooled, dropped=done.dropped, error=error)
 
-    def _rejected(self, docs: list[dict[str, Any]], reason: str) -> DeliveryResult:
-        self._count(rejected=len(docs))
-        return DeliveryResult(rejected=[(d.get("_id", "?"), reason) for d in docs], error=f"rejected: {reason}")
+    def _rejected(self, batch: Batch, reason: str) -> DeliveryResult:
+        self._count(rejected=batch.documents)
+        return DeliveryResult(rejected=[(doc_id, reason) for doc_id in batch.ids()], error=f"rejected: {reason}")
 
     def _note(self, result: DeliveryResult, sent: int, replayed: bool = False) -> None:
         """Count what Elasticsearch indexed and rejected; every document rejected is a configuration problem."""
@@ -183,34 +183,34 @@ class SpoolingSink:
         if indexed:
             self._refused = None
 
-    def spool_now(self, docs: list[dict[str, Any]], reason: str) -> DeliveryResult:
-        """Keep documents on disk without trying Elasticsearch (the delivery queue is full, or stopping)."""
-        self._count(offered=len(docs))
-        return self._spooled(docs, reason)
+    def spool_now(self, batch: Batch, reason: str) -> DeliveryResult:
+        """Keep a batch on disk without trying Elasticsearch (the delivery queue is full, or stopping)."""
+        self._count(offered=batch.documents)
+        return self._spooled(batch, reason)
 
-    def deliver(self, docs: list[dict[str, Any]]) -> DeliveryResult:
-        self._count(offered=len(docs))
+    def deliver(self, batch: Batch) -> DeliveryResult:
+        self._count(offered=batch.documents)
         since = None if self._failed_at is None else self.clock() - self._failed_at
         if since is not None and since < self.retry_after_s:
             if self._refused is not None:
-                return self._rejected(docs, self._refused)
-            return self._spooled(docs, f"Elasticsearch failed {since:.1f}s ago: {self._last_error}")
+                return self._rejected(batch, self._refused)
+            return self._spooled(batch, f"Elasticsearch failed {since:.1f}s ago: {self._last_error}")
         try:
-            result = self.inner.deliver(docs)
+            result = self.inner.deliver(batch)
         except SinkRefused as exc:
             message = _masked(exc)
             self._reachable, self._last_error, self._failed_at = True, message, self.clock()
             self._refuse(message, during="bulk")
-            return self._rejected(docs, message)
+            return self._rejected(batch, message)
         except Exception as exc:  # noqa: BLE001 - unreachable, overloaded or failing: the spool keeps them
             message = _masked(exc)
             self._reachable, self._last_error, self._failed_at = False, message, self.clock()
-            return self._spooled(docs, message)
+            return self._spooled(batch, message)
         self._reachable, self._last_error, self._failed_at = True, None, None
-        self._note(result, len(docs))
-        if result.retry:
+        self._note(result, batch.documents)
+        if result.retry is not None:
             done = self._spooled(result.retry, f"Elasticsearch asked to retry: {result.retry_reason}")
-            result.spooled, result.dropped, result.retry = done.spooled, done.dropped, []
+            result.spooled, result.dropped, result.retry = done.spooled, done.dropped, None
             if done.dropped:
                 result.error = done.error
         else:
@@ -242,22 +242,22 @@ class SpoolingSink:
                 continue  # waiting out its pause: the rest of the backlog goes on
             with self.spool.sending(segment):
                 with self._state:
-                    docs = self.spool.read(segment)
+                    batch = self.spool.read(segment)
                 try:
-                    result = self.inner.deliver(docs) if docs else DeliveryResult()
+                    result = self.inner.deliver(batch) if batch.documents else DeliveryResult()
                 except SinkRefused as exc:
                     self._refuse(_masked(exc), during="replay")
                     break
                 except Exception as exc:  # noqa: BLE001 - unreachable again: the segment stays for later
                     self._reachable, self._last_error = False, _masked(exc)
                     break
-                budget -= len(docs)
+                budget -= batch.documents
                 if not self._settle(segment, result, now):
                     continue
-            self._note(result, len(docs), replayed=True)
+            self._note(result, batch.documents, replayed=True)
             indexed += result.indexed + result.duplicates
             rejected += len(result.rejected)
-            segments += 0 if result.retry else 1
+            segments += 0 if result.retry is not None else 1
         if indexed or segments:
             self.log.info(
                 "spool_replayed", documents=indexed, segments=segments, rejected=rejected,
@@ -269,7 +269,7 @@ class SpoolingSink:
         """Remove the segment, keep its retry part for a later attempt, or dead-letter it. False when the disk
         would not take the change: the segment then stays whole (its documents are sent again later)."""
         seq = segment.sequence
-        if not result.retry:
+        if result.retry is None:
             with self._state:
                 self.spool.remove(segment)
             self._not_before.pop(seq, None)
@@ -280,10 +280,10 @@ class SpoolingSink:
             if attempts >= self.max_attempts:
                 with self._state:
                     path = self.spool.dead_letter(segment, result.retry, f"after {attempts} attempts: {reason}")
-                    self._n["dead_lettered"] += len(result.retry)
+                    self._n["dead_lettered"] += result.retry.documents
                 self._not_before.pop(seq, None)
                 self.log.error(
-                    "spool_dead_lettered", segment=seq, documents=len(result.retry), attempts=attempts,
+                    "spool_dead_lettered", segment=seq, documents=result.retry.documents, attempts=attempts,
                     reason=reason, path=str(path),
                     detail="moved aside, no longer retried; move the file back into the spool directory to retry",
                 )
@@ -293,7 +293,7 @@ class SpoolingSink:
                 pause = self._backoff(attempts)
                 self._not_before[seq] = now + pause
                 self.log.warning(
-                    "spool_segment_deferred", segment=seq, documents=len(result.retry), attempts=attempts,
+                    "spool_segment_deferred", segment=seq, documents=result.retry.documents, attempts=attempts,
                     max_attempts=self.max_attempts, retry_in_s=pause, reason=reason,
                 )
         except OSError as exc:

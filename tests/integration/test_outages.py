@@ -69,10 +69,15 @@ class Recording:
     def counts(self):
         return self.inner.counts()
 
-    def deliver(self, docs):
+    def deliver(self, batch):
         with self._lock:
-            self.ids += [d["_id"] for d in docs]
-        return self.inner.deliver(docs)
+            self.ids += batch.ids()
+        return self.inner.deliver(batch)
+
+    def spool_now(self, batch, reason):
+        with self._lock:
+            self.ids += batch.ids()
+        return self.inner.spool_now(batch, reason)
 
 
 def events(logged: list[dict], name: str) -> list[dict]:

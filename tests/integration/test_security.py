@@ -21,7 +21,8 @@ from exporter.runtime import wiring as app
 from exporter.lag import report as lag
 from exporter import config as config_module
 from exporter.runtime.pipeline import ClusterPipeline
-from exporter.sinks.elasticsearch import SinkRefused
+from exporter.output.batch import from_documents
+from exporter.sinks.interface import SinkRefused
 from exporter.sinks.spool import Spool, SpoolingSink
 from tests.harness import KafkaDriver, unique
 from tests.security.common import USER
@@ -255,7 +256,8 @@ def test_rejected_elasticsearch_credentials_or_certificate_give_a_clear_sink_err
         spooling = SpoolingSink(sink, Spool(tmp_path / "spool", max_bytes=10**6), retry_after_s=0)
         with pytest.raises(SinkRefused):
             spooling.setup()
-        result = spooling.deliver([{"_id": "x", "@timestamp": "2026-01-01T00:00:00Z"}])
+        (batch,) = from_documents([{"_id": "x", "@timestamp": "2026-01-01T00:00:00Z"}])
+        result = spooling.deliver(batch)
         assert result.rejected and result.spooled == 0 and len(spooling.spool) == 0
         health = spooling.health()
         assert not health.ready and "401" in health.refused and "check elasticsearch" in health.refused

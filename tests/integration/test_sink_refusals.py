@@ -8,12 +8,15 @@ import time
 
 import pytest
 
-from exporter.output import documents
+from exporter.output import batch as batches
+from exporter.output import encode
+from exporter.output.batch import Batch
 
 from exporter.lag import report as lag
 from exporter.runtime.http import readiness
 from exporter.lag.model import ClusterSnapshot, GroupObservation, PartitionOffsets, TopicInfo
-from exporter.sinks.elasticsearch import ElasticsearchSink, SinkRefused
+from exporter.sinks.elasticsearch import ElasticsearchSink
+from exporter.sinks.interface import SinkRefused
 from exporter.sinks.spool import Spool, SpoolingSink
 from tests.harness import unique
 
@@ -21,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 
 def real_documents(taken_at: float | None = None) -> list[dict]:
-    """One scrape's documents, built by lagwatch itself."""
+    """One scrape's documents, built by lagwatch itself (decoded from its batches, each with its `_id`)."""
     taken_at = taken_at or time.time()
     snap = ClusterSnapshot(
         cluster="refusals",
@@ -31,7 +34,12 @@ def real_documents(taken_at: float | None = None) -> list[dict]:
         groups=(GroupObservation("billing", "Empty", committed={("orders", 0): 40}),),
     )
     report = lag.build_report(snap, None, lag.update_histories({}, snap, None), lambda t: 1)
-    return list(documents.iterate(report, "partition", 30.0))
+    return [doc for batch in encode.encode(report, "partition", 30.0) for doc in batch.decode()]
+
+
+def batch(documents: list[dict]) -> Batch:
+    (made,) = batches.from_documents(documents)
+    return made
 
 
 @pytest.fixture
@@ -56,7 +64,7 @@ def test_a_mapping_conflict_is_rejected_with_its_reason_counted_and_not_spooled(
     sink = sink_for(unique("lwrej"))
     docs = real_documents()
     broken = dict(docs[0], **{"lagwatch.lag.messages": "many"})  # a long field given text: a real 400
-    result = sink.deliver([broken] + docs[1:])
+    result = sink.deliver(batch([broken] + docs[1:]))
     assert result.indexed == len(docs) - 1
     ((doc_id, reason),) = result.rejected
     assert doc_id == broken["_id"] and reason.startswith("400 document_parsing_exception")
@@ -69,10 +77,10 @@ def test_elasticsearch_rejecting_every_document_makes_readyz_say_configuration_p
     prefix = unique("lwblock")
     sink = sink_for(prefix)
     docs = real_documents()
-    assert sink.deliver(docs[:1]).indexed == 1
+    assert sink.deliver(batch(docs[:1])).indexed == 1
     (index,) = es.indices.get(index=f"{prefix}-lag-*")
     es.indices.put_settings(index=index, settings={"index.blocks.write": True})  # a real 403 for every item
-    result = sink.deliver(docs[1:])
+    result = sink.deliver(batch(docs[1:]))
     assert result.indexed == 0 and len(result.rejected) == len(docs) - 1
     assert all(r.startswith("403 cluster_block_exception") for _, r in result.rejected)
     assert len(sink.spool) == 0 and sink.counts().rejected == len(docs) - 1
@@ -80,7 +88,7 @@ def test_elasticsearch_rejecting_every_document_makes_readyz_say_configuration_p
     assert not ready and body["sink"]["reason"].startswith("configuration problem")
     assert "cluster_block_exception" in body["sink"]["reason"]
     es.indices.put_settings(index=index, settings={"index.blocks.write": False})
-    assert sink.deliver(docs[1:]).indexed == len(docs) - 1
+    assert sink.deliver(batch(docs[1:])).indexed == len(docs) - 1
     assert readiness([], sink)[0]
 
 
@@ -95,8 +103,8 @@ def test_a_conflicting_index_template_at_setup_is_a_refusal_not_an_outage(sink_f
     ready, body = readiness([], sink)
     assert not ready and "configuration problem" in body["sink"]["reason"] and "400" in body["sink"]["reason"]
     # Deliveries do not fill the spool with requests that cannot succeed: they are counted as rejected.
-    result = sink.deliver(real_documents())
+    result = sink.deliver(batch(real_documents()))
     assert result.spooled == 0 and result.rejected and len(sink.spool) == 0
     es.indices.delete_index_template(name=f"{prefix}-other")
     sink.setup()
-    assert sink.health().ready and sink.deliver(real_documents(time.time() + 60)).indexed > 0
+    assert sink.health().ready and sink.deliver(batch(real_documents(time.time() + 60))).indexed > 0

@@ -2,8 +2,8 @@
 
 tests/resources/golden/ holds, for the tiny estate TINY (every anomaly bench.model_cpu knows, 3 scrapes), every
 document as JSON lines (one `{"_id": ..., <fields>}` per document, keys sorted: a diff shows what changed),
-and for the bench's estates W and G (scaled, with and without anomalies, 3 scrapes) a SHA-256 of the same
-lines. They were first written by the dict documents (exporter/output/documents.py + exporter/sinks/bulk.py
+for the bench's estates W and G (scaled, with and without anomalies, 3 scrapes) a SHA-256 of the same lines,
+and one for the tiny estate over 14 scrapes (full status windows: the statuses' every rule). They were first written by the dict documents (exporter/output/documents.py + exporter/sinks/bulk.py
 at 3dc3fd1, proven equal to the bytes by tests/unit/test_encode_oracle.py at that commit) and are compared
 with today's `_bulk` bytes by tests/unit/test_golden_documents.py.
 
@@ -33,6 +33,7 @@ GOLDEN = Path(__file__).parent.parent / "resources" / "golden"
 TINY = EstateSpec("T", topics=8, partitions=2, groups=40, partitions_per_group=(1, 2, 3), records=20)
 DIGEST_CASES = [("W", 0.25, False), ("W", 0.25, True), ("G", 0.1, False), ("G", 0.1, True)]
 SCRAPES = 3
+LONG_SCRAPES = 14  # the tiny estate again, past a full status window (10 scrapes): STALL, WARN, STOP, REWIND
 
 Render = Callable[[LagReport, object], list[tuple[str, dict]]]  # (report, statuses) -> (id, source) per document
 
@@ -55,11 +56,11 @@ def render_today(report: LagReport, statuses) -> list[tuple[str, dict]]:
     return bulk_documents([batch.body for batch in batches])
 
 
-def lines(spec: EstateSpec, anomalies: bool, render: Render = render_today) -> Iterator[bytes]:
+def lines(spec: EstateSpec, anomalies: bool, render: Render = render_today, scrapes: int = SCRAPES) -> Iterator[bytes]:
     """One JSON line per document of every scrape (keys sorted, `_id` among them)."""
     alerting = Alerting("bench")
     previous, histories = None, {}
-    for snapshot in snapshots(spec, SCRAPES, 120.0, anomalies):
+    for snapshot in snapshots(spec, scrapes, 120.0, anomalies):
         histories = lag.update_histories(histories, snapshot, previous)
         report = lag.build_report(snapshot, previous, histories)
         for doc_id, source in render(report, alerting.evaluate(report)):
@@ -67,9 +68,9 @@ def lines(spec: EstateSpec, anomalies: bool, render: Render = render_today) -> I
         previous = snapshot
 
 
-def digest(spec: EstateSpec, anomalies: bool, render: Render = render_today) -> str:
+def digest(spec: EstateSpec, anomalies: bool, render: Render = render_today, scrapes: int = SCRAPES) -> str:
     hasher = hashlib.sha256()
-    for line in lines(spec, anomalies, render):
+    for line in lines(spec, anomalies, render, scrapes):
         hasher.update(line + b"\n")
     return hasher.hexdigest()
 
@@ -84,6 +85,7 @@ def write(render: Render = render_today) -> None:
         for line in lines(TINY, True, render):
             out.write(line + b"\n")
     digests = {case_name(e, s, a): digest(ESTATES[e].scaled(s), a, render) for e, s, a in DIGEST_CASES}
+    digests[f"tiny-anomalies-{LONG_SCRAPES}-scrapes"] = digest(TINY, True, render, LONG_SCRAPES)
     (GOLDEN / "digests.json").write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
 
 

@@ -3,7 +3,7 @@
 from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter import config
-from exporter.coordination.coordinator import Coordinator, ShardTaggingSink
+from exporter.coordination.coordinator import Coordinator
 from exporter.coordination.member import MemberStatus
 from exporter.output.metrics import LagCollector
 from exporter.runtime.http import readiness
@@ -63,19 +63,15 @@ def test_without_coordination_there_are_no_shard_metrics():
 
 
 def test_self_documents_say_which_shards_the_process_owned():
-    class Inner:
-        def deliver(self, docs):
-            self.docs = docs
-            return len(docs)
+    from exporter.output import encode
+    from tests.unit.test_documents import INTERVAL, make_report
 
-    made, inner = coordinator(), Inner()
+    made = coordinator()
     made.ownership.assign([2, 5])
-    ShardTaggingSink(inner, made).deliver([
-        {"lagwatch.doc_type": "self", "lagwatch.self.instance": "a"},
-        {"lagwatch.doc_type": "group", "kafka.consumergroup.id": "billing"},
-    ])
-    assert inner.docs[0]["lagwatch.self.shards"] == [2, 5] and inner.docs[0]["lagwatch.self.shards_total"] == 6
-    assert "lagwatch.self.shards" not in inner.docs[1]
+    docs = [d for b in encode.encode(make_report(), "group", INTERVAL, self_fields=made.self_fields) for d in b.decode()]
+    (self_doc,) = [d for d in docs if d["lagwatch.doc_type"] == "self"]
+    assert self_doc["lagwatch.self.shards"] == [2, 5] and self_doc["lagwatch.self.shards_total"] == 6
+    assert all("lagwatch.self.shards" not in d for d in docs if d is not self_doc)
 
 
 def test_the_shard_fields_are_in_the_index_mapping():

@@ -1,11 +1,12 @@
-"""LagReport -> Elasticsearch documents: required fields, granularity, deterministic ids, the strict mapping."""
+"""LagReport -> Elasticsearch documents (read back from the `_bulk` bytes): required fields, granularity,
+deterministic ids, the strict mapping."""
 
 import json
 from importlib import resources
 
 import pytest
 
-from exporter.output import documents
+from exporter.output import documents, encode
 
 from exporter.lag import report as lag
 from exporter.lag.model import (
@@ -48,6 +49,11 @@ def make_report(taken_at=T0, groups=None, requests=None):
     return lag.build_report(snap, None, histories, records_per_message=lambda t: 3)
 
 
+def build(report, granularity, interval_s, instance="", statuses=None):
+    """The documents a scrape of `report` makes, decoded from its batches, each with its `_id`."""
+    return [doc for batch in encode.encode(report, granularity, interval_s, instance, statuses) for doc in batch.decode()]
+
+
 def by_type(docs):
     out = {}
     for doc in docs:
@@ -60,7 +66,7 @@ def by_type(docs):
 
 @pytest.mark.parametrize("granularity", ["partition", "topic", "group"])
 def test_every_document_has_the_common_fields(granularity):
-    docs = documents.build(make_report(), granularity, INTERVAL)
+    docs = build(make_report(), granularity, INTERVAL)
     for doc in docs:
         assert doc["@timestamp"] == "2023-11-14T22:13:30.500Z"
         assert doc["lagwatch.cluster"] == "prod"
@@ -80,14 +86,14 @@ def test_every_document_has_the_common_fields(granularity):
     ids=["partition", "topic", "group"],
 )
 def test_granularity_selects_document_types(granularity, expected):
-    docs = documents.build(make_report(), granularity, INTERVAL)
+    docs = build(make_report(), granularity, INTERVAL)
     assert {t: len(d) for t, d in by_type(docs).items()} == expected
     assert docs[-1]["lagwatch.doc_type"] == "self"
     assert docs[-1]["lagwatch.self.documents"] == len(docs)
 
 
 def test_lag_messages_is_the_lag_summed_over_each_scope():
-    docs = by_type(documents.build(make_report(), "partition", INTERVAL))
+    docs = by_type(build(make_report(), "partition", INTERVAL))
     partitions = {(d["kafka.consumergroup.id"], d["kafka.topic.name"], d["kafka.partition.id"]): d for d in docs["partition"]}
     assert partitions[("g1", "orders", 0)]["lagwatch.lag.messages"] == 95
     assert partitions[("g1", "orders", 0)]["lagwatch.lag.items"] == 285
@@ -117,13 +123,13 @@ SUM_FIELDS = ("lagwatch.lag.messages", "lagwatch.lag.partial", "lagwatch.lag.mes
 def test_topic_and_group_documents_carry_the_same_sums(unread, expected):
     committed = {("orders", 0): 5} if unread else {("orders", 0): 5, ("orders", 1): 150}
     report = make_report(groups=(GroupObservation("g1", "Empty", committed=committed, committed_unread=unread),))
-    docs = by_type(documents.build(report, "partition", INTERVAL))
+    docs = by_type(build(report, "partition", INTERVAL))
     for doc in (docs["topic"][0], docs["group"][0]):
         assert tuple(doc[name] for name in SUM_FIELDS) == expected
 
 
 def test_self_document_describes_the_scrape():
-    (self_doc,) = by_type(documents.build(make_report(), "group", INTERVAL, instance="pod-1"))["self"]
+    (self_doc,) = by_type(build(make_report(), "group", INTERVAL, instance="pod-1"))["self"]
     assert self_doc["lagwatch.self.up"] is True
     assert self_doc["lagwatch.self.duration_ms"] == 250.0
     assert self_doc["lagwatch.self.kafka_requests"] == 3
@@ -144,25 +150,25 @@ def test_ids_keep_their_format_across_releases():
 
 
 def test_ids_are_deterministic_across_two_builds():
-    first = documents.build(make_report(), "partition", INTERVAL, instance="a")
-    second = documents.build(make_report(), "partition", INTERVAL, instance="a")
+    first = build(make_report(), "partition", INTERVAL, instance="a")
+    second = build(make_report(), "partition", INTERVAL, instance="a")
     assert [d["_id"] for d in first] == [d["_id"] for d in second]
 
 
 def test_ids_are_unique_within_a_build():
-    ids = [d["_id"] for d in documents.build(make_report(), "partition", INTERVAL)]
+    ids = [d["_id"] for d in build(make_report(), "partition", INTERVAL)]
     assert len(ids) == len(set(ids))
 
 
 def test_same_slot_gives_same_ids_so_replicas_overwrite():
-    early = documents.build(make_report(taken_at=1_700_000_010.0), "partition", INTERVAL)
-    late = documents.build(make_report(taken_at=1_700_000_039.9), "partition", INTERVAL)
+    early = build(make_report(taken_at=1_700_000_010.0), "partition", INTERVAL)
+    late = build(make_report(taken_at=1_700_000_039.9), "partition", INTERVAL)
     assert [d["_id"] for d in early] == [d["_id"] for d in late]
 
 
 def test_next_slot_gives_new_ids():
-    now = documents.build(make_report(taken_at=T0), "partition", INTERVAL)
-    later = documents.build(make_report(taken_at=T0 + INTERVAL), "partition", INTERVAL)
+    now = build(make_report(taken_at=T0), "partition", INTERVAL)
+    later = build(make_report(taken_at=T0 + INTERVAL), "partition", INTERVAL)
     assert not {d["_id"] for d in now} & {d["_id"] for d in later}
 
 
@@ -182,8 +188,8 @@ def test_document_id_differs_when_any_part_differs(a, b):
 
 
 def test_self_document_id_differs_per_instance():
-    a = by_type(documents.build(make_report(), "group", INTERVAL, instance="pod-1"))["self"][0]
-    b = by_type(documents.build(make_report(), "group", INTERVAL, instance="pod-2"))["self"][0]
+    a = by_type(build(make_report(), "group", INTERVAL, instance="pod-1"))["self"][0]
+    b = by_type(build(make_report(), "group", INTERVAL, instance="pod-2"))["self"][0]
     assert a["_id"] != b["_id"]
 
 
@@ -224,7 +230,7 @@ def mapped_field(props, dotted):
 
 def all_documents():
     report = make_report()
-    docs = [doc for g in ("partition", "topic", "group") for doc in documents.build(report, g, INTERVAL, "pod")]
+    docs = [doc for g in ("partition", "topic", "group") for doc in build(report, g, INTERVAL, "pod")]
     return docs
 
 

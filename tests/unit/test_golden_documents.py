@@ -29,3 +29,8 @@ def test_the_scaled_estates_documents_are_the_golden_ones(case):
     estate, scale, anomalies = case
     expected = json.loads((golden.GOLDEN / "digests.json").read_text())[golden.case_name(*case)]
     assert golden.digest(ESTATES[estate].scaled(scale), anomalies) == expected
+
+
+def test_the_tiny_estate_over_full_status_windows_is_the_golden_one():
+    expected = json.loads((golden.GOLDEN / "digests.json").read_text())[f"tiny-anomalies-{golden.LONG_SCRAPES}-scrapes"]
+    assert golden.digest(golden.TINY, True, scrapes=golden.LONG_SCRAPES) == expected

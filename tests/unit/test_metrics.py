@@ -10,7 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.output.metrics import LagCollector
 from exporter.sinks import segments
-from exporter.sinks.elasticsearch import DeliveryResult, SinkRefused
+from exporter.output.batch import from_documents
+from exporter.sinks.interface import DeliveryResult, SinkRefused, SinkUnavailable
 from exporter.sinks.spool import Spool, SpoolingSink
 from tests.unit.runtime_stubs import Pipeline
 
@@ -25,10 +26,8 @@ class Refusing:
         if self.mode == "refuse":
             raise SinkRefused("Elasticsearch refused the bulk request (403): no privileges")
         if self.mode == "down":
-            from exporter.sinks.elasticsearch import SinkUnavailable
-
             raise SinkUnavailable("connection refused")
-        return DeliveryResult(indexed=len(batch))
+        return DeliveryResult(indexed=batch.documents)
 
     def setup(self):
         return "daily_indices"
@@ -45,7 +44,8 @@ def samples(sink) -> dict[str, float]:
 
 
 def docs(prefix, n):
-    return [{"_id": f"{prefix}-{i}", "lagwatch.slot": i} for i in range(n)]
+    (batch,) = from_documents([{"_id": f"{prefix}-{i}", "lagwatch.slot": 0} for i in range(n)])
+    return batch
 
 
 def test_rejected_dropped_and_refused_documents_are_metrics(tmp_path, monkeypatch):

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import json
-
 from structlog.testing import capture_logs
 
-from exporter.sinks.elasticsearch import DeliveryResult, SinkRefused, SinkUnavailable
+from exporter.output.batch import Batch, from_documents
+from exporter.sinks import segment_files
+from exporter.sinks.interface import DeliveryResult, SinkRefused, SinkUnavailable
 from exporter.sinks.spool import Spool, SpoolingSink
 
+NOTHING = Batch(b"", 0, "")  # a delivery with no new documents: only the replay runs
 
-def docs(prefix: str, n: int, pad: int = 0) -> list[dict]:
-    return [{"_id": f"{prefix}-{i}", "lagwatch.slot": i, "pad": "x" * pad} for i in range(n)]
+
+def docs(prefix: str, n: int, pad: int = 0) -> Batch:
+    """n documents in one batch, ids <prefix>-0 ... <prefix>-<n-1>."""
+    made = from_documents([{"_id": f"{prefix}-{i}", "lagwatch.slot": 0, "n": i, "pad": "x" * pad} for i in range(n)],
+                          max_documents=n or 1)
+    return made[0] if made else NOTHING
+
+
+def positions(batch: Batch, ids: set[str]) -> list[int]:
+    return [i for i, doc_id in enumerate(batch.ids()) if doc_id in ids]
 
 
 class FakeSink:
@@ -27,9 +36,9 @@ class FakeSink:
     def deliver(self, batch):
         if self.down:
             raise SinkUnavailable("connection refused")
-        retry = [d for d in batch if d["_id"] in self.retry_ids]
-        self.indexed += [d["_id"] for d in batch if d["_id"] not in self.retry_ids]
-        return DeliveryResult(indexed=len(batch) - len(retry), retry=retry)
+        retry = positions(batch, self.retry_ids)
+        self.indexed += [doc_id for doc_id in batch.ids() if doc_id not in self.retry_ids]
+        return DeliveryResult(indexed=batch.documents - len(retry), retry=batch.subset(retry) if retry else None)
 
     def setup(self):
         return "daily_indices"
@@ -44,14 +53,15 @@ def test_segments_are_read_back_oldest_first_and_survive_a_restart(tmp_path):
     spool.append(docs("b", 2))
     reopened = Spool(tmp_path, max_bytes=10**6)
     reopened.append(docs("c", 1))
-    ids = [d["_id"] for s in reopened.segments() for d in reopened.read(s)]
+    ids = [doc_id for s in reopened.segments() for doc_id in reopened.read(s).ids()]
     assert ids == ["a-0", "a-1", "a-2", "b-0", "b-1", "c-0"]
     assert reopened.documents == 6 and len(reopened) == 3
-    assert reopened.bytes == sum(p.stat().st_size for p in tmp_path.glob("*.jsonl"))
+    assert reopened.bytes == sum(p.stat().st_size for p in tmp_path.glob("*.ndjson"))
+    assert reopened.read(reopened.segments()[0]) == docs("a", 3)  # the bytes as they were encoded
 
 
 def test_an_interrupted_write_leaves_no_segment(tmp_path):
-    (tmp_path / "000000000007-3.jsonl.tmp").write_text('{"_id": "half')
+    (tmp_path / "000000000007-3.ndjson.tmp").write_text('{"lagwatch_batch":1,"docu')
     spool = Spool(tmp_path, max_bytes=10**6)
     assert len(spool) == 0 and not list(tmp_path.glob("*.tmp"))
 
@@ -66,12 +76,12 @@ def test_nothing_is_dropped_below_the_cap(tmp_path):
 
 
 def test_at_the_cap_the_oldest_segments_go_first_counted_and_logged(tmp_path):
-    one = len(json.dumps(docs("x", 1, pad=200)[0], separators=(",", ":"))) + 1
-    spool = Spool(tmp_path, max_bytes=one * 10)  # room for 10 documents
+    three = len(segment_files.content(docs("s0", 3, pad=200)))
+    spool = Spool(tmp_path, max_bytes=three * 3 + 10)  # room for 3 segments of 3 documents
     with capture_logs() as logged:
         for i in range(4):
             spool.append(docs(f"s{i}", 3, pad=200))  # 12 documents offered
-    remaining = [d["_id"] for s in spool.segments() for d in spool.read(s)]
+    remaining = [doc_id for s in spool.segments() for doc_id in spool.read(s).ids()]
     assert remaining == [f"s{i}-{j}" for i in (1, 2, 3) for j in range(3)]
     assert spool.dropped_documents == 3
     assert spool.bytes <= spool.max_bytes
@@ -80,23 +90,33 @@ def test_at_the_cap_the_oldest_segments_go_first_counted_and_logged(tmp_path):
 
 
 def test_a_batch_larger_than_the_whole_cap_keeps_its_newest_documents(tmp_path):
-    one = len(json.dumps(docs("big", 1, pad=200)[0], separators=(",", ":"))) + 1
-    spool = Spool(tmp_path, max_bytes=one * 4)
+    one = docs("big", 1, pad=200).size  # an action line and a source line
+    spool = Spool(tmp_path, max_bytes=segment_files.HEADER_ROOM + one * 4)
     assert spool.append(docs("big", 10, pad=200)) == 6
-    assert [d["_id"] for s in spool.segments() for d in spool.read(s)] == [f"big-{j}" for j in range(6, 10)]
+    assert [doc_id for s in spool.segments() for doc_id in spool.read(s).ids()] == [f"big-{j}" for j in range(6, 10)]
 
 
-def test_a_corrupt_line_loses_only_itself_and_is_counted(tmp_path):
+def test_a_damaged_document_loses_only_itself_and_is_counted(tmp_path):
     spool = Spool(tmp_path, max_bytes=10**6)
     spool.append(docs("a", 3))
     segment = spool.segments()[0]
-    lines = segment.path.read_bytes().splitlines(keepends=True)
-    segment.path.write_bytes(lines[0] + b'{"_id": "trunc\n' + b"\x00\xff garbage\n" + lines[2])
+    header, *lines = segment.path.read_bytes().splitlines(keepends=True)  # action, source per document
+    lines[3] = b'{"n": 1, "pad": "trunc\n'  # a-1's source line, cut short on disk
+    segment.path.write_bytes(header + b"".join(lines))
     with capture_logs() as logged:
         read = spool.read(segment)
-    assert [d["_id"] for d in read] == ["a-0", "a-2"]
-    assert spool.dropped_documents == 2
-    assert [e["unreadable"] for e in logged if e["event"] == "spool_segment_corrupt"] == [2]
+    assert read.ids() == ["a-0", "a-2"] and read.decode() == [docs("a", 3).decode()[i] for i in (0, 2)]
+    assert spool.dropped_documents == 1
+    assert [e["unreadable"] for e in logged if e["event"] == "spool_segment_corrupt"] == [1]
+
+
+def test_a_segment_cut_short_keeps_what_was_written_and_counts_the_rest(tmp_path):
+    spool = Spool(tmp_path, max_bytes=10**6)
+    spool.append(docs("a", 3))
+    segment = spool.segments()[0]
+    segment.path.write_bytes(segment.path.read_bytes()[:-40])  # the last source line lost its end
+    read = spool.read(segment)
+    assert read.ids() == ["a-0", "a-1"] and spool.dropped_documents == 1
 
 
 def test_an_unavailable_sink_spools_and_the_backlog_replays_in_order_once_it_is_back(tmp_path):
@@ -112,7 +132,7 @@ def test_an_unavailable_sink_spools_and_the_backlog_replays_in_order_once_it_is_
         sink.deliver(docs("up", 2))
     # Fresh data first, then the backlog oldest first.
     assert inner.indexed == ["up-0", "up-1", "down0-0", "down0-1", "down1-0", "down1-1", "down2-0", "down2-1"]
-    assert sink.spool.documents == 0 and not list(tmp_path.glob("*.jsonl"))
+    assert sink.spool.documents == 0 and not list(tmp_path.glob("*.ndjson"))
     replayed = [e for e in logged if e["event"] == "spool_replayed"]
     assert replayed[0]["documents"] == 6 and replayed[0]["segments"] == 3
 
@@ -124,10 +144,10 @@ def test_replay_is_bounded_per_delivery_so_a_long_backlog_does_not_stall_scrapes
     for i in range(5):
         sink.deliver(docs(f"b{i}", 2))
     inner.down = False
-    sink.deliver([])
+    sink.deliver(NOTHING)
     assert inner.indexed == ["b0-0", "b0-1", "b1-0", "b1-1"]
-    sink.deliver([])
-    sink.deliver([])
+    sink.deliver(NOTHING)
+    sink.deliver(NOTHING)
     assert inner.indexed[4:] == ["b2-0", "b2-1", "b3-0", "b3-1", "b4-0", "b4-1"]
 
 
@@ -136,11 +156,11 @@ def test_documents_elasticsearch_asks_to_retry_are_spooled_and_keep_their_place(
     sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6), retry_after_s=0)
     inner.retry_ids = {"n-1"}
     result = sink.deliver(docs("n", 3))
-    assert result.indexed == 2 and result.spooled == 1 and result.retry == []
+    assert result.indexed == 2 and result.spooled == 1 and result.retry is None
     inner.down = True
     sink.deliver(docs("later", 1))
     inner.down, inner.retry_ids = False, set()
-    sink.deliver([])
+    sink.deliver(NOTHING)
     assert inner.indexed == ["n-0", "n-2", "n-1", "later-0"]
 
 
@@ -153,13 +173,13 @@ def test_a_replay_that_fails_halfway_keeps_the_failed_part_for_later_and_goes_on
     sink.deliver(docs("b", 2))
     inner.down = False
     inner.retry_ids = {"a-1"}  # e.g. a 429 on one item of the oldest segment
-    sink.deliver([])
+    sink.deliver(NOTHING)
     assert inner.indexed == ["a-0", "b-0", "b-1"] and sink.spool.documents == 1
     inner.retry_ids = set()
-    sink.deliver([])
+    sink.deliver(NOTHING)
     assert inner.indexed == ["a-0", "b-0", "b-1"]  # a-1 waits out its pause
     now[0] += 15.0
-    sink.deliver([])
+    sink.deliver(NOTHING)
     assert inner.indexed == ["a-0", "b-0", "b-1", "a-1"] and sink.spool.documents == 0
 
 
@@ -174,7 +194,7 @@ def test_the_sink_is_not_ready_once_it_drops_and_ready_again_when_elasticsearch_
     health = sink.health()
     assert health.dropping and not health.ready and health.dropped_documents > 0
     inner.down = False
-    sink.deliver([])
+    sink.deliver(NOTHING)
     assert sink.health().ready and sink.health().reachable
 
 
@@ -182,7 +202,7 @@ def test_after_a_failure_the_next_batches_go_straight_to_the_spool_for_a_while(t
     inner, now = FakeSink(), [100.0]
     calls = []
     real_deliver = inner.deliver
-    inner.deliver = lambda batch: (calls.append(len(batch)), real_deliver(batch))[1]
+    inner.deliver = lambda batch: (calls.append(batch.documents), real_deliver(batch))[1]
     sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6), retry_after_s=3.0, clock=lambda: now[0])
     inner.down = True
     for chunk in range(4):  # one scrape delivered in four chunks: Elasticsearch is asked once
@@ -220,13 +240,14 @@ class StrictFake(FakeSink):
             raise SinkRefused(self.refuse)
         if self.down:
             raise SinkUnavailable("connection refused")
-        retry = [d for d in batch if d["_id"] in self.retry_ids | self.stuck_ids]
-        rejected = [(d["_id"], "document_parsing_exception: failed to parse field [x]")
-                    for d in batch if d["_id"] in self.reject_ids and d not in retry]
-        gone = {d["_id"] for d in retry} | {i for i, _ in rejected}
-        ok = [d["_id"] for d in batch if d["_id"] not in gone]
+        ids = batch.ids()
+        retry = positions(batch, self.retry_ids | self.stuck_ids)
+        rejected = [(doc_id, "document_parsing_exception: failed to parse field [x]")
+                    for i, doc_id in enumerate(ids) if doc_id in self.reject_ids and i not in retry]
+        gone = {ids[i] for i in retry} | {i for i, _ in rejected}
+        ok = [doc_id for doc_id in ids if doc_id not in gone]
         self.indexed += ok
-        return DeliveryResult(indexed=len(ok), retry=retry, rejected=rejected,
+        return DeliveryResult(indexed=len(ok), retry=batch.subset(retry) if retry else None, rejected=rejected,
                               retry_reason="503 unavailable_shards_exception: primary shard is not active" if retry else None)
 
 
@@ -236,7 +257,7 @@ def spooling(tmp_path, inner, clock, **kwargs):
 
 
 def spooled_ids(sink) -> list[str]:
-    return [d["_id"] for s in sink.spool.segments() for d in sink.spool.read(s)]
+    return [doc_id for s in sink.spool.segments() for doc_id in sink.spool.read(s).ids()]
 
 
 def test_replay_goes_past_a_segment_elasticsearch_keeps_asking_to_retry(tmp_path):
@@ -247,7 +268,7 @@ def test_replay_goes_past_a_segment_elasticsearch_keeps_asking_to_retry(tmp_path
         sink.deliver(docs(name, 2))
     inner.down, inner.stuck_ids = False, {"stuck-0"}
     with capture_logs() as logged:
-        sink.deliver([])
+        sink.deliver(NOTHING)
     # Head-of-line blocking before: a, then stop at "stuck" with c never sent.
     assert inner.indexed == ["a-0", "a-1", "stuck-1", "c-0", "c-1"]
     assert spooled_ids(sink) == ["stuck-0"]
@@ -265,11 +286,11 @@ def test_a_deferred_segment_waits_a_growing_pause_before_it_is_sent_again(tmp_pa
     inner.down, inner.stuck_ids = False, {"s-0"}
     sent = []
     real = inner.deliver
-    inner.deliver = lambda batch: (sent.append([d["_id"] for d in batch]), real(batch))[1]
+    inner.deliver = lambda batch: (sent.append(batch.ids()), real(batch))[1]
     pauses = []
     with capture_logs() as logged:
         for _ in range(120):  # two minutes, one delivery per second
-            sink.deliver([])
+            sink.deliver(NOTHING)
             clock.now += 1.0
     pauses = [e["retry_in_s"] for e in logged if e["event"] == "spool_segment_deferred"]
     assert pauses[:4] == [10.0, 20.0, 35.0, 35.0]  # doubling, capped at backoff_max_s
@@ -280,19 +301,19 @@ def test_a_segment_still_failing_after_max_attempts_is_dead_lettered_counted_and
     inner, clock = StrictFake(), Clock()
     sink = spooling(tmp_path, inner, clock, max_attempts=3, backoff_s=1.0)
     inner.down = True
-    sink.deliver(docs("ok", 1) + docs("poison", 2))
+    sink.deliver(Batch.joined([docs("ok", 1), docs("poison", 2)]))
     inner.down, inner.stuck_ids = False, {"poison-0", "poison-1"}
     with capture_logs() as logged:
         for _ in range(10):
-            sink.deliver([])
+            sink.deliver(NOTHING)
             clock.now += 5.0
     assert inner.indexed == ["ok-0"] and len(sink.spool) == 0
     (dead,) = [e for e in logged if e["event"] == "spool_dead_lettered"]
     assert dead["log_level"] == "error" and dead["documents"] == 2 and dead["attempts"] == 3
-    files = sorted(sink.spool.dead_letter_dir.glob("*.jsonl"))
+    files = sorted(sink.spool.dead_letter_dir.glob("*.ndjson"))
     assert [str(f) for f in files] == [dead["path"]]
     # An operator can read what failed and why.
-    assert [json.loads(line)["_id"] for line in files[0].read_text().splitlines()] == ["poison-0", "poison-1"]
+    assert segment_files.batch_of(files[0].read_bytes())[0].ids() == ["poison-0", "poison-1"]
     assert "primary shard is not active" in files[0].with_suffix(".reason").read_text()
     counts = sink.counts()
     assert (counts.dead_lettered, counts.indexed, counts.pending) == (2, 1, 0)
@@ -305,12 +326,12 @@ def test_a_dead_letter_file_moved_back_into_the_spool_is_replayed(tmp_path):
     inner.down = True
     sink.deliver(docs("p", 2))
     inner.down, inner.stuck_ids = False, {"p-0", "p-1"}
-    sink.deliver([])
-    (dead,) = sink.spool.dead_letter_dir.glob("*.jsonl")
+    sink.deliver(NOTHING)
+    (dead,) = sink.spool.dead_letter_dir.glob("*.ndjson")
     inner.stuck_ids = set()  # the operator fixed the cause
     dead.rename(sink.spool.dir / dead.name)
     restarted = spooling(tmp_path, inner, clock)
-    restarted.deliver([])
+    restarted.deliver(NOTHING)
     assert inner.indexed == ["p-0", "p-1"] and len(restarted.spool) == 0
 
 
@@ -320,11 +341,11 @@ def test_replay_attempts_survive_a_restart(tmp_path):
     inner.down = True
     sink.deliver(docs("p", 1))
     inner.down, inner.stuck_ids = False, {"p-0"}
-    sink.deliver([])
+    sink.deliver(NOTHING)
     assert sink.spool.segments()[0].attempts == 1
     restarted = spooling(tmp_path, inner, clock, max_attempts=2)
     assert restarted.spool.segments()[0].attempts == 1
-    restarted.deliver([])  # the second attempt: dead-lettered, not begun afresh
+    restarted.deliver(NOTHING)  # the second attempt: dead-lettered, not begun afresh
     assert len(restarted.spool) == 0 and restarted.counts().dead_lettered == 1
 
 
@@ -344,7 +365,7 @@ def test_a_full_disk_drops_the_batch_counted_and_logged_and_leaves_no_tmp(tmp_pa
     with capture_logs() as logged:
         result = sink.deliver(docs("lost", 3))
     assert (result.spooled, result.dropped) == (0, 3) and result.error.startswith("dropped")
-    assert not list((tmp_path / "spool").glob("*.tmp")) and not list((tmp_path / "spool").glob("*.jsonl"))
+    assert not list((tmp_path / "spool").glob("*.tmp")) and not list((tmp_path / "spool").glob("*.ndjson"))
     assert sink.counts().dropped == 3 and sink.health().dropped_documents == 3 and sink.health().dropping
     (failed,) = [e for e in logged if e["event"] == "spool_write_failed"]
     assert failed["documents"] == 3 and "No space left" in failed["error"]
@@ -366,13 +387,13 @@ def test_a_failed_rewrite_during_replay_keeps_the_segment_whole(tmp_path, monkey
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(segments.os, "fsync", full)
-    sink.deliver([])
+    sink.deliver(NOTHING)
     monkeypatch.undo()
     assert spooled_ids(sink) == ["r-0", "r-1", "r-2"]  # nothing lost; ids make a second indexing an overwrite
     assert not list((tmp_path / "spool").glob("*.tmp"))
     inner.stuck_ids = set()
     clock.now += 3600
-    sink.deliver([])
+    sink.deliver(NOTHING)
     counts = sink.counts()
     assert counts.pending == 0 and counts.indexed == 3 and counts.offered == 3  # each counted once
 
@@ -517,7 +538,8 @@ def test_every_document_is_indexed_rejected_dropped_dead_lettered_or_still_spool
                 serial += 1
                 result = sink.spool_now(batch, "queue full") if op == "spool_now" else sink.deliver(batch)
                 # Per call: every document has exactly one outcome.
-                assert len(batch) == result.indexed + result.duplicates + len(result.rejected) + result.spooled + result.dropped
+                assert batch.documents == (result.indexed + result.duplicates + len(result.rejected) + result.spooled
+                                           + result.dropped)
             elif op == "down":
                 inner.down = True
             elif op == "up":
@@ -556,7 +578,7 @@ def test_every_document_is_indexed_rejected_dropped_dead_lettered_or_still_spool
         ends += c.indexed + c.rejected + c.dropped + c.dead_lettered + c.pending
         assert offered == ends
         assert c.dead_lettered + totals["dead_lettered"] == sum(
-            len(f.read_text().splitlines()) for f in sink.spool.dead_letter_dir.glob("*.jsonl")
+            segment_files.batch_of(f.read_bytes())[0].documents for f in sink.spool.dead_letter_dir.glob("*.ndjson")
         )
     finally:
         segments.os.fsync = real_fsync
@@ -589,7 +611,7 @@ def test_a_real_full_disk_is_counted_as_dropped_and_leaves_no_tmp(tmp_path):
         assert counts.dropped == dropped == sink.health().dropped_documents and counts.balanced
         assert not list(disk.glob("*.tmp"))
         inner.down = False
-        sink.deliver([])  # what was kept is indexed
+        sink.deliver(NOTHING)  # what was kept is indexed
         assert len(inner.indexed) == 200 - dropped and sink.counts().balanced
     finally:
         subprocess.run(["umount", str(disk)], check=False)
@@ -600,8 +622,33 @@ def test_a_crash_between_rewriting_a_segment_and_deleting_the_old_one_keeps_the_
     spool.append(docs("a", 3))
     (segment,) = spool.segments()
     old_bytes = segment.path.read_bytes()
-    spool.replace(segment, docs("a", 3)[1:2], attempts=1)  # the replay indexed a-0 and a-2
+    spool.replace(segment, docs("a", 3).subset([1]), attempts=1)  # the replay indexed a-0 and a-2
     segment.path.write_bytes(old_bytes)  # as if the process died before unlinking the old file
     reopened = Spool(tmp_path, max_bytes=10**6)
-    assert [d["_id"] for s in reopened.segments() for d in reopened.read(s)] == ["a-1"]
-    assert reopened.segments()[0].attempts == 1 and len(list(tmp_path.glob("*.jsonl"))) == 1
+    assert [doc_id for s in reopened.segments() for doc_id in reopened.read(s).ids()] == ["a-1"]
+    assert reopened.segments()[0].attempts == 1 and len(list(tmp_path.glob("*.ndjson"))) == 1
+
+
+def test_segments_written_before_batches_are_rewritten_as_batches_when_the_spool_opens(tmp_path):
+    import json
+
+    def old_segment(name: str, documents: list[dict]) -> None:  # one document with its _id per line
+        (tmp_path / name).write_text("".join(json.dumps(d) + "\n" for d in documents))
+
+    day1, day2 = 1_700_000_010_000, 1_700_000_010_000 + 86_400_000
+    old_segment("000000000004-2-a1.jsonl", [{"_id": "r-0", "lagwatch.slot": day1}, {"_id": "r-1", "lagwatch.slot": day1}])
+    old_segment("000000000006-3.jsonl", [{"_id": "m-0", "lagwatch.slot": day1}, {"_id": "m-1", "lagwatch.slot": day2},
+                                         {"_id": "m-2", "lagwatch.slot": day2}])
+    (tmp_path / "000000000007-1.jsonl").write_text('{"_id": "half\n')  # damaged before the upgrade
+    with capture_logs() as logged:
+        spool = Spool(tmp_path, max_bytes=10**6)
+    assert [(s.sequence, s.attempts, spool.read(s).ids(), spool.read(s).day) for s in spool.segments()] == [
+        (4, 1, ["r-0", "r-1"], "2023.11.14"),
+        (6, 0, ["m-0"], "2023.11.14"),
+        (8, 0, ["m-1", "m-2"], "2023.11.15"),  # a second day: a segment of its own, at the end
+    ]
+    assert not list(tmp_path.glob("*.jsonl")) and spool.recovered_documents == 5 and spool.dropped_documents == 1
+    assert [e["segment"] for e in logged if e["event"] == "spool_segment_upgraded"] == [
+        "000000000004-2-a1.jsonl", "000000000006-3.jsonl", "000000000007-1.jsonl"
+    ]
+    assert Spool(tmp_path, max_bytes=10**6).documents == 5  # the next start finds batches only
