@@ -12,7 +12,8 @@ from bench.measure import PYTHON, log, run_child, spread
 
 def lagwatch_once(bootstrap: str, prefix: str, dump_docs: Path | None = None, timeout: float = 900) -> dict:
     """One fresh process: the first scrape (connect included) and a second one on the same connection (what
-    the daemon does every interval). Peak RSS is the whole process's."""
+    the daemon does every interval: collect to `_bulk` bytes, bench/scrape_once.py). Peak RSS is the whole
+    process's."""
     cmd = [PYTHON, "-m", "bench.scrape_once", "--bootstrap", bootstrap, "--scrapes", "2", "--prefix", prefix]
     if dump_docs is not None:
         cmd += ["--dump-docs", str(dump_docs)]
@@ -42,6 +43,33 @@ def lagwatch_once(bootstrap: str, prefix: str, dump_docs: Path | None = None, ti
     log(f"lagwatch: scrape {first['wall_s']:.2f}s (next {second['wall_s']:.2f}s) cpu {first['cpu_s']:.2f}s "
         f"rss {child.peak_rss_mb:.0f} MB requests {first['requests']} (next {second['requests']}) "
         f"docs {first['documents']:,} rows {first['pairs']:,} errors {first['errors']}")
+    return row
+
+
+def lagwatch_steady(bootstrap: str, scrapes: int, timeout: float = 1800) -> dict:
+    """One fresh process scraping `scrapes` times in a row, as the daemon does interval after interval: the
+    next scrapes' (all but the first) median and worst, with the garbage collector's share, so the periodic
+    full collection (exporter/runtime/gcpause.py) that two scrapes never reach is in the figures."""
+    child = run_child([PYTHON, "-m", "bench.scrape_once", "--bootstrap", bootstrap, "--scrapes", str(scrapes)],
+                      timeout)
+    if child.returncode != 0:
+        raise RuntimeError(f"lagwatch steady run failed:\n{child.stderr[-3000:]}")
+    data = json.loads(child.stdout.strip().splitlines()[-1])
+    following = data["scrapes"][1:]
+    worst = max(range(len(following)), key=lambda i: following[i]["wall_s"])
+    row = {
+        "scrapes": len(data["scrapes"]),
+        "wall_s": spread([s["wall_s"] for s in following]),
+        "cpu_s": spread([s["cpu_s"] for s in following]),
+        "runq_s": spread([s["runq_s"] for s in following]),
+        "gc_s": spread([s["gc_s"] for s in following]),
+        "worst": {"scrape": worst + 2, **{k: following[worst][k] for k in ("wall_s", "cpu_s", "runq_s", "gc_s")}},
+        "full_gc_scrapes": [i + 2 for i, s in enumerate(following) if s["gc_full"]],
+        "per_scrape_wall_s": [round(s["wall_s"], 4) for s in data["scrapes"]],
+        "peak_rss_mb": child.peak_rss_mb,
+    }
+    log(f"lagwatch, {row['scrapes']} scrapes in one process: next median {row['wall_s']['median']:.2f}s, worst "
+        f"{row['worst']['wall_s']:.2f}s (scrape {row['worst']['scrape']}), rss {child.peak_rss_mb:.0f} MB")
     return row
 
 

@@ -61,15 +61,23 @@ def _headline(r: dict) -> list[str]:
     lw, st = r["lagwatch"], r["stages"]
     out = ["| tool | wall time, median (min-max, runs) | CPU | peak RSS | Kafka requests | lagwatch faster by |",
            "|---|---|---|---|---|---|",
-           f"| **lagwatch**, first scrape of a fresh process | {fmt_s(lw['wall_s'])} | {fmt_s(lw['cpu_s'])}; "
-           f"waited {_num(median_of(lw.get('runq_s')) or 0)} s for a CPU | "
+           f"| **lagwatch**, first scrape of a fresh process (connecting included) | {fmt_s(lw['wall_s'])} | "
+           f"{fmt_s(lw['cpu_s'])}; waited {_num(median_of(lw.get('runq_s')) or 0)} s for a CPU | "
            f"{fmt_mb(lw['peak_rss_mb'])} | {lw['requests']} | - |",
-           f"| **lagwatch**, next scrape (daemon steady state) | {fmt_s(lw['warm_wall_s'])} | "
+           f"| **lagwatch**, next scrape: the daemon's whole cycle per interval (collect, time lag, lag model, "
+           f"statuses, `_bulk` bytes) | {fmt_s(lw['warm_wall_s'])} | "
            f"{fmt_s(lw['warm_cpu_s'])}; waited {_num(median_of(lw.get('warm_runq_s')) or 0)} s for a CPU | "
-           f"(same process) | {lw.get('warm_requests', '?')} | - |",
-           f"| **lagwatch**, next scrape staged: the above plus statuses and `_bulk` bytes | "
-           f"{fmt_s(st['warm']['total']['wall_s'])} | {fmt_s(st['warm']['total']['cpu_s'])} | "
-           f"{fmt_mb(st['peak_rss_mb'])} | {st['warm']['stages']['collect']['requests']} | - |"]
+           f"(same process) | {lw.get('warm_requests', '?')} | - |"]
+    steady = r.get("steady")
+    if steady:
+        worst = steady["worst"]
+        out.append(f"| **lagwatch**, {steady['scrapes']} scrapes in a row in one process: scrapes 2-{steady['scrapes']} "
+                   f"(worst: scrape {worst['scrape']}, {worst['wall_s']:.3g} s) | {fmt_s(steady['wall_s'])} | "
+                   f"{fmt_s(steady['cpu_s'])}; garbage collector {fmt_s(steady['gc_s'])} | "
+                   f"{steady['peak_rss_mb']:.0f} MB | - | - |")
+    out.append(f"| **lagwatch**, next scrape staged: the same stages timed one by one from the outside (their sum) | "
+               f"{fmt_s(st['warm']['total']['wall_s'])} | {fmt_s(st['warm']['total']['cpu_s'])} | "
+               f"{fmt_mb(st['peak_rss_mb'])} | {st['warm']['stages']['collect']['requests']} | - |")
     for peer, label in PEER_NAMES.items():
         p = r.get(peer)
         if p is None:
@@ -81,16 +89,27 @@ def _headline(r: dict) -> list[str]:
                        f"{fmt_ratio(p['ratio']['next'])} per round (CPU: {p['ratio']['cpu']['median']:.2f}x) |")
         else:
             out.append(f"| {label} | did not run: {p['why']} | | | | |")
-    s = r["seeds"]
-    label = (f"seeds' routine ({s['sample_groups']} of {r['spec']['groups']:,} groups measured, **extrapolated**)"
-             if s["extrapolated"] else "seeds' routine")
-    out.append(f"| {label} | {fmt_s(s['wall_s'])} | - | {fmt_mb(s['peak_rss_mb'])} | ~3 per partition | "
-               f"{ratio_of_medians(s['wall_s'], lw['wall_s'])} |")
-    k = r["kafka_tool"]
-    out.append(f"| Kafka `ConsumerGroupCommand --describe --all-groups` (JVM start {fmt_s(k['jvm_start_s'])} "
-               f"included) | {fmt_s(k['wall_s'])} | {fmt_s(k['cpu_s'])} | {fmt_mb(k['peak_rss_mb'])} | - | "
-               f"{ratio_of_medians(k['wall_s'], lw['wall_s'])} |")
+    s = r.get("seeds")
+    if s:
+        label = (f"seeds' routine ({s['sample_groups']} of {r['spec']['groups']:,} groups measured, "
+                 "**extrapolated**)" if s["extrapolated"] else "seeds' routine")
+        out.append(f"| {label} | {fmt_s(s['wall_s'])} | - | {fmt_mb(s['peak_rss_mb'])} | ~3 per partition | "
+                   f"{ratio_of_medians(s['wall_s'], lw['wall_s'])} |")
+    k = r.get("kafka_tool")
+    if k:
+        out.append(f"| Kafka `ConsumerGroupCommand --describe --all-groups` (JVM start {fmt_s(k['jvm_start_s'])} "
+                   f"included) | {fmt_s(k['wall_s'])} | {fmt_s(k['cpu_s'])} | {fmt_mb(k['peak_rss_mb'])} | - | "
+                   f"{ratio_of_medians(k['wall_s'], lw['wall_s'])} |")
     return out
+
+
+def _steady(steady: dict) -> str:
+    walls = ", ".join(f"{w:.2f}" for w in steady["per_scrape_wall_s"])
+    full = ", ".join(str(n) for n in steady["full_gc_scrapes"]) or "none"
+    return (f"{steady['scrapes']} scrapes in a row in one process (`python -m bench.scrape_once --scrapes "
+            f"{steady['scrapes']}`), wall time of each in seconds: {walls}. Scrapes with a full garbage collection "
+            f"(exporter/runtime/gcpause.py): {full}. The garbage collector's time per scrape, scrapes 2-"
+            f"{steady['scrapes']}: {fmt_s(steady['gc_s'])}.")
 
 
 def _agreement(r: dict) -> str:
@@ -218,9 +237,11 @@ def tables(results: dict) -> str:
                     f"documents, {lw['errors']} errors; requests by API (first scrape): "
                     f"`{json.dumps(lw['requests_by_api'])}`. Estate built in "
                 + ", ".join(f"{k} {v:.0f}s" for k, v in r["build_s"].items()) + ". " + _agreement(r)]
-        if r["kafka_tool"].get("note"):
+        if r.get("kafka_tool", {}).get("note"):
             out.append(f"\nKafka tool: {r['kafka_tool']['note']}")
         out += ["", f"#### Rounds ({name})", ""] + _rounds(r)
+        if r.get("steady"):
+            out += ["", _steady(r["steady"])]
         out += ["", f"#### Where lagwatch's time goes ({name})", ""] + _stages(r["stages"])
         if "indexing" in r:
             out += ["", _indexing(r["indexing"])]

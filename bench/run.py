@@ -3,6 +3,7 @@
     python -m bench.run                                # estates W and G, 5 runs each, prints the table
     python -m bench.run --write-results bench/RESULTS.md
     python -m bench.run --estates W --scale 0.01 --runs 2 --no-peers   # a smoke-size run
+    python -m bench.run --peers kminion --no-seeds --no-kafka-tool      # issue #25's figures only
 
 Everything runs in this one process tree, on this machine, against brokers and an Elasticsearch node that
 the bench starts itself on 127.0.0.1 (or the ones given with --bootstrap / --es-url). Each estate gets a
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 
 from bench import estate_spec, peers
-from bench.contenders import lagwatch_once, measure_kafka_tool, measure_seeds
+from bench.contenders import lagwatch_once, lagwatch_steady, measure_kafka_tool, measure_seeds
 from bench.estate import build as build_estate
 from bench.estate_spec import EstateSpec
 from bench.indexing import measure_indexing
@@ -66,11 +67,16 @@ def bench_estate(spec: EstateSpec, args, es_url: str | None, workdir: Path, peer
         log(f"== {spec.name}: documents for the indexing comparison")
         lagwatch_once(bootstrap, spec.prefix, dump_docs=docs_path)  # not measured: keeps its documents
         result.update(rounds(bootstrap, spec, args, peer_setup, result["expected_lag"]))
-        log(f"== {spec.name}: seeds' routine")
-        sample = args.seeds_sample or (10 if spec.pairs / spec.groups > 10 else 100)
-        result["seeds"] = measure_seeds(bootstrap, spec, args.runs, min(sample, spec.groups))
-        log(f"== {spec.name}: Kafka's ConsumerGroupCommand")
-        result["kafka_tool"] = measure_kafka_tool(bootstrap, args.runs, args.tool_budget_s)
+        if args.steady_scrapes:
+            log(f"== {spec.name}: {args.steady_scrapes} scrapes in one process")
+            result["steady"] = lagwatch_steady(bootstrap, args.steady_scrapes)
+        if not args.no_seeds:
+            log(f"== {spec.name}: seeds' routine")
+            sample = args.seeds_sample or (10 if spec.pairs / spec.groups > 10 else 100)
+            result["seeds"] = measure_seeds(bootstrap, spec, args.runs, min(sample, spec.groups))
+        if not args.no_kafka_tool:
+            log(f"== {spec.name}: Kafka's ConsumerGroupCommand")
+            result["kafka_tool"] = measure_kafka_tool(bootstrap, args.runs, args.tool_budget_s)
         if es_url and spec.name in args.index_estates:
             log(f"== {spec.name}: indexing into Elasticsearch")
             result["indexing"] = measure_indexing(es_url, docs_path, args.runs)
@@ -91,8 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--estates", default="W,G", help="comma-separated: W, G")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply topics and groups of each estate")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--steady-scrapes", type=int, default=20,
+                        help="scrapes in a row in one lagwatch process per estate (median and worst; 0: none)")
     parser.add_argument("--seeds-sample", type=int, help="groups the seeds' routine measures (default 10 or 100)")
+    parser.add_argument("--no-seeds", action="store_true", help="skip the seeds' routine (issue #7's baseline)")
     parser.add_argument("--tool-budget-s", type=float, default=300, help="seconds for Kafka's tool per estate")
+    parser.add_argument("--no-kafka-tool", action="store_true", help="skip Kafka's ConsumerGroupCommand (#7)")
     parser.add_argument("--peers", default="kafka_exporter,kminion,burrow", help="comma-separated, or ''")
     parser.add_argument("--no-peers", action="store_const", const="", dest="peers")
     parser.add_argument("--peers-src", help=f"directory with one source checkout per peer (default ${peers.SRC_ENV})")

@@ -1,26 +1,52 @@
-"""One lagwatch scrape in a process of its own, so the parent reads a clean peak RSS for it.
+"""lagwatch's scrapes in a process of its own, so the parent reads a clean peak RSS for them.
 
     python -m bench.scrape_once --bootstrap 127.0.0.1:9092 [--scrapes 2] [--dump-docs FILE]
 
-A scrape is what the daemon does per cluster and interval, minus the sink: ClusterPipeline.run_once()
-(exporter/runtime/pipeline.py: collect, lag model, documents built chunk by chunk and dropped once "delivered"),
-with broker time probes off (the daemon runs them at most once per partition every 10 minutes). The first
-scrape includes connecting to the cluster (a fresh process); later ones reuse the connection like the
-daemon does. Prints one JSON line.
+A scrape is what the daemon does per cluster and interval, up to the bytes it hands the sink:
+ClusterPipeline.run_once() (exporter/runtime/pipeline.py: collect, time lag, lag model, statuses with the
+daemon's default alerting config, `_bulk` bytes a batch at a time, dropped once made: there is no sink), with
+broker time probes off (the daemon runs them at most once per partition every 10 minutes). The first scrape
+includes connecting to the cluster (a fresh process); later ones reuse the connection and carry the previous
+snapshot, histories and status windows, like the daemon. Each scrape also reports the time the cyclic garbage
+collector took during and right after it (exporter/runtime/gcpause.py runs a full collection every few
+scrapes: a run of many scrapes shows it). Prints one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import resource
 import sys
 import time
 
 
+class GcMeter:
+    """Wall time spent in the cyclic garbage collector, and full (generation 2) collections, since the last take."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        self.seconds += time.perf_counter() - self._started
+        self.full += info["generation"] == 2
+
+    def take(self) -> tuple[float, int]:
+        taken = (self.seconds, self.full)
+        self.seconds, self.full = 0.0, 0
+        return taken
+
+
 def make_pipeline(bootstrap: str, granularity: str = "partition", keep_documents: bool = False):
-    """The daemon's pipeline for one cluster, without a sink, broker time probes off: (config, collector,
-    pipeline)."""
+    """The daemon's pipeline for one cluster, without a sink, broker time probes off, statuses on (the
+    daemon's default alerting config, no rules, no state store): (config, collector, pipeline)."""
     from exporter import logs
     from exporter.runtime import wiring as app
     from exporter.config import Config
@@ -34,6 +60,7 @@ def make_pipeline(bootstrap: str, granularity: str = "partition", keep_documents
         }
     )
     collector = app.collector(config, config.clusters[0])
+    alerting = app.alerting(config, config.clusters[0].name, store=None)
     pipeline = ClusterPipeline(
         collector,
         sink=None,
@@ -43,6 +70,7 @@ def make_pipeline(bootstrap: str, granularity: str = "partition", keep_documents
         probe_ages_s=(),
         instance="bench",
         keep_documents=keep_documents,  # the daemon keeps none once delivered
+        evaluate=alerting.evaluate,
     )
     return config, collector, pipeline
 
@@ -73,11 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     config, collector, pipeline = make_pipeline(args.bootstrap, args.granularity, bool(args.dump_docs))
     results = []
     result = None
+    collections = GcMeter()
     for _ in range(args.scrapes):
         result = None  # like the daemon, nothing of the previous scrape but its snapshot and histories
+        collections.take()
         wall, cpu, (_, runq) = time.perf_counter(), time.process_time(), procstat.times()
         result = pipeline.run_once()
         runq = procstat.times()[1] - runq
+        gc_s, gc_full = collections.take()
         report = result.report
         snapshot = report.snapshot
         results.append(
@@ -85,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                 "wall_s": time.perf_counter() - wall,
                 "cpu_s": time.process_time() - cpu,
                 "runq_s": runq,  # waiting for a CPU (other load on the machine)
+                "gc_s": gc_s,  # in the cyclic collector, within wall_s
+                "gc_full": gc_full,  # full collections (exporter/runtime/gcpause.py, every few scrapes)
                 "collect_s": snapshot.duration_s,
                 "requests": sum(snapshot.requests.values()),
                 "requests_by_api": snapshot.requests,

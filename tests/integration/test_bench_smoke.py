@@ -41,7 +41,7 @@ def test_a_tiny_bench_run_measures_every_contender_and_writes_the_report(bootstr
     results_json, results_md = tmp_path / "results.json", tmp_path / "RESULTS.md"
     done = subprocess.run(
         [sys.executable, "-m", "bench.run", "--estates", "W", "--scale", "0.005", "--runs", "1",
-         "--seeds-sample", "1", "--no-peers", "--growth", "1,2", "--growth-estate", "W", "--growth-runs", "1",
+         "--seeds-sample", "1", "--no-peers", "--growth", "1,2", "--growth-estate", "W", "--growth-runs", "1", "--steady-scrapes", "3",
          "--bootstrap", bootstrap, "--es-url", es_url, "--prefix", unique("smoke"),
          "--json", str(results_json), "--write-results", str(results_md)],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
@@ -63,8 +63,10 @@ def test_a_tiny_bench_run_measures_every_contender_and_writes_the_report(bootstr
     assert staged["documents"] >= run["lagwatch"]["documents"] and staged["bulk_bytes"] > 0
     assert staged["stages"]["collect"]["response_bytes"] > 0 and staged["stages"]["collect"]["responses"]
     assert run["lagwatch"]["lag"] == run["expected_lag"]  # the estate's groups, as built
+    steady = run["steady"]
+    assert steady["scrapes"] == 3 and steady["wall_s"]["n"] == 2 and steady["worst"]["scrape"] in (2, 3)
     report = results_md.read_text()
-    for heading in ("## Machine and versions", "## Results", "## Targets (issues #14 and #7)",
+    for heading in ("## Machine and versions", "## Results", "## Targets (issue #25",
                     f"### Estate {name}", f"#### Rounds ({name})", f"#### Where lagwatch's time goes ({name})",
                     f"#### Growth ({name}"):
         assert heading in report
