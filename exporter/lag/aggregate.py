@@ -59,14 +59,18 @@ def worst_time_lag(lags: Iterable[TimeLag]) -> tuple[float | None, TimeLagQualit
 
 
 def catch_up(lag: int, consumed: Counter, produced: Counter) -> tuple[CatchUp, float | None]:
-    """Seconds until lag reaches zero at the current rates, or falling behind."""
+    """Seconds until lag reaches zero at the current rates; falling behind only when producers write faster
+    than the group consumes, steady when the rates are equal (both 0 included: a stopped consumer of a quiet
+    topic neither catches up nor falls behind)."""
     if lag == 0:
         return CatchUp.CAUGHT_UP, 0.0
     if consumed.rate is None or produced.rate is None:
         return CatchUp.UNKNOWN, None
     net = consumed.rate - produced.rate
-    if net <= 0:
+    if net < 0:
         return CatchUp.FALLING_BEHIND, None
+    if net == 0:
+        return CatchUp.STEADY, None
     return CatchUp.CATCHING_UP, lag / net
 
 

@@ -142,6 +142,7 @@ class CatchUp(str, Enum):
     CAUGHT_UP = "caught_up"
     CATCHING_UP = "catching_up"
     FALLING_BEHIND = "falling_behind"
+    STEADY = "steady"  # consumes exactly as fast as producers write (or neither moves): lag stays where it is
     UNKNOWN = "unknown"
 
 

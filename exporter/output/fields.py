@@ -138,8 +138,9 @@ GROUP_TYPE = _group("lagwatch.group.type", "The group type from ListGroups: `cla
 GROUP_EPOCH = _group("lagwatch.group.epoch", "The group epoch (KIP-848 and share groups); null for classic groups.")
 GROUP_MEMBERS = _group("lagwatch.group.members", "Live members.")
 GROUP_TOPICS = _group("lagwatch.group.topics", "Topics reported for the group.")
-CATCH_UP_STATE = _group("lagwatch.catch_up.state", "`caught_up`, `catching_up`, `falling_behind` (consumes no "
-                        "faster than producers write) or `unknown`.")
+CATCH_UP_STATE = _group("lagwatch.catch_up.state", "`caught_up`, `catching_up`, `falling_behind` (producers "
+                        "write faster than the group consumes), `steady` (as fast: lag neither shrinks nor grows; "
+                        "also when neither moves) or `unknown`.")
 CATCH_UP_SECONDS = _group("lagwatch.catch_up.seconds", "Seconds until lag reaches zero at the current rates; "
                           "null unless catching up.")
 

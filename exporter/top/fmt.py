@@ -93,6 +93,8 @@ def eta(row: GroupRow, wide: bool = False) -> str:
         return "caught up" if wide else "in sync"
     if row.catch_up is CatchUp.FALLING_BEHIND:
         return "falling behind" if wide else "behind"
+    if row.catch_up is CatchUp.STEADY:
+        return "steady"
     if row.catch_up is CatchUp.CATCHING_UP and row.catch_up_seconds is not None:
         return duration(row.catch_up_seconds)
     return UNKNOWN

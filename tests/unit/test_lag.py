@@ -132,12 +132,13 @@ def test_worst_time_lag_keeps_the_max_and_the_weakest_quality(lags, expected):
     [
         (0, NONE, NONE, (CatchUp.CAUGHT_UP, 0.0)),
         (1000, Counter(300, 30.0), Counter(100, 10.0), (CatchUp.CATCHING_UP, 50.0)),  # 1000 / (30 - 10)
-        (1000, Counter(100, 10.0), Counter(100, 10.0), (CatchUp.FALLING_BEHIND, None)),
+        (1000, Counter(100, 10.0), Counter(100, 10.0), (CatchUp.STEADY, None)),
+        (1000, Counter(0, 0.0), Counter(0, 0.0), (CatchUp.STEADY, None)),  # a stopped consumer, a quiet topic
         (1000, Counter(50, 5.0), Counter(100, 10.0), (CatchUp.FALLING_BEHIND, None)),
         (1000, NONE, Counter(100, 10.0), (CatchUp.UNKNOWN, None)),
         (1000, Counter(100, 10.0), NONE, (CatchUp.UNKNOWN, None)),
     ],
-    ids=["caught-up", "catching-up-eta", "equal-rates", "slower", "consume-unknown", "produce-unknown"],
+    ids=["caught-up", "catching-up-eta", "equal-rates", "nothing-moves", "slower", "consume-unknown", "produce-unknown"],
 )
 def test_catch_up(lag_sum, consumed, produced, expected):
     assert aggregate.catch_up(lag_sum, consumed, produced) == expected

@@ -193,6 +193,7 @@ def test_time_lag_cell(seconds, quality, expected):
     [
         (CatchUp.CAUGHT_UP, 0.0, "in sync", "caught up"),
         (CatchUp.FALLING_BEHIND, None, "behind", "falling behind"),
+        (CatchUp.STEADY, None, "steady", "steady"),
         (CatchUp.CATCHING_UP, 200.0, "3m20s", "3m20s"),
         (CatchUp.UNKNOWN, None, "?", "?"),
     ],
