@@ -116,10 +116,6 @@ NO_PARTITIONS = Status(Code.OK, "no_partitions")
 EMPTY_WINDOW = PartitionWindow()
 
 
-def _unreadable(sample: Sample) -> bool:
-    return sample.error is not None or sample.log_end is None
-
-
 def push(window: PartitionWindow, sample: Sample, size: int) -> PartitionWindow:
     """Add a sample (keeping the last `size`) and carry the stuck clock forward."""
     samples = window.samples + (sample,)
@@ -179,15 +175,36 @@ def evaluate(window: PartitionWindow, now: float, config: StatusConfig) -> Statu
         return STOPPED
     if _rewound(samples):
         return REWOUND
-    if len(samples) < config.window or any(s.committed is None for s in samples):
-        # Not a full window of commits yet (a group that committed for the first time within the window
-        # has a shorter history, like Burrow's incomplete partitions).
+    if len(samples) < config.window:
         return FILLING
-    lags = [s.lag for s in samples if not _unreadable(s) and s.lag is not None]
-    if all(lag > 0 for lag in lags):
-        if len({s.committed for s in samples}) == 1:
-            return STALLED if last.owned else NO_CONSUMER_YET
-        if len(lags) >= 2 and all(b > a for a, b in zip(lags, lags[1:])):
+    return _full_window(samples, last.owned)
+
+
+def _full_window(samples: tuple[Sample, ...], owned: bool) -> Status:
+    """STALL, WARN or OK on a full window, in one pass over its samples (a scrape evaluates every partition's
+    window: at steady state that is every row). Samples whose partition could not be read are skipped."""
+    first = samples[0].committed
+    same_offset = lagging = growing = True
+    readable, previous = 0, -1
+    for sample in samples:
+        committed, log_end = sample.committed, sample.log_end
+        if committed is None:
+            # Not a full window of commits (a group that committed for the first time within the window
+            # has a shorter history, like Burrow's incomplete partitions).
+            return FILLING
+        if committed != first:
+            same_offset = False
+        if sample.error is not None or log_end is None or committed < 0:
+            continue  # its lag is unknown, not zero
+        lag = log_end - committed if log_end > committed else 0
+        readable += 1
+        lagging = lagging and lag > 0
+        growing = growing and lag > previous
+        previous = lag
+    if lagging:
+        if same_offset:
+            return STALLED if owned else NO_CONSUMER_YET
+        if readable >= 2 and growing:
             return GROWING
     return CONSUMING
 
