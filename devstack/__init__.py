@@ -1,11 +1,12 @@
-"""A local Kafka broker and Elasticsearch node built from Maven Central artifacts.
+"""A local Kafka broker and Elasticsearch (or OpenSearch) node built from Maven Central artifacts.
 
 Used by the test harness and by `lagwatch demo`; nothing in the daemon's path imports it.
 """
 
 from devstack.elasticsearch import ElasticsearchNode, ExternalElasticsearch
 from devstack.kafka import ExternalKafka, KafkaBroker
-from devstack.versions import ELASTICSEARCH_VERSION, KAFKA_VERSION
+from devstack.opensearch import ExternalOpenSearch, OpenSearchNode
+from devstack.versions import ELASTICSEARCH_VERSION, KAFKA_VERSION, OPENSEARCH_VERSION
 
 __all__ = [
     "ELASTICSEARCH_VERSION",
@@ -14,4 +15,7 @@ __all__ = [
     "ExternalElasticsearch",
     "ExternalKafka",
     "KafkaBroker",
+    "OPENSEARCH_VERSION",
+    "OpenSearchNode",
+    "ExternalOpenSearch",
 ]

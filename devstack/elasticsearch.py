@@ -22,7 +22,7 @@ from devstack.maven import elasticsearch_home
 from devstack.service import ExternalService, LocalService
 from devstack.versions import ELASTICSEARCH_VERSION
 
-# Elasticsearch refuses to run as root; as root we run it as this unprivileged user.
+# Elasticsearch (and OpenSearch) refuse to run as root; as root we run them as this unprivileged user.
 SERVICE_USER = os.environ.get("LAGWATCH_ES_USER", "lagwatch-es")
 
 
@@ -100,6 +100,8 @@ class ElasticsearchNode(LocalService):
     product = "Elasticsearch"
     waiting_for = "Elasticsearch"
     start_timeout = 180.0
+    executable = "elasticsearch"  # bin/<executable>; also the node's log file and work directory name
+    java_env = "ES"  # the launcher reads <java_env>_JAVA_HOME and <java_env>_JAVA_OPTS
 
     version: str = ELASTICSEARCH_VERSION
     progress: Progress = stderr_progress
@@ -125,18 +127,32 @@ class ElasticsearchNode(LocalService):
     @property
     def log_path(self) -> Path:
         assert self.workdir is not None, "node not started"
-        return self.workdir / "elasticsearch.log"
+        return self.workdir / f"{self.executable}.log"
+
+    def distribution(self) -> Path:
+        """The unpacked distribution this node copies."""
+        return elasticsearch_home(self.version, self.progress)
+
+    def jdk(self, home: Path) -> Path:
+        """The JDK to run on: java_home, else the machine's default; refused now when it cannot run this
+        version, not as a JVM stack trace in the node's log after its start-up."""
+        jdk = Path(self.java_home) if self.java_home is not None else java_home()
+        problem = jdk_problem(jdk, self.version, home)
+        if problem is not None:
+            raise StackError(f"Elasticsearch {self.version} cannot run on {jdk}: {problem}; pass java_home= "
+                             "or set LAGWATCH_JAVA_HOME (devstack.elasticsearch.jdk_for finds one)")
+        return jdk
+
+    def product_settings(self) -> dict[str, str]:
+        """-E settings of this product for a throw-away node."""
+        return {"xpack.security.enabled": "false"}
 
     def _prepare(self) -> None:
         """A private copy of the distribution with this node's settings, owned by the service user as root."""
-        jdk = Path(self.java_home) if self.java_home is not None else java_home()
-        source_home = elasticsearch_home(self.version, self.progress)
-        problem = jdk_problem(jdk, self.version, source_home)
-        if problem is not None:  # said now, not as a JVM stack trace in the node's log after its start-up
-            raise StackError(f"Elasticsearch {self.version} cannot run on {jdk}: {problem}; pass java_home= "
-                             "or set LAGWATCH_JAVA_HOME (devstack.elasticsearch.jdk_for finds one)")
+        source_home = self.distribution()
+        jdk = self.jdk(source_home)
         user = _ensure_service_user()
-        self.workdir = Path(tempfile.mkdtemp(prefix="lagwatch-es-"))
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"lagwatch-{self.executable}-"))
         # A private copy of the distribution: the node writes its keystore into config/, and the cache
         # under root's home is not readable by the service user.
         home = self.workdir / "home"
@@ -158,20 +174,20 @@ class ElasticsearchNode(LocalService):
             "cluster.name": "lagwatch-devstack",
             # Test machines run with little free disk; watermarks would block writes.
             "cluster.routing.allocation.disk.threshold_enabled": "false",
-            "xpack.security.enabled": "false",
+            **self.product_settings(),
         }
         settings.update(self.settings)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "ES_JAVA_HOME": str(jdk),
-            "ES_JAVA_OPTS": f"-Xms{self.heap} -Xmx{self.heap}",
+            f"{self.java_env}_JAVA_HOME": str(jdk),
+            f"{self.java_env}_JAVA_OPTS": f"-Xms{self.heap} -Xmx{self.heap}",
             "HOME": str(self.workdir),
             "LANG": "C.UTF-8",
         }
-        argv = [str(home / "bin" / "elasticsearch")]
+        argv = [str(home / "bin" / self.executable)]
         for key, value in settings.items():
             argv += ["-E", f"{key}={value}"]
-        self.progress(f"starting Elasticsearch {self.version} on {self.url} (log: {self.log_path}) ...")
+        self.progress(f"starting {self.product} {self.version} on {self.url} (log: {self.log_path}) ...")
         self._launch = (argv, {"env": env, "cwd": self.workdir, "user": user.pw_uid if user else None,
                                "group": user.pw_gid if user else None})
 

@@ -91,24 +91,31 @@ def _copy_dependencies(target: Path, pom: str, what: str, progress: Progress) ->
 
 def elasticsearch_home(version: str, progress: Progress = stderr_progress) -> Path:
     """The unpacked integ-test-zip distribution of Elasticsearch (no bundled JDK, few modules)."""
-    base = cache_dir() / f"elasticsearch-{version}"
+    return _integ_test_zip("org.elasticsearch.distribution.integ-test-zip", "elasticsearch", "Elasticsearch",
+                           version, progress)
+
+
+def opensearch_home(version: str, progress: Progress = stderr_progress) -> Path:
+    """The unpacked integ-test-zip distribution of OpenSearch (no bundled JDK; its one module is the HTTP
+    transport: no security, ISM, alerting or dashboards plugins)."""
+    return _integ_test_zip("org.opensearch.distribution.integ-test-zip", "opensearch", "OpenSearch", version, progress)
+
+
+def _integ_test_zip(group: str, name: str, product: str, version: str, progress: Progress) -> Path:
+    """`<group>:<name>:<version>:zip` from Maven Central, unpacked once into the cache; its home directory."""
+    base = cache_dir() / f"{name}-{version}"
     if (base / _MARKER).exists():
-        return base / f"elasticsearch-{version}"
-    progress(f"fetching Elasticsearch {version} (integ-test-zip) from Maven Central (first run only) ...")
+        return base / f"{name}-{version}"
+    progress(f"fetching {product} {version} (integ-test-zip) from Maven Central (first run only) ...")
     downloads = cache_dir() / "downloads"
     downloads.mkdir(exist_ok=True)
-    artifact = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
     with tempfile.TemporaryDirectory(prefix="lagwatch-mvn-") as tmp:
         _mvn(
-            [
-                "dependency:copy",
-                f"-Dartifact={artifact}",
-                f"-DoutputDirectory={downloads}",
-            ],
+            ["dependency:copy", f"-Dartifact={group}:{name}:{version}:zip", f"-DoutputDirectory={downloads}"],
             Path(tmp),
-            f"Elasticsearch {version}",
+            f"{product} {version}",
         )
-    archive = downloads / f"elasticsearch-{version}.zip"
+    archive = downloads / f"{name}-{version}.zip"
     if not archive.exists():
         raise StackError(f"maven reported success but {archive} is missing")
     if base.exists():
@@ -121,8 +128,8 @@ def elasticsearch_home(version: str, progress: Progress = stderr_progress) -> Pa
             mode = (info.external_attr >> 16) & 0o777
             if mode:  # zipfile drops the executable bits the bin/ scripts need
                 extracted.chmod(mode)
-    home = base / f"elasticsearch-{version}"
-    if not (home / "bin" / "elasticsearch").exists():
-        raise StackError(f"unexpected layout in {archive}: no bin/elasticsearch under {home}")
+    home = base / f"{name}-{version}"
+    if not (home / "bin" / name).exists():
+        raise StackError(f"unexpected layout in {archive}: no bin/{name} under {home}")
     (base / _MARKER).touch()
     return home

@@ -1,4 +1,4 @@
-"""The Kafka and Elasticsearch releases lagwatch is tested against: the version matrix that CI runs
+"""The Kafka, Elasticsearch and OpenSearch releases lagwatch is tested against: the version matrix that CI runs
 (tests/integration/test_versions.py) and the "Supported versions" table of docs/versions.md. One place, importable by
 the production package (`lagwatch check-config` names them); exporter/devstack pins its services from it.
 """
@@ -15,10 +15,16 @@ KAFKA_TESTED = ("3.9.2", KAFKA_MAIN, "4.4.0")
 ELASTICSEARCH_MAIN = "8.19.21"
 ELASTICSEARCH_TESTED = (ELASTICSEARCH_MAIN, "9.5.4")
 
+# OpenSearch (docs/opensearch.md), with opensearch-py: 2.19.4 is the newest 2.x integ-test-zip on Maven Central
+# and runs on Java 17; 3.3.0 needs Java 21+. The OpenSearch tier runs everything on the first, a focused subset
+# on the second (tests/integration/test_opensearch_versions.py).
+OPENSEARCH_MAIN = "2.19.4"
+OPENSEARCH_TESTED = (OPENSEARCH_MAIN, "3.3.0")
+
 
 def tested_line() -> str:
     """One line for `lagwatch check-config`: the releases CI tests lagwatch against."""
     return (
-        f"# tested with Kafka {', '.join(KAFKA_TESTED)} and Elasticsearch {', '.join(ELASTICSEARCH_TESTED)}"
-        " (docs/versions.md)"
+        f"# tested with Kafka {', '.join(KAFKA_TESTED)}, Elasticsearch {', '.join(ELASTICSEARCH_TESTED)} and "
+        f"OpenSearch {', '.join(OPENSEARCH_TESTED)} (docs/versions.md)"
     )

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Write the committed Kibana files from exporter/kibana/ (objects.py and rule.py: the single source of both).
+"""Write the committed Kibana and OpenSearch Dashboards files from exporter/kibana/ (objects.py and rule.py for
+Kibana; osd.py, which translates the same objects, for OpenSearch Dashboards).
 
-    python kibana/build.py           # regenerate kibana/lagwatch-saved-objects.ndjson and kibana/lagwatch-rule.json
+    python kibana/build.py           # regenerate kibana/lagwatch-saved-objects.ndjson, kibana/lagwatch-rule.json
+                                     # and kibana/opensearch-dashboards/lagwatch-saved-objects.ndjson
     python kibana/build.py --check   # exit 1 when the committed files differ from what the generator writes
 
 Edit the generator, not the files: tests/unit/test_kibana_objects.py fails when they drift apart.
@@ -16,17 +18,19 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # runnable from a checkout without installing
 sys.path.insert(0, str(HERE.parent / "scripts"))
 
-from exporter.kibana import objects, rule  # noqa: E402
+from exporter.kibana import objects, osd, rule  # noqa: E402
 from generated import write_or_check  # noqa: E402  (scripts/generated.py)
 
 SAVED_OBJECTS = HERE / "lagwatch-saved-objects.ndjson"
 RULE = HERE / "lagwatch-rule.json"
+OSD_SAVED_OBJECTS = HERE / "opensearch-dashboards" / "lagwatch-saved-objects.ndjson"
 
 
 def outputs() -> dict[Path, str]:
     return {
         SAVED_OBJECTS: objects.to_ndjson(objects.saved_objects()),
         RULE: rule.rule_json(rule.rule()),
+        OSD_SAVED_OBJECTS: objects.to_ndjson(osd.saved_objects()),
     }
 
 

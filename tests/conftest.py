@@ -1,4 +1,4 @@
-"""Session fixtures for the real Kafka broker and Elasticsearch node (started once, cleaned up)."""
+"""Session fixtures for the real Kafka broker, Elasticsearch node and OpenSearch nodes (started once, cleaned up)."""
 
 from __future__ import annotations
 
@@ -175,6 +175,61 @@ def es_of_version():
         for version, node in nodes.items():
             node.stop()
             _services.pop(f"elasticsearch_{version}", None)
+
+
+@pytest.fixture(scope="session")
+def opensearch_of_version():
+    """`opensearch_of_version("3.3.0")`: an OpenSearch node of that release (integ-test-zip from Maven Central),
+    started on first use and kept for the session, on the first JDK of this machine that runs it (3.x needs
+    Java 21+). LAGWATCH_TEST_OS_URL names a node somebody else runs, used for the main release."""
+    from devstack import ExternalOpenSearch, OpenSearchNode
+    from devstack.common import StackError
+    from devstack.versions import OPENSEARCH_VERSION
+
+    nodes: dict[str, object] = {}
+
+    def get(version: str = OPENSEARCH_VERSION):
+        if version not in nodes:
+            external = os.environ.get("LAGWATCH_TEST_OS_URL")
+            if external and version == OPENSEARCH_VERSION:
+                nodes[version] = ExternalOpenSearch(external)
+                return nodes[version]
+            try:
+                nodes[version] = OpenSearchNode(version=version, heap="512m").start()
+            except StackError as exc:
+                if "no fitting JDK" not in str(exc) or os.environ.get("LAGWATCH_REQUIRE_ALL"):
+                    raise
+                pytest.skip(f"no JDK on this machine runs OpenSearch {version}: {exc}")
+            _services[f"opensearch_{version}"] = nodes[version]
+        return nodes[version]
+
+    try:
+        yield get
+    finally:
+        for version, node in nodes.items():
+            node.stop()
+            _services.pop(f"opensearch_{version}", None)
+
+
+@pytest.fixture(scope="session")
+def os_node(opensearch_of_version):
+    """The OpenSearch node of the main release (devstack.versions.OPENSEARCH_VERSION)."""
+    return opensearch_of_version()
+
+
+@pytest.fixture(scope="session")
+def os_url(os_node) -> str:
+    return os_node.url
+
+
+@pytest.fixture(scope="session")
+def opensearch(os_url):
+    """An opensearch-py client of the main OpenSearch node, for what the tests check there."""
+    from opensearchpy import OpenSearch
+
+    client = OpenSearch(os_url, timeout=30)
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="session")

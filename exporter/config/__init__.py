@@ -9,7 +9,9 @@ yaml_input.py), paths.py (the state directory). This package imports nothing els
 
 from exporter.config.alerts import AlertMatchFields, AlertsConfig, NotifierConfig, StatusRuleConfig, ThresholdRuleConfig
 from exporter.config.coordination import CoordinationConfig
-from exporter.config.elasticsearch import DeliveryConfig, ElasticsearchConfig, KibanaConfig, SpoolConfig
+from exporter.config.elasticsearch import (
+    DeliveryConfig, ElasticsearchConfig, KibanaConfig, OpenSearchConfig, SpoolConfig, StoreConfig,
+)
 from exporter.config.env import ENV_NESTING, ENV_PREFIX, apply_env
 from exporter.config.kafka import (
     DEFAULT_PROBE_AGES_S, Cluster, Granularity, KafkaSecurity, NameFilter, RecordsPerMessage, Scrape,
@@ -23,8 +25,9 @@ from exporter.config.secrets import secret_values
 
 __all__ = [
     "AlertMatchFields", "AlertsConfig", "Cluster", "Config", "ConfigError", "CoordinationConfig",
-    "DEFAULT_PROBE_AGES_S", "DeliveryConfig", "ENV_NESTING", "ENV_PREFIX", "ElasticsearchConfig", "Granularity", "HttpConfig",
-    "KafkaSecurity", "KibanaConfig", "LogConfig", "NameFilter", "NotifierConfig", "RecordsPerMessage", "Scrape",
-    "SecurityProtocol", "SpoolConfig", "StatusRuleConfig", "ThresholdRuleConfig", "TimeLagConfig", "apply_env",
+    "DEFAULT_PROBE_AGES_S", "DeliveryConfig", "ENV_NESTING", "ENV_PREFIX", "ElasticsearchConfig", "Granularity",
+    "HttpConfig", "KafkaSecurity", "KibanaConfig", "LogConfig", "NameFilter", "NotifierConfig", "OpenSearchConfig",
+    "RecordsPerMessage", "Scrape", "SecurityProtocol", "SpoolConfig", "StoreConfig", "StatusRuleConfig",
+    "ThresholdRuleConfig", "TimeLagConfig", "apply_env",
     "load", "parse", "parse_shard", "redacted", "secret_values",
 ]

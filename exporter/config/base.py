@@ -38,8 +38,8 @@ def host_port(servers: tuple[str, ...] | None) -> tuple[str, ...] | None:
 
 
 def one_auth(section: Any) -> Any:
-    """An HTTP client section (Elasticsearch, Kibana): an API key or a username and password, not both."""
-    if section.api_key is not None and (section.username or section.password is not None):
+    """An HTTP client section (Elasticsearch, OpenSearch, Kibana): an API key or a username and password, not both."""
+    if getattr(section, "api_key", None) is not None and (section.username or section.password is not None):
         raise ValueError("use either api_key or username/password, not both")
     if (section.username is None) != (section.password is None):
         raise ValueError("username and password go together")

@@ -1,10 +1,10 @@
-"""Where the documents go: the Elasticsearch section, the on-disk spool in front of it, and Kibana (where
-`lagwatch setup` imports the dashboards). Each section validates itself."""
+"""Where the documents go: the Elasticsearch section or the OpenSearch section (one store), the on-disk spool in
+front of it, and Kibana (where `lagwatch setup` imports the dashboards). Each section validates itself."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 
@@ -12,34 +12,71 @@ from exporter.config import paths
 from exporter.config.base import Strict, comma_list, one_auth
 
 
-class ElasticsearchConfig(Strict):
-    """Where the lag and alert documents are indexed."""
+class StoreConfig(Strict):
+    """What the Elasticsearch and OpenSearch sections share: where the store is and how lagwatch writes to it."""
+
+    section: ClassVar[str]  # the config section, named in errors about this store
+    product: ClassVar[str]
 
     hosts: Annotated[tuple[AnyHttpUrl, ...], Field(min_length=1, description=(
-        "Elasticsearch URLs; a list, or one comma-separated string. A password in a URL is a secret."
+        "The store's URLs; a list, or one comma-separated string. A password in a URL is a secret."
     ))] = (AnyHttpUrl("http://127.0.0.1:9200"),)
-    username: str | None = Field(None, description="Basic auth user, with `password` (not with `api_key`).")
+    username: str | None = Field(None, description="Basic auth user, with `password`.")
     password: SecretStr | None = Field(None, description="Basic auth password.")
-    api_key: SecretStr | None = Field(None, description="API key, base64 `id:key` (the `encoded` value "
-                                      "`POST /_security/api_key` returns); not with `username`.")
     ca_certs: Path | None = Field(None, description="PEM file of the CA that signed an HTTPS endpoint's "
                                   "certificate; unset: the system's trusted CAs.")
     verify_certs: bool = Field(True, description="Verify the server's certificate; `false` is for experiments only.")
     index_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description=(
         "Lag documents go to `<index_prefix>-lag`, alert transitions to `<index_prefix>-alerts` "
         "(aliases over daily indices, or data streams)."))] = "lagwatch"
-    storage: Literal["auto", "data_stream", "daily_indices"] = Field("auto", description=(
-        "`daily_indices`: `<prefix>-lag-YYYY.MM.DD` behind an alias, works on every Elasticsearch; "
-        "`data_stream`: a data stream with a lifecycle; `auto`: a data stream where the server has them."))
     retention_days: Annotated[int, Field(ge=1, description=(
         "Daily indices older than this are deleted; a data stream's lifecycle keeps this many days."))] = 30
     maintenance_interval_s: Annotated[float, Field(ge=1, description=(
         "How often retention is enforced (old daily indices deleted)."))] = 3600.0
     bulk_chunk: Annotated[int, Field(ge=1, le=50_000, description="Documents per `_bulk` request.")] = 1000
-    request_timeout_s: Annotated[float, Field(gt=0, description="Per Elasticsearch request.")] = 30.0
+    request_timeout_s: Annotated[float, Field(gt=0, description="Per request to the store.")] = 30.0
 
     _split = field_validator("hosts", mode="before")(classmethod(comma_list))
     _one_auth = model_validator(mode="after")(one_auth)
+
+
+class ElasticsearchConfig(StoreConfig):
+    """Where the lag and alert documents are indexed."""
+
+    section = "elasticsearch"
+    product = "Elasticsearch"
+
+    api_key: SecretStr | None = Field(None, description="API key, base64 `id:key` (the `encoded` value "
+                                      "`POST /_security/api_key` returns); not with `username`.")
+    storage: Literal["auto", "data_stream", "daily_indices"] = Field("auto", description=(
+        "`daily_indices`: `<prefix>-lag-YYYY.MM.DD` behind an alias, works on every Elasticsearch; "
+        "`data_stream`: a data stream with a lifecycle; `auto`: a data stream where the server has them."))
+
+
+class OpenSearchConfig(StoreConfig):
+    """OpenSearch instead of Elasticsearch (docs/opensearch.md): the same options, less what OpenSearch lacks."""
+
+    section = "opensearch"
+    product = "OpenSearch"
+
+    storage: Literal["auto", "daily_indices"] = Field("auto", description=(
+        "Always daily indices `<prefix>-lag-YYYY.MM.DD` behind an alias, deleted by lagwatch after "
+        "`retention_days` (`auto` means the same): OpenSearch's data streams have no lifecycle without ISM."))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_api_key(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("api_key") is not None:
+            raise ValueError("api_key: OpenSearch has no API keys: use username and password (or password_file)")
+        return value
+
+    @field_validator("storage", mode="before")
+    @classmethod
+    def _no_data_stream(cls, value: Any) -> Any:
+        if value == "data_stream":
+            raise ValueError("OpenSearch data streams have no lifecycle lagwatch can set (retention needs the ISM "
+                             "plugin): use daily_indices, which lagwatch deletes after retention_days itself")
+        return value
 
 
 class KibanaConfig(Strict):

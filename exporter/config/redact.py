@@ -24,5 +24,8 @@ def _mask_urls(data: Any) -> Any:
 
 def redacted(config: Any) -> dict[str, Any]:
     """The effective config (a Config) as plain data, secrets shown as '**********': every secret option
-    (SecretStr dumps masked), and the password of every URL (Elasticsearch hosts, Kibana, anything else)."""
-    return _mask_urls(config.model_dump(mode="json", exclude_none=False))
+    (SecretStr dumps masked), and the password of every URL (Elasticsearch hosts, Kibana, anything else). Of the
+    two stores only the one in use is shown (opensearch when set, else elasticsearch)."""
+    data = config.model_dump(mode="json", exclude_none=False)
+    data.pop("elasticsearch" if data.get("opensearch") is not None else "opensearch", None)
+    return _mask_urls(data)

@@ -12,7 +12,9 @@ from pydantic import Field, field_validator
 from exporter.config.alerts import AlertsConfig
 from exporter.config.base import Strict
 from exporter.config.coordination import CoordinationConfig
-from exporter.config.elasticsearch import DeliveryConfig, ElasticsearchConfig, KibanaConfig, SpoolConfig
+from exporter.config.elasticsearch import (
+    DeliveryConfig, ElasticsearchConfig, KibanaConfig, OpenSearchConfig, SpoolConfig, StoreConfig,
+)
 from exporter.config.kafka import Cluster, NameFilter, RecordsPerMessage, Scrape, TimeLagConfig
 
 
@@ -49,11 +51,13 @@ class Config(Strict):
     records_per_message: tuple[RecordsPerMessage, ...] = Field((), description=(
         "Producers that pack several items into one record: lag is then also reported in items."))
     elasticsearch: ElasticsearchConfig = Field(ElasticsearchConfig(), description="Where documents are indexed.")
+    opensearch: OpenSearchConfig | None = Field(None, description=(
+        "OpenSearch instead of Elasticsearch (docs/opensearch.md): one store, so never both sections."))
     kibana: KibanaConfig = Field(KibanaConfig(), description="Where `lagwatch setup` imports the dashboards.")
     log: LogConfig = Field(LogConfig(), description="The log's level and format.")
     delivery: DeliveryConfig = Field(DeliveryConfig(), description="The in-memory queue between a scrape and "
-                                     "Elasticsearch.")
-    spool: SpoolConfig = Field(SpoolConfig(), description="The on-disk spool for documents Elasticsearch cannot "
+                                     "the store.")
+    spool: SpoolConfig = Field(SpoolConfig(), description="The on-disk spool for documents the store cannot "
                                "take.")
     http: HttpConfig = Field(HttpConfig(), description="The health and metrics endpoints.")
     alerts: AlertsConfig = Field(AlertsConfig(), description="Statuses, alert rules and notifiers.")
@@ -69,6 +73,11 @@ class Config(Strict):
             raise ValueError(f"cluster names must be unique; repeated: {', '.join(duplicates)}")
         return value
 
+    @property
+    def store(self) -> StoreConfig:
+        """Where the documents go: the opensearch section when given, otherwise the elasticsearch one."""
+        return self.opensearch if self.opensearch is not None else self.elasticsearch
+
     def items_per_record(self, topic: str) -> int:
         for rule in self.records_per_message:
             if re.fullmatch(rule.topic, topic, re.DOTALL):
@@ -78,6 +87,12 @@ class Config(Strict):
     def across_sections(self) -> list[tuple[str, str]]:
         """Checks that need two sections, each reported at the field to change."""
         problems = []
+        if self.opensearch is not None and "elasticsearch" in self.model_fields_set:
+            problems.append(("opensearch", "set either elasticsearch or opensearch, not both: lagwatch writes to "
+                                           "one store (LAGWATCH_ELASTICSEARCH__* variables count as setting it)"))
+        if self.opensearch is not None and self.kibana.url is not None:
+            problems.append(("kibana.url", "Kibana cannot read OpenSearch: unset kibana.url and import "
+                                           "kibana/opensearch-dashboards/ into OpenSearch Dashboards (docs/opensearch.md)"))
         coordination = self.coordination
         if coordination is not None:
             names = [c.name for c in self.clusters]

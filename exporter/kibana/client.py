@@ -1,5 +1,6 @@
-"""`lagwatch setup`: install the Elasticsearch index templates (exporter/sinks/elasticsearch.py), import the
-Kibana saved objects and create or update the Kibana alerting rule. Idempotent: every step converges to the
+"""`lagwatch setup`: install the index templates in Elasticsearch or OpenSearch (exporter/sinks/elasticsearch.py),
+import the Kibana saved objects and create or update the Kibana alerting rule (with OpenSearch: say where the
+OpenSearch Dashboards objects are). Idempotent: every step converges to the
 same state when run again.
 
 Kibana is spoken to over its HTTP API with the standard library (no Kibana client exists for Python):
@@ -191,6 +192,12 @@ def setup(config: Config, sinks: list) -> list[str]:
     (lag documents, alert documents): their index templates come first, then the Kibana objects and rule."""
     log = logs.get()
     done = install_templates(sinks)
+    if config.opensearch is not None:  # Kibana cannot read OpenSearch (the config refuses kibana.url with it)
+        prefix = config.store.index_prefix
+        renamed = "" if prefix == "lagwatch" else f"; then set the index patterns' titles to {prefix}-lag* and {prefix}-alerts*"
+        done.append("opensearch-dashboards: import kibana/opensearch-dashboards/lagwatch-saved-objects.ndjson in "
+                    f"Dashboards Management > Saved objects > Import (docs/opensearch.md){renamed}")
+        return done
 
     kc = config.kibana
     if kc.url is None:
@@ -198,7 +205,7 @@ def setup(config: Config, sinks: list) -> list[str]:
         return done
     kibana = Kibana(kc)
     version = kibana.version()
-    prefix = config.elasticsearch.index_prefix
+    prefix = config.store.index_prefix
     saved = objects.saved_objects(prefix)
     result = kibana.import_saved_objects(objects.to_ndjson(saved))
     where = f"space {kc.space!r} of Kibana {version} at {display_url(kibana.base)}"

@@ -23,6 +23,7 @@ from exporter.runtime.scheduler import Scheduler
 from exporter.runtime.secrets import register_secrets
 from exporter.runtime.signals import DaemonSignals
 from exporter.sinks.queue import QueuedSink
+from exporter.sinks.stores import Store
 
 
 def run(config: Config, signals: DaemonSignals, load: Callable[[], Config], *, source: str | None = None,
@@ -60,13 +61,14 @@ class Daemon:
     installed by the delivery worker, so SIGTERM is honoured at any moment."""
 
     def __init__(
-        self, config: Config, sink=None, es_client: Elasticsearch | None = None
+        self, config: Config, sink=None, es_client: Store | Elasticsearch | None = None
     ):
         self.config = config
         self.log = logs.get()
         # Close on stop only what we built: a client passed in belongs to the caller.
         self._owns_client = es_client is None and sink is None
-        self.es_client = es_client if not self._owns_client else wiring.elasticsearch_client(config.elasticsearch)
+        # The store's client (Elasticsearch or OpenSearch, exporter/sinks/stores.py), or the one passed in.
+        self.es_client = es_client if not self._owns_client else wiring.store_client(config.store)
         inner = sink if sink is not None else wiring.spooling_sink(config, wiring.elasticsearch_sink(config, self.es_client))
         self.sink = QueuedSink(inner, config.delivery.queue_max_bytes)
         self.alert_sink = wiring.alert_sink(config, self.es_client)
@@ -122,7 +124,7 @@ class Daemon:
                 start_now=scrape_now is None or name in scrape_now,
             )
         self.scheduler.every(
-            "maintenance", self.config.elasticsearch.maintenance_interval_s, self._maintenance, start_now=False
+            "maintenance", self.config.store.maintenance_interval_s, self._maintenance, start_now=False
         )
 
     def _setup_sink(self) -> None:
@@ -213,8 +215,8 @@ class Daemon:
             self.config.groups, self.config.topics, self.config.scrape, self.config.time_lag,
             self.config.records_per_message,
         )
-        if config.elasticsearch != self.config.elasticsearch:
-            self.es_client = wiring.elasticsearch_client(config.elasticsearch)
+        if config.store != self.config.store:
+            self.es_client = wiring.store_client(config.store)
             self._owns_client = True
             # The spool directory carries over: what waits there is replayed to the new sink. The old
             # delivery worker drains (or spools) in the background: a reload never waits on Elasticsearch.
@@ -227,7 +229,7 @@ class Daemon:
             self._setup_sink()
             self.alert_sink = wiring.alert_sink(config, self.es_client)
         fresh = wiring.pipelines(config, self.sink, self._alerts_for(config), keep_documents=False, coordinator=self.coordinator)
-        new_alerting = (config.alerts, config.elasticsearch) != (self.config.alerts, self.config.elasticsearch)
+        new_alerting = (config.alerts, config.store) != (self.config.alerts, self.config.store)
         kept, started = [], []
         previous_clusters = {c.name: c for c in self.config.clusters}
         for index, pipeline in enumerate(fresh):

@@ -1,5 +1,5 @@
 """The work of the one-shot commands, for the CLI to print: one scrape of every cluster (`lagwatch once`) and
-the set-up of Elasticsearch and Kibana (`lagwatch setup`). Clients are built by exporter/runtime/wiring.py and
+the set-up of the store (Elasticsearch or OpenSearch) and Kibana (`lagwatch setup`). Clients are built by exporter/runtime/wiring.py and
 closed here; nothing is printed here."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from exporter.config import Config
 from exporter.kibana import client as kibana
 from exporter.runtime import wiring
 from exporter.runtime.pipeline import CycleResult
-from exporter.sinks.elasticsearch import SinkUnavailable
+from exporter.sinks.interface import SinkRefused, SinkUnavailable
 
 
 class SetupFailed(Exception):
@@ -19,8 +19,8 @@ class SetupFailed(Exception):
 
 def scrape_once(config: Config, index: bool = False) -> Iterator[CycleResult | None]:
     """One cycle of each cluster's pipeline, in the config's order: its result, or None when the cycle failed
-    (its error is in the log). With `index`, the documents are bulk-indexed into Elasticsearch as well."""
-    client = wiring.elasticsearch_client(config.elasticsearch) if index else None
+    (its error is in the log). With `index`, the documents are bulk-indexed into the store as well."""
+    client = wiring.store_client(config.store) if index else None
     sink = wiring.elasticsearch_sink(config, client) if client is not None else None
     try:
         for pipeline in wiring.pipelines(config, sink):
@@ -34,13 +34,13 @@ def scrape_once(config: Config, index: bool = False) -> Iterator[CycleResult | N
 
 
 def setup(config: Config) -> Iterator[str]:
-    """Index templates in Elasticsearch, then (with kibana.url) the saved objects and the rule in Kibana: one
-    line per step done. Raises SetupFailed at the first step that fails."""
-    client = wiring.elasticsearch_client(config.elasticsearch)
+    """Index templates in the store (Elasticsearch or OpenSearch), then (with kibana.url) the saved objects and
+    the rule in Kibana: one line per step done. Raises SetupFailed at the first step that fails."""
+    client = wiring.store_client(config.store)
     sinks = [wiring.elasticsearch_sink(config, client), wiring.alert_sink(config, client)]
     try:
         yield from kibana.setup(config, [s for s in sinks if s is not None])
-    except (kibana.KibanaError, SinkUnavailable) as exc:
+    except (kibana.KibanaError, SinkUnavailable, SinkRefused) as exc:
         raise SetupFailed(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - e.g. Elasticsearch refused the template: say why, no traceback
         raise SetupFailed(f"{type(exc).__name__}: {exc}") from None

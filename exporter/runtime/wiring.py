@@ -1,5 +1,5 @@
-"""Builds the running objects from a Config: Kafka and Elasticsearch clients, collectors, sinks, alerting,
-pipelines. Clients are built here and passed in to what uses them.
+"""Builds the running objects from a Config: Kafka and Elasticsearch (or OpenSearch) clients, collectors, sinks,
+alerting, pipelines. Clients are built here and passed in to what uses them.
 
 The daemon (exporter/runtime/daemon.py), `lagwatch once`/`setup`/`top` and the tests call these.
 """
@@ -18,12 +18,13 @@ from exporter.kafka import selection as kafka_selection
 from exporter.kafka.client import KafkaClient
 from exporter.kafka.collector import Collector
 from exporter.kafka.selection import Selection
-from exporter.config import Cluster, Config, ElasticsearchConfig
+from exporter.config import Cluster, Config, ElasticsearchConfig, OpenSearchConfig, StoreConfig
 from exporter.kafka.wire import KafkaWire
 from exporter.runtime.pipeline import ClusterPipeline
 from exporter.runtime.secrets import register_webhook_url
 from exporter.sinks.elasticsearch import ElasticsearchSink
 from exporter.sinks.interface import Sink
+from exporter.sinks.stores import ElasticsearchStore, Store
 from exporter.sinks.spool import Spool, SpoolingSink
 from exporter.alerts.engine import Alerting
 from exporter.coordination.alerting import ShardAlerting
@@ -58,6 +59,30 @@ def elasticsearch_client(config: ElasticsearchConfig) -> Elasticsearch:
     if not config.verify_certs:
         kwargs["verify_certs"] = False
     return Elasticsearch([str(h) for h in config.hosts], **kwargs)
+
+
+def opensearch_client(config: OpenSearchConfig):
+    """An opensearch-py client with the same timeouts and retries as the Elasticsearch one (imported here, so
+    an Elasticsearch user never loads it)."""
+    from opensearchpy import OpenSearch
+
+    kwargs: dict = {"timeout": config.request_timeout_s, "retry_on_timeout": True, "max_retries": 2}
+    if config.username is not None and config.password is not None:
+        kwargs["http_auth"] = (config.username, config.password.get_secret_value())
+    if config.ca_certs is not None:
+        kwargs["ca_certs"] = str(config.ca_certs)
+    if not config.verify_certs:
+        kwargs.update(verify_certs=False, ssl_show_warn=False)
+    return OpenSearch([str(h) for h in config.hosts], **kwargs)
+
+
+def store_client(config: StoreConfig) -> Store:
+    """The store of the config's elasticsearch or opensearch section (Config.store), with its client."""
+    if isinstance(config, OpenSearchConfig):
+        from exporter.sinks.opensearch import OpenSearchStore
+
+        return OpenSearchStore(opensearch_client(config))
+    return ElasticsearchStore(elasticsearch_client(config))
 
 
 def selection(config: Config, cluster: Cluster, owner: Callable[[str, str], bool] | None = None) -> Selection:
@@ -106,11 +131,11 @@ def notifiers(config: Config) -> list[WebhookNotifier]:
     return made
 
 
-def alert_sink(config: Config, client: Elasticsearch | None) -> ElasticsearchSink | None:
+def alert_sink(config: Config, client: Store | Elasticsearch | None) -> ElasticsearchSink | None:
     """Alert transitions: <index_prefix>-alerts, stored like the lag documents, with their own mapping."""
     if client is None or not config.alerts.index:
         return None
-    es = config.elasticsearch
+    es = config.store
     return ElasticsearchSink(
         client, prefix=es.index_prefix, storage=es.storage, retention_days=es.retention_days,
         chunk_size=es.bulk_chunk, kind="alerts", mappings_file="alert-mappings.json",
@@ -172,8 +197,9 @@ def pipelines(
     ]
 
 
-def elasticsearch_sink(config: Config, client: Elasticsearch) -> ElasticsearchSink:
-    es = config.elasticsearch
+def elasticsearch_sink(config: Config, client: Store | Elasticsearch) -> ElasticsearchSink:
+    """The lag documents' sink, in Elasticsearch or OpenSearch (whichever store `client` is)."""
+    es = config.store
     return ElasticsearchSink(
         client,
         prefix=es.index_prefix,
@@ -184,6 +210,6 @@ def elasticsearch_sink(config: Config, client: Elasticsearch) -> ElasticsearchSi
 
 
 def spooling_sink(config: Config, inner: Sink) -> SpoolingSink:
-    """What the daemon delivers through: documents Elasticsearch cannot take wait in the on-disk spool."""
+    """What the daemon delivers through: documents the store cannot take wait in the on-disk spool."""
     spool = Spool(config.spool.path, config.spool.max_bytes)
     return SpoolingSink(inner, spool, replay_documents=config.spool.replay_documents)

@@ -1,10 +1,12 @@
-"""Index lag documents into Elasticsearch: index template, daily indices or a data stream, bulk, retention.
+"""Index lag documents into Elasticsearch or OpenSearch: index template, daily indices or a data stream, bulk,
+retention.
 
-The client is built by the CLI and passed in. Storage:
+The store (exporter/sinks/stores.py: the client and what differs between the two products) is built by the
+CLI and passed in. Storage:
 - daily indices `<prefix>-lag-YYYY.MM.DD` (UTC day of the scrape slot) behind the alias `<prefix>-lag`,
   old ones deleted after `retention_days`: works on every Elasticsearch, including minimal distributions;
 - a data stream `<prefix>-lag` with a data-stream lifecycle, where the server supports data streams
-  (`storage: auto` detects it; `data_stream` insists on it).
+  (`storage: auto` detects it; `data_stream` insists on it); Elasticsearch only.
 Every document has a deterministic `_id`, so a retried or duplicated bulk never adds a document.
 """
 
@@ -17,42 +19,18 @@ from importlib import resources
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch, TransportError
-
 from exporter import logs
 from exporter.output.batch import Batch
-from exporter.sinks.interface import DeliveryResult, SinkRefused, SinkUnavailable
+from exporter.sinks.interface import DeliveryResult, SinkUnavailable
 from exporter.sinks.ledger import SinkCounts, SinkHealth
+from exporter.sinks.stores import Store, as_store
 
 MANAGED_BY = "lagwatch"
 TEMPLATE_VERSION = 1
 
 
-# What deliver reads back: {"errors": false, "items": [{"index": {"status": 201}}, ...]}, a failed item with its
-# error; not each item's index, id, shard, version and result (items answer in the order of the actions).
-_BULK_FILTER = "errors,items.*.status,items.*.error"
-
-
 def mappings(file: str) -> dict[str, Any]:
     return json.loads(resources.files("exporter.resources").joinpath(file).read_text())
-
-
-_HINTS = {
-    401: "check elasticsearch.username/password or api_key",
-    403: "the user lacks privileges on the index template or the indices (docs/configuration.md: the role lagwatch needs)",
-}
-
-
-def _unavailable(exc: Exception, what: str) -> SinkUnavailable | SinkRefused:
-    """SinkUnavailable (try again later: the spool keeps the documents) when Elasticsearch is unreachable,
-    overloaded (429) or failing (5xx); SinkRefused when it refused the request itself (4xx)."""
-    if isinstance(exc, ApiError):
-        status = exc.meta.status
-        if status >= 500 or status == 429:
-            return SinkUnavailable(f"Elasticsearch refused {what}: {exc}")
-        hint = _HINTS.get(status, "check the elasticsearch options and any index template on its indices")
-        return SinkRefused(f"Elasticsearch refused {what} ({status}): {exc}; {hint}", status)
-    return SinkUnavailable(f"Elasticsearch unreachable during {what}: {exc}")
 
 
 def _item_reason(info: dict[str, Any]) -> str:
@@ -67,9 +45,11 @@ def lag_mappings() -> dict[str, Any]:
 
 
 class ElasticsearchSink:
+    """The sink of either product: `client` is a Store, or an elasticsearch-py client (wrapped in one)."""
+
     def __init__(
         self,
-        client: Elasticsearch,
+        client: Store | Any,
         *,
         prefix: str = "lagwatch",
         storage: str = "auto",
@@ -82,7 +62,7 @@ class ElasticsearchSink:
         initial_backoff_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        self.client = client
+        self.store = as_store(client)
         self.kind = kind
         self.mappings_file = mappings_file
         self.prefix = prefix
@@ -103,49 +83,35 @@ class ElasticsearchSink:
 
     # --- setup --------------------------------------------------------------------------------
 
-    def supports_data_streams(self) -> bool:
-        """True when every node has the data-streams module (minimal distributions lack it)."""
-        info = self.client.nodes.info(metric="plugins")
-        nodes = info.get("nodes", {}).values()
-        return bool(nodes) and all(
-            any(m.get("name") == "data-streams" for m in node.get("modules", [])) for node in nodes
-        )
-
     def setup(self) -> str:
         """Install the index template (idempotent). Returns the storage mode in use."""
-        try:
-            mode = self.storage
-            if mode == "auto":
-                mode = "data_stream" if self.supports_data_streams() else "daily_indices"
-            meta = {"managed_by": MANAGED_BY, "version": TEMPLATE_VERSION}
-            settings = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
-            if mode == "data_stream":
-                self.client.indices.put_index_template(
-                    name=self.name,
-                    index_patterns=[self.name],
-                    data_stream={},
-                    priority=200,
-                    template={
-                        "settings": settings,
-                        "mappings": mappings(self.mappings_file),
-                        "lifecycle": {"data_retention": f"{self.retention_days}d"},
-                    },
-                    meta=meta,
-                )
-            else:
-                self.client.indices.put_index_template(
-                    name=self.name,
-                    index_patterns=[f"{self.name}-*"],
-                    priority=200,
-                    template={
-                        "settings": settings,
-                        "mappings": mappings(self.mappings_file),
-                        "aliases": {self.name: {}},
-                    },
-                    meta=meta,
-                )
-        except (TransportError, ConnectionError, ApiError) as exc:
-            raise _unavailable(exc, "setup") from exc
+        self.store.check()
+        mode = self.store.storage(self.storage)
+        meta = {"managed_by": MANAGED_BY, "version": TEMPLATE_VERSION}
+        settings = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
+        if mode == "data_stream":
+            self.store.put_index_template(self.name, {
+                "index_patterns": [self.name],
+                "data_stream": {},
+                "priority": 200,
+                "template": {
+                    "settings": settings,
+                    "mappings": mappings(self.mappings_file),
+                    "lifecycle": {"data_retention": f"{self.retention_days}d"},
+                },
+                "_meta": meta,
+            })
+        else:
+            self.store.put_index_template(self.name, {
+                "index_patterns": [f"{self.name}-*"],
+                "priority": 200,
+                "template": {
+                    "settings": settings,
+                    "mappings": mappings(self.mappings_file),
+                    "aliases": {self.name: {}},
+                },
+                "_meta": meta,
+            })
         self.mode = mode
         return mode
 
@@ -165,11 +131,8 @@ class ElasticsearchSink:
             self.setup()
         result = DeliveryResult()
         retry: list[Batch] = []
-        try:
-            for part in batch.parts(self.chunk_size):
-                self._send(part, result, retry)
-        except (TransportError, ConnectionError, ApiError) as exc:
-            raise _unavailable(exc, "the bulk request") from exc
+        for part in batch.parts(self.chunk_size):
+            self._send(part, result, retry)
         if retry:
             result.retry = Batch.joined(retry)
         return result
@@ -179,11 +142,9 @@ class ElasticsearchSink:
             if attempt:
                 self.sleep(self.initial_backoff_s * 2 ** (attempt - 1))
             try:
-                answer = self.client.bulk(
-                    operations=part.operations(self._op), index=self.index_for(part), filter_path=_BULK_FILTER
-                ).body
-            except ApiError as exc:
-                if exc.meta.status != 429 or attempt == self.max_retries:
+                answer = self.store.bulk(part.operations(self._op), self.index_for(part))
+            except SinkUnavailable as exc:
+                if exc.status != 429 or attempt == self.max_retries:
                     raise
                 continue  # the whole request refused for now: the same body again
             if not answer.get("errors"):
@@ -191,7 +152,7 @@ class ElasticsearchSink:
                 return
             items = answer.get("items", [])
             if len(items) != part.documents:
-                raise TransportError(f"bulk answered {len(items)} items for {part.documents} documents")
+                raise SinkUnavailable(f"bulk answered {len(items)} items for {part.documents} documents")
             again, later, ids = [], [], None
             for position, item in enumerate(items):
                 ((_, info),) = item.items()
@@ -235,14 +196,8 @@ class ElasticsearchSink:
         if self._last_prune_day == today.isoformat():
             return []
         cutoff = today - timedelta(days=self.retention_days)
-        try:
-            existing = self.client.indices.get(index=f"{self.name}-*", expand_wildcards="open,closed")
-        except ApiError as exc:
-            if exc.meta.status == 404:
-                return []
-            raise
         doomed = []
-        for index in existing:
+        for index in self.store.index_names(f"{self.name}-*"):
             try:
                 day = datetime.strptime(index.rsplit("-", 1)[-1], "%Y.%m.%d").date()
             except ValueError:
@@ -250,14 +205,14 @@ class ElasticsearchSink:
             if day < cutoff:
                 doomed.append(index)
         for index in doomed:
-            self.client.indices.delete(index=index)
+            self.store.delete_index(index)
         self._last_prune_day = today.isoformat()
         return doomed
 
 
 def install_templates(sinks: Sequence[ElasticsearchSink]) -> list[str]:
-    """`lagwatch setup`'s Elasticsearch step: install each sink's index template (lag documents, alert
-    documents) and pick its storage; one human-readable line per sink, for the CLI to print."""
+    """`lagwatch setup`'s store step: install each sink's index template (lag documents, alert documents) in
+    Elasticsearch or OpenSearch and pick its storage; one human-readable line per sink, for the CLI to print."""
     log = logs.get()
     done: list[str] = []
     for sink in sinks:
@@ -267,6 +222,6 @@ def install_templates(sinks: Sequence[ElasticsearchSink]) -> list[str]:
             if mode == "data_stream"
             else f"daily indices {sink.name}-YYYY.MM.DD behind the alias {sink.name}, kept {sink.retention_days} days"
         )
-        done.append(f"elasticsearch: index template {sink.name} installed ({storage})")
+        done.append(f"{sink.store.section}: index template {sink.name} installed ({storage})")
         log.info("setup_index_template", template=sink.name, storage=mode)
     return done

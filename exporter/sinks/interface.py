@@ -18,10 +18,14 @@ from exporter.sinks.ledger import SinkCounts, SinkHealth
 class SinkUnavailable(Exception):
     """The store could not be reached, is overloaded (429) or failing (5xx): try again later."""
 
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status  # the HTTP status when the store answered (429, 5xx); None when unreachable
+
 
 class SinkRefused(Exception):
     """The store answered and refuses the request itself (4xx other than 429: credentials, privileges, a
-    malformed request, a conflicting index template). Sending it again will not help: a configuration
+    malformed request, a conflicting index template, a server of the other product). Sending it again will not help: a configuration
     problem for the operator, reported as such instead of being retried like an outage."""
 
     def __init__(self, message: str, status: int | None = None):
