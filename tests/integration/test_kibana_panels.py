@@ -5,82 +5,25 @@ tests/lens_aggs.py translates each panel into the aggregation Kibana would send)
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
-from kafka import KafkaAdminClient
 
 from exporter.kibana import objects as kibana_objects
 from exporter.kibana.lens import LAG_VIEW
-from exporter.alerts.engine import Alerting
-from exporter.kafka.collector import Collector, Selection
-from exporter.evaluator.rules import Match, ThresholdRule
-from exporter.kafka.client import KafkaClient
-from exporter.kafka.wire import KafkaWire
-from exporter.runtime.pipeline import ClusterPipeline
-from exporter.sinks.elasticsearch import ElasticsearchSink
 from tests import lens_aggs
-from tests.harness import unique, wait_for
+from tests.harness import unique
+from tests.scraped_estate import SCRAPES, scraped_estate
 
 pytestmark = pytest.mark.integration
-
-SCRAPES = 3
-
-
-def _next_second(after: float) -> None:
-    """interval_s=1: a scrape in the same second would share the previous one's slot (and _ids)."""
-    wait_for(lambda: int(time.time()) > int(after), timeout=5, interval=0.05, what="the next scrape slot")
 
 
 @pytest.fixture(scope="module")
 def scraped(bootstrap, es):
-    """Two topics, three groups (one keeps a live member, two read the same topic), three scrapes with
-    traffic in between, a lag alert rule on the real alerting engine; lag and alert documents indexed under a
-    unique prefix. Yields (saved objects for that prefix, pipeline results, prefix)."""
-    from tests.harness import KafkaDriver
-
-    kafka = KafkaDriver(bootstrap)
+    """The estate of tests/scraped_estate.py indexed into the node under a unique prefix. Yields (saved
+    objects for that prefix, pipeline results, prefix)."""
     prefix = unique("kbn")
-    orders, audit = kafka.create_topic(unique("orders"), partitions=3), kafka.create_topic(unique("audit"))
-    live, batch, auditor = unique("billing"), unique("reports"), unique("auditor")
-    kafka.produce(orders, {0: 20, 1: 10, 2: 5})
-    kafka.produce(audit, {0: 8})
-    member = kafka.consume(live, orders, count=12, keep_open=True)
-    kafka.consume(batch, orders, count=30)
-    kafka.consume(auditor, audit, count=3)
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test")
-    groups = {live, batch, auditor}
-    collector = Collector("local", KafkaClient(lambda: KafkaWire(admin, timeout_s=10)), Selection(group=groups.__contains__))
-    lag_sink = ElasticsearchSink(es, prefix=prefix)
-    alert_sink = ElasticsearchSink(es, prefix=prefix, kind="alerts", mappings_file="alert-mappings.json")
-    alerting = Alerting(
-        "local",
-        threshold_rules=[ThresholdRule("consumer-lag", Match(groups=tuple(sorted(groups))), "lag", warn=1)],
-        sink=alert_sink,
-    )
-    pipeline = ClusterPipeline(
-        collector, lag_sink, interval_s=1, evaluate=alerting.evaluate, alert=alerting.alert
-    )
-    results = []
-    try:
-        for n in range(SCRAPES):
-            if n:
-                _next_second(results[-1].report.snapshot.taken_at)
-                kafka.produce(orders, {0: 6, 1: 3, 2: 0})
-                kafka.produce(audit, {0: 2})
-            results.append(pipeline.run_once())
-            assert results[-1].sink_error is None
-        es.indices.refresh(index=f"{prefix}-*")
+    with scraped_estate(bootstrap, es, es, prefix) as results:
         yield kibana_objects.saved_objects(prefix), results, prefix
-    finally:
-        member.close(autocommit=False)
-        collector.close()
-        kafka.close()
-        for kind in ("lag", "alerts"):
-            for index in es.indices.get(index=f"{prefix}-{kind}-*"):
-                es.indices.delete(index=index)
-            es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-{kind}")
 
 
 def _titles(objects) -> dict[str, str]:
