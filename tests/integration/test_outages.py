@@ -32,14 +32,16 @@ from tests.harness import KafkaDriver, unique, wait_for
 pytestmark = pytest.mark.integration
 
 
-def daemon_config(cluster: str, bootstrap: str, es_url: str, group: str, prefix: str, spool_dir, **scrape):
+def daemon_config(cluster: str, bootstrap: str, es_url: str, group: str, prefix: str, spool_dir,
+                  store: str = "elasticsearch", **scrape):
+    """`store`: the config section of the node at es_url ("elasticsearch" or "opensearch")."""
     return config_module.parse(
         {
             "clusters": [{"name": cluster, "bootstrap_servers": bootstrap, "request_timeout_s": 2}],
             "groups": {"allow": [group]},
             "scrape": {"interval_s": 1, **scrape},
             "time_lag": {"broker_probes": False},
-            "elasticsearch": {"hosts": [es_url], "index_prefix": prefix, "request_timeout_s": 3},
+            store: {"hosts": [es_url], "index_prefix": prefix, "request_timeout_s": 3},
             "spool": {"dir": str(spool_dir)},
             "http": {"enabled": False},
         },

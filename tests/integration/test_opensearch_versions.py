@@ -1,0 +1,72 @@
+"""The version matrix, OpenSearch side: a focused subset of the OpenSearch tier runs again, unchanged, against a
+node of each other release CI tests (exporter/versions.py: 3.3.0, on a Java 21+ JDK). `os_node`, `os_url`
+and `opensearch` are overridden here, so those tests index into and search that node with the opensearch-py
+lagwatch ships. The main release runs the whole tier in its own modules.
+
+Left to the main release (the code paths do not depend on the server's version): the outage with spool and
+replay (it stops and restarts the node: a minute more of CI), and credentials on a node without a security
+plugin."""
+
+from __future__ import annotations
+
+import opensearchpy
+import pytest
+from opensearchpy import OpenSearch
+
+from devstack.versions import OPENSEARCH_MATRIX, OPENSEARCH_VERSION
+from tests.integration import test_opensearch, test_opensearch_delivery, test_opensearch_panels
+
+pytestmark = [pytest.mark.integration, pytest.mark.matrix]
+
+EXTRA = [v for v in OPENSEARCH_MATRIX if v != OPENSEARCH_VERSION]
+
+
+@pytest.fixture(scope="module", params=EXTRA, ids=[f"opensearch-{v}" for v in EXTRA])
+def os_node(request, opensearch_of_version):
+    return opensearch_of_version(request.param)
+
+
+@pytest.fixture(scope="module")
+def os_url(os_node) -> str:
+    return os_node.url
+
+
+@pytest.fixture(scope="module")
+def opensearch(os_url):
+    client = OpenSearch(os_url, timeout=30)
+    yield client
+    client.close()
+
+
+def test_the_node_is_that_release_and_lagwatch_s_client_talks_to_it(opensearch, os_node):
+    # Guards the matrix itself: the tests below must reach the other release, through lagwatch's own client.
+    version = opensearch.info()["version"]
+    assert version["distribution"] == "opensearch" and version["number"] in EXTRA == [os_node.version]
+    assert opensearchpy.__versionstr__.startswith("3.")
+
+
+spooling = test_opensearch_delivery.spooling
+test_setup_installs_templates_opensearch_accepts_and_a_second_run_converges = (
+    test_opensearch.test_setup_installs_templates_opensearch_accepts_and_a_second_run_converges)
+test_once_with_index_writes_one_scrape_behind_the_alias = test_opensearch.test_once_with_index_writes_one_scrape_behind_the_alias
+test_run_indexes_every_interval_until_sigterm = test_opensearch.test_run_indexes_every_interval_until_sigterm
+test_an_opensearch_node_under_elasticsearch_is_refused_naming_the_field_not_as_a_200 = (
+    test_opensearch.test_an_opensearch_node_under_elasticsearch_is_refused_naming_the_field_not_as_a_200)
+test_a_partial_bulk_failure_indexes_the_rest_and_counts_each_refusal_with_its_reason = (
+    test_opensearch_delivery.test_a_partial_bulk_failure_indexes_the_rest_and_counts_each_refusal_with_its_reason)
+test_retention_deletes_daily_indices_past_retention_days_and_keeps_the_rest = (
+    test_opensearch_delivery.test_retention_deletes_daily_indices_past_retention_days_and_keeps_the_rest)
+
+# The aggregation behind every visualization, control and saved search, on real scrapes indexed into the node.
+scraped = test_opensearch_panels.scraped
+test_the_aggregation_behind_each_visualization_returns_buckets_with_values = (
+    test_opensearch_panels.test_the_aggregation_behind_each_visualization_returns_buckets_with_values)
+test_total_lag_per_cluster_is_the_mean_total_per_scrape_not_a_sum_over_scrapes = (
+    test_opensearch_panels.test_total_lag_per_cluster_is_the_mean_total_per_scrape_not_a_sum_over_scrapes)
+test_top_groups_by_lag_are_the_estate_s_groups_at_their_highest_lag = (
+    test_opensearch_panels.test_top_groups_by_lag_are_the_estate_s_groups_at_their_highest_lag)
+test_the_partitions_table_shows_each_partition_s_latest_offsets_and_lag = (
+    test_opensearch_panels.test_the_partitions_table_shows_each_partition_s_latest_offsets_and_lag)
+test_every_control_offers_the_estate_s_values = test_opensearch_panels.test_every_control_offers_the_estate_s_values
+test_the_alert_events_search_finds_alerts_with_every_column = (
+    test_opensearch_panels.test_the_alert_events_search_finds_alerts_with_every_column)
