@@ -22,6 +22,7 @@ from exporter.runtime.daemon import Daemon
 from devstack.common import stderr_progress
 from devstack.elasticsearch import ElasticsearchNode
 from devstack.kafka import KafkaBroker
+from devstack.opensearch import OpenSearchNode
 
 TOPICS = {"demo.orders": 6, "demo.payments": 3}
 PRODUCE_PER_SECOND = 40
@@ -97,10 +98,10 @@ def _lagwatch_command() -> str:
     return argv0 if os.path.basename(argv0) == "lagwatch" else "lagwatch"
 
 
-def run(stop: threading.Event, interval_s: float = 5.0, top: bool = False) -> int:
+def run(stop: threading.Event, interval_s: float = 5.0, top: bool = False, store: str = "elasticsearch") -> int:
     """The demo until `stop`; with `top`, the live view runs in this terminal (the log goes to a file) and
-    quitting it (q) ends the demo."""
-    kafka, es = KafkaBroker(), ElasticsearchNode()
+    quitting it (q) ends the demo. `store`: "elasticsearch" or "opensearch" (the node and the config section)."""
+    kafka, es = KafkaBroker(), (OpenSearchNode() if store == "opensearch" else ElasticsearchNode())
     threads: list[threading.Thread] = []
     traffic_stop = threading.Event()
     daemon = None
@@ -122,7 +123,7 @@ def run(stop: threading.Event, interval_s: float = 5.0, top: bool = False) -> in
             {
                 "clusters": [{"name": "demo", "bootstrap_servers": [kafka.bootstrap]}],
                 "scrape": {"interval_s": interval_s},
-                "elasticsearch": {"hosts": [es.url]},
+                store: {"hosts": [es.url]},
                 "log": {"format": "console"},
             },
             environ={},
@@ -136,7 +137,7 @@ def run(stop: threading.Event, interval_s: float = 5.0, top: bool = False) -> in
         daemon = Daemon(config)
         daemon.start()
         stderr_progress(
-            f"demo running: Kafka {kafka.bootstrap}, Elasticsearch {es.url} "
+            f"demo running: Kafka {kafka.bootstrap}, {es.product} {es.url} "
             f"(documents in {daemon.sink.name}); Ctrl-C stops"
         )
         if top:

@@ -222,7 +222,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     stop = stop_event()
     try:
-        return demo.run(stop, interval_s=args.interval, top=args.top)
+        return demo.run(stop, interval_s=args.interval, top=args.top, store=args.store)
     except StackError as exc:
         print(f"lagwatch: local stack failed: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -230,19 +230,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_devstack(args: argparse.Namespace) -> int:
     try:
-        from devstack import ElasticsearchNode, KafkaBroker
+        from devstack import ElasticsearchNode, KafkaBroker, OpenSearchNode
         from devstack.common import StackError
     except ModuleNotFoundError as exc:
         return devstack_missing(exc)
     from exporter.runtime.signals import stop_event
 
-    kafka, es = KafkaBroker(), ElasticsearchNode()
+    kafka, es = KafkaBroker(), (OpenSearchNode() if args.store == "opensearch" else ElasticsearchNode())
     stop = stop_event()
     try:
         kafka.start()
         es.start()
         print(f"kafka bootstrap:  {kafka.bootstrap}")
-        print(f"elasticsearch:    {es.url}")
+        print(f"{args.store + ':':<17} {es.url}")
         print("press Ctrl-C to stop and remove both")
         stop.wait()
     except StackError as exc:

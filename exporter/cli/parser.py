@@ -30,8 +30,8 @@ commands in the order you usually need them:
   lagwatch top -c lagwatch.yaml            live terminal view of lag per group (or: top --bootstrap HOST:PORT)
   lagwatch setup -c lagwatch.yaml          index template + Kibana dashboards and rule (idempotent)
   lagwatch run -c lagwatch.yaml            the daemon: scrape every interval, index into Elasticsearch
-  lagwatch demo                            local Kafka + Elasticsearch + demo traffic + the daemon
-  lagwatch devstack                        only the local Kafka + Elasticsearch (needs a JDK and Maven)
+  lagwatch demo [--store opensearch]       local Kafka + Elasticsearch (or OpenSearch) + demo traffic + the daemon
+  lagwatch devstack [--store opensearch]   only the local Kafka + Elasticsearch (or OpenSearch; needs a JDK, Maven)
 
 environment:
   LAGWATCH_CONFIG            config file used when -c is not given
@@ -68,6 +68,14 @@ def _add_shard(parser: argparse.ArgumentParser) -> None:
         help="report only shard I of N (0 <= I < N) of the consumer groups, split by a stable hash of "
         "the group name; run N processes (0/N ... N-1/N) for large estates, two per shard for HA "
         "(replicas write identical document ids: no duplicates). Overrides scrape.shard",
+    )
+
+
+def _add_store(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store", choices=("elasticsearch", "opensearch"), default="elasticsearch",
+        help="the local store: an Elasticsearch node (default) or an OpenSearch node, whose dashboards are "
+        "kibana/opensearch-dashboards/ (docs/opensearch.md)",
     )
 
 
@@ -148,6 +156,7 @@ Without Kibana: Stack Management > Saved objects > Import, and pick the .ndjson 
     )
     demo.add_argument("--interval", type=float, default=5.0, metavar="SECONDS", help="scrape interval (default 5)")
     demo.add_argument("--top", action="store_true", help="show the live view (lagwatch top) in this terminal")
+    _add_store(demo)
 
     devstack = commands.add_parser(
         "devstack",
@@ -155,6 +164,7 @@ Without Kibana: Stack Management > Saved objects > Import, and pick the .ndjson 
         description="Start a throw-away Kafka broker and Elasticsearch node on 127.0.0.1, fetched "
         "from Maven Central into the cache on first use, and keep them running until Ctrl-C.",
     )
+    _add_store(devstack)
     _add_top(commands)
     return parser
 
