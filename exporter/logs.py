@@ -106,10 +106,6 @@ def configure(level: str = "info", fmt: str = "json", stream=None) -> None:
     # flood the log. lagwatch reports each failure once per scrape (scrape_failed / scrape_error) with the
     # cluster named; the library's own lines only show at log.level debug.
     logging.getLogger("kafka").setLevel(logging.WARNING if level == "debug" else logging.CRITICAL)
-    # opensearch-py logs every failed request at WARNING (each retry, a traceback for connection errors):
-    # lagwatch's own events (sink_unavailable, documents_spooled, sink_refused) say it once, with what happens
-    # to the documents. The library's lines show at log.level debug, as elastic_transport's do.
-    logging.getLogger("opensearch").setLevel(logging.WARNING if level == "debug" else logging.CRITICAL)
     # A thread that dies of an exception would print its traceback on stderr: one event instead.
     threading.excepthook = _thread_crashed
 

@@ -41,6 +41,15 @@ def elasticsearch_service() -> ElasticsearchNode | ExternalElasticsearch:
     return ExternalElasticsearch(external) if external else ElasticsearchNode()
 
 
+def opensearch_store(url: str):
+    """lagwatch's OpenSearch store (exporter/sinks/opensearch.py) for the node at `url`, built as the daemon
+    builds it from an `opensearch:` section."""
+    from exporter.config import OpenSearchConfig
+    from exporter.runtime.wiring import opensearch_store as build
+
+    return build(OpenSearchConfig(hosts=[url]))
+
+
 def start_all(services: Iterable) -> None:
     """Start services side by side (each takes seconds of JVM start-up); raise the first failure."""
     in_parallel([service.start for service in services])

@@ -6,12 +6,17 @@ The daemon (exporter/runtime/daemon.py), `lagwatch once`/`setup`/`top` and the t
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import socket
 from collections.abc import Callable
 
+from elastic_transport import Transport
+from elastic_transport.client_utils import url_to_node_config
 from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient
 
+from exporter import __version__
 from exporter.kafka import connect as kafka_connect
 
 from exporter.kafka import selection as kafka_selection
@@ -24,6 +29,7 @@ from exporter.runtime.pipeline import ClusterPipeline
 from exporter.runtime.secrets import register_webhook_url
 from exporter.sinks.elasticsearch import ElasticsearchSink
 from exporter.sinks.interface import Sink
+from exporter.sinks.opensearch import OpenSearchStore
 from exporter.sinks.stores import ElasticsearchStore, Store
 from exporter.sinks.spool import Spool, SpoolingSink
 from exporter.alerts.engine import Alerting
@@ -61,27 +67,28 @@ def elasticsearch_client(config: ElasticsearchConfig) -> Elasticsearch:
     return Elasticsearch([str(h) for h in config.hosts], **kwargs)
 
 
-def opensearch_client(config: OpenSearchConfig):
-    """An opensearch-py client with the same timeouts and retries as the Elasticsearch one (imported here, so
-    an Elasticsearch user never loads it)."""
-    from opensearchpy import OpenSearch
-
-    kwargs: dict = {"timeout": config.request_timeout_s, "retry_on_timeout": True, "max_retries": 2}
+def opensearch_store(config: OpenSearchConfig) -> OpenSearchStore:
+    """The OpenSearch store over elastic_transport, with the Elasticsearch client's timeouts and retries; a
+    user:password in a host URL or username/password become basic auth (exporter/sinks/opensearch.py)."""
+    nodes = []
+    for host in config.hosts:
+        node = url_to_node_config(str(host), use_default_ports_for_scheme=True)
+        if node.scheme == "https":
+            ca = str(config.ca_certs) if config.ca_certs is not None else None
+            node = dataclasses.replace(node, ca_certs=ca, verify_certs=config.verify_certs,
+                                       ssl_show_warn=config.verify_certs)
+        nodes.append(dataclasses.replace(node, request_timeout=config.request_timeout_s))
+    headers = {"user-agent": f"lagwatch/{__version__}"}
     if config.username is not None and config.password is not None:
-        kwargs["http_auth"] = (config.username, config.password.get_secret_value())
-    if config.ca_certs is not None:
-        kwargs["ca_certs"] = str(config.ca_certs)
-    if not config.verify_certs:
-        kwargs.update(verify_certs=False, ssl_show_warn=False)
-    return OpenSearch([str(h) for h in config.hosts], **kwargs)
+        token = base64.b64encode(f"{config.username}:{config.password.get_secret_value()}".encode()).decode()
+        headers["authorization"] = f"Basic {token}"
+    return OpenSearchStore(Transport(nodes, max_retries=2, retry_on_timeout=True, meta_header=False), headers)
 
 
 def store_client(config: StoreConfig) -> Store:
     """The store of the config's elasticsearch or opensearch section (Config.store), with its client."""
     if isinstance(config, OpenSearchConfig):
-        from exporter.sinks.opensearch import OpenSearchStore
-
-        return OpenSearchStore(opensearch_client(config))
+        return opensearch_store(config)
     return ElasticsearchStore(elasticsearch_client(config))
 
 

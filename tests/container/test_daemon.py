@@ -24,13 +24,15 @@ pytestmark = pytest.mark.integration
 CONFIG_PATH = "/etc/lagwatch/lagwatch.yaml"
 
 
-def write_config(tmp_path, *, cluster, bootstrap, es_url, group, prefix, webhook_url=None, name="lagwatch") -> str:
+def write_config(tmp_path, *, cluster, bootstrap, es_url, group, prefix, webhook_url=None, name="lagwatch",
+                 store="elasticsearch") -> str:
+    """`store`: the config section of the node at es_url ("elasticsearch" or "opensearch")."""
     config = {
         "clusters": [{"name": cluster, "bootstrap_servers": bootstrap, "request_timeout_s": 3}],
         "groups": {"allow": [group]},
         "scrape": {"interval_s": 2},
         "time_lag": {"broker_probes": False},
-        "elasticsearch": {"hosts": [es_url], "index_prefix": prefix, "request_timeout_s": 3},
+        store: {"hosts": [es_url], "index_prefix": prefix, "request_timeout_s": 3},
         "log": {"format": "json"},
     }
     if webhook_url:

@@ -13,9 +13,8 @@ from structlog.testing import capture_logs
 from exporter.runtime import wiring as app
 from exporter.runtime.daemon import Daemon
 from exporter.sinks.elasticsearch import ElasticsearchSink
-from exporter.sinks.opensearch import OpenSearchStore
 from exporter.sinks.spool import Spool, SpoolingSink
-from tests.harness import unique, wait_for
+from tests.harness import opensearch_store, unique, wait_for
 from tests.integration.test_outages import Recording, daemon_config, events
 from tests.integration.test_sink_refusals import real_documents
 from tests.scraped_estate import drop
@@ -24,10 +23,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def spooling(opensearch, tmp_path):
+def spooling(os_url, opensearch, tmp_path):
     """A SpoolingSink over the OpenSearch store under a fresh prefix: (sink, prefix)."""
     prefix = unique("lwosd")
-    inner = ElasticsearchSink(OpenSearchStore(opensearch), prefix=prefix)
+    inner = ElasticsearchSink(opensearch_store(os_url), prefix=prefix)
     yield SpoolingSink(inner, Spool(tmp_path / "spool", max_bytes=10**7), retry_after_s=0), prefix
     drop(opensearch, prefix)
 
@@ -55,10 +54,10 @@ def test_a_partial_bulk_failure_indexes_the_rest_and_counts_each_refusal_with_it
     assert opensearch.count(index=today)["count"] == len(first) + len(docs) - 2
 
 
-def test_retention_deletes_daily_indices_past_retention_days_and_keeps_the_rest(opensearch):
+def test_retention_deletes_daily_indices_past_retention_days_and_keeps_the_rest(os_url, opensearch):
     prefix = unique("lwosr")
     now = datetime(2026, 3, 31, 12, tzinfo=timezone.utc).timestamp()
-    sink = ElasticsearchSink(OpenSearchStore(opensearch), prefix=prefix, retention_days=30, clock=lambda: now)
+    sink = ElasticsearchSink(opensearch_store(os_url), prefix=prefix, retention_days=30, clock=lambda: now)
     try:
         sink.setup()
         names = [f"{prefix}-lag-{day}" for day in ("2026.02.27", "2026.02.28", "2026.03.01", "2026.03.31")]

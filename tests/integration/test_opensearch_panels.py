@@ -11,19 +11,18 @@ import pytest
 
 from exporter.kibana import osd
 from exporter.kibana.lens import ALERTS_VIEW, LAG_VIEW
-from exporter.sinks.opensearch import OpenSearchStore
 from tests import osd_aggs
-from tests.harness import unique
+from tests.harness import opensearch_store, unique
 from tests.scraped_estate import SCRAPES, scraped_estate
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def scraped(bootstrap, opensearch):
+def scraped(bootstrap, os_url, opensearch):
     """Yields (OpenSearch Dashboards objects for a unique prefix, the pipeline results, the index titles)."""
     prefix = unique("osd")
-    with scraped_estate(bootstrap, opensearch, OpenSearchStore(opensearch), prefix) as results:
+    with scraped_estate(bootstrap, opensearch, opensearch_store(os_url), prefix) as results:
         objects = osd.saved_objects(prefix)
         titles = {o["id"]: o["attributes"]["title"] for o in objects if o["type"] == "index-pattern"}
         yield objects, results, titles

@@ -20,18 +20,20 @@ def test_check_config_names_the_tested_releases_on_stderr_after_the_config_ok_li
     assert result.returncode == 0, result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines[-2].startswith("# config OK") and lines[-1] == versions.tested_line()
-    assert all(v in lines[-1] for v in versions.KAFKA_TESTED + versions.ELASTICSEARCH_TESTED)
+    assert all(v in lines[-1] for v in versions.KAFKA_TESTED + versions.ELASTICSEARCH_TESTED + versions.OPENSEARCH_TESTED)
     assert "tested with" not in result.stdout and yaml.safe_load(result.stdout)["clusters"]  # stdout stays YAML
 
 
 def test_the_local_stack_and_the_matrix_pin_the_tested_releases():
     assert devstack_versions.KAFKA_MATRIX == versions.KAFKA_TESTED
     assert devstack_versions.ELASTICSEARCH_MATRIX == versions.ELASTICSEARCH_TESTED
+    assert devstack_versions.OPENSEARCH_MATRIX == versions.OPENSEARCH_TESTED
+    assert versions.OPENSEARCH_MAIN in versions.OPENSEARCH_TESTED
     assert versions.KAFKA_MAIN in versions.KAFKA_TESTED and versions.ELASTICSEARCH_MAIN in versions.ELASTICSEARCH_TESTED
 
 
 def test_the_docs_supported_versions_table_lists_every_tested_release():
     page = (ROOT / "docs" / "versions.md").read_text()
     section = page.split("# Supported versions", 1)[1].split("\n## ", 1)[0]
-    listed = set(re.findall(r"^\| (?:Kafka|Elasticsearch) (\d+\.\d+\.\d+)", section, re.M))
-    assert listed == set(versions.KAFKA_TESTED + versions.ELASTICSEARCH_TESTED)
+    listed = set(re.findall(r"^\| (?:Kafka|Elasticsearch|OpenSearch) (\d+\.\d+\.\d+)", section, re.M))
+    assert listed == set(versions.KAFKA_TESTED + versions.ELASTICSEARCH_TESTED + versions.OPENSEARCH_TESTED)
