@@ -101,6 +101,23 @@ def opensearch_home(version: str, progress: Progress = stderr_progress) -> Path:
     return _integ_test_zip("org.opensearch.distribution.integ-test-zip", "opensearch", "OpenSearch", version, progress)
 
 
+def opensearch_plugin_zip(name: str, version: str, progress: Progress = stderr_progress) -> Path:
+    """`org.opensearch.plugin:<name>:<version>:zip` (e.g. opensearch-security 2.19.4.0), downloaded once into
+    the cache, for `bin/opensearch-plugin install`."""
+    downloads = cache_dir() / "downloads"
+    archive = downloads / f"{name}-{version}.zip"
+    if archive.exists():
+        return archive
+    progress(f"fetching the OpenSearch plugin {name} {version} from Maven Central (first run only) ...")
+    downloads.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="lagwatch-mvn-") as tmp:
+        _mvn(["dependency:copy", f"-Dartifact=org.opensearch.plugin:{name}:{version}:zip",
+              f"-DoutputDirectory={downloads}"], Path(tmp), f"{name} {version}")
+    if not archive.exists():
+        raise StackError(f"maven reported success but {archive} is missing")
+    return archive
+
+
 def _integ_test_zip(group: str, name: str, product: str, version: str, progress: Progress) -> Path:
     """`<group>:<name>:<version>:zip` from Maven Central, unpacked once into the cache; its home directory."""
     base = cache_dir() / f"{name}-{version}"

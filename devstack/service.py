@@ -61,11 +61,7 @@ class LocalService:
 
     def start(self, timeout: float | None = None):
         """Launch, and return once the service answers; a service that does not is stopped, its files kept."""
-        return self.launch().ready(timeout)
-
-    def ready(self, timeout: float | None = None):
-        """Return once a launched service answers (the test session launches some early, to start beside the
-        others); one that does not is stopped, its files kept."""
+        self.launch()
         try:
             self._wait_ready(self.start_timeout if timeout is None else timeout)
         except BaseException:

@@ -26,12 +26,10 @@ def _private_state_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def _stack(opensearch_of_version):
-    """Start Kafka and Elasticsearch together the first time any test asks for either, and launch beside them
-    the OpenSearch nodes the selected tests use (they wait for those when they first ask)."""
+def _stack():
+    """Start Kafka and Elasticsearch together the first time any test asks for either."""
     kafka, es = harness.kafka_service(), harness.elasticsearch_service()
     _services.update(kafka=kafka, elasticsearch=es)
-    opensearch_of_version.launch(_OPENSEARCH_WANTED)
     try:
         harness.start_all([kafka, es])
         yield kafka, es
@@ -179,66 +177,34 @@ def es_of_version():
             _services.pop(f"elasticsearch_{version}", None)
 
 
-# The OpenSearch releases the selected tests use (pytest_collection_modifyitems): the session launches their
-# nodes beside Kafka and Elasticsearch instead of one after another.
-_OPENSEARCH_WANTED: set[str] = set()
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items):
-    from devstack.versions import OPENSEARCH_VERSION
-
-    for item in items:
-        if "os_node" in getattr(item, "fixturenames", ()):
-            callspec = getattr(item, "callspec", None)
-            _OPENSEARCH_WANTED.add(callspec.params.get("os_node", OPENSEARCH_VERSION) if callspec else OPENSEARCH_VERSION)
-
-
 class OpenSearchNodes:
-    """`nodes("3.3.0")`: an OpenSearch node of that release (integ-test-zip from Maven Central), on the first
-    JDK of this machine that runs it (3.x needs Java 21+), kept for the session. `launch(versions)` starts
-    nodes without waiting for them. LAGWATCH_TEST_OS_URL names a node somebody else runs, used for the main
-    release."""
+    """`nodes("3.3.0")`: an OpenSearch node of that release (integ-test-zip from Maven Central), started on first
+    use on the first JDK of this machine that runs it (3.x needs Java 21+), kept for the session.
+    LAGWATCH_TEST_OS_URL names a node somebody else runs, used for the main release."""
 
     def __init__(self):
         from devstack.versions import OPENSEARCH_VERSION
 
         self.main = OPENSEARCH_VERSION
         self.nodes: dict[str, object] = {}
-        self.failed: dict[str, Exception] = {}
-        self.answering: set[str] = set()  # launched and seen ready
-
-    def launch(self, versions) -> None:
-        from devstack import OpenSearchNode
-        from devstack.common import StackError
-
-        for version in sorted(set(versions) - set(self.nodes)):
-            if version == self.main and os.environ.get("LAGWATCH_TEST_OS_URL"):
-                continue
-            try:
-                self.nodes[version] = OpenSearchNode(version=version, heap="512m").launch()
-                _services[f"opensearch_{version}"] = self.nodes[version]
-            except StackError as exc:  # said by the tests that want this node, not by the whole session
-                self.failed[version] = exc
 
     def __call__(self, version: str | None = None):
-        from devstack import ExternalOpenSearch
+        from devstack import ExternalOpenSearch, OpenSearchNode
+        from devstack.common import StackError
 
         version = version or self.main
-        external = os.environ.get("LAGWATCH_TEST_OS_URL")
-        if version == self.main and external:
-            self.answering.add(version)
-            return self.nodes.setdefault(version, ExternalOpenSearch(external))
-        if version not in self.nodes and version not in self.failed:
-            self.launch([version])
-        if version in self.failed:
-            message = f"OpenSearch {version} could not start: {self.failed[version]}"
-            if "no fitting JDK" in message and not os.environ.get("LAGWATCH_REQUIRE_ALL"):
-                pytest.skip(message)
-            pytest.fail(message)
-        if version not in self.answering:
-            self.nodes[version].ready()
-            self.answering.add(version)
+        if version not in self.nodes:
+            external = os.environ.get("LAGWATCH_TEST_OS_URL")
+            if version == self.main and external:
+                self.nodes[version] = ExternalOpenSearch(external)
+                return self.nodes[version]
+            try:
+                self.nodes[version] = OpenSearchNode(version=version, heap="512m").start()
+            except StackError as exc:
+                if "no fitting JDK" not in str(exc) or os.environ.get("LAGWATCH_REQUIRE_ALL"):
+                    raise
+                pytest.skip(f"no JDK on this machine runs OpenSearch {version}: {exc}")
+            _services[f"opensearch_{version}"] = self.nodes[version]
         return self.nodes[version]
 
     def stop(self) -> None:

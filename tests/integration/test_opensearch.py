@@ -3,8 +3,7 @@ setup`, `once --index` and `run` as an operator runs them, with an `opensearch:`
 server at the other's section refused with the field named; credentials on a node that has no security plugin.
 
 What the bare node cannot show: it has no security plugin, so no 401 or 403 of its own, no TLS and no roles;
-those are proven on Elasticsearch (tests/integration/test_security.py) and, for OpenSearch, by the secured node
-of tests/integration/test_opensearch_security.py when it runs.
+those are proven on a node with the security plugin installed (tests/integration/test_opensearch_security.py).
 """
 
 from __future__ import annotations
