@@ -42,6 +42,10 @@ def _yaml(kind: str, entries: dict) -> str:
 
 @dataclass
 class SecureOpenSearchNode(OpenSearchNode):
+    # The security index is made from the YAML files after the node has started: at load 25 on 2 cores that
+    # came 2 s after the plain node's 180 s.
+    start_timeout = 360.0
+
     certs: Certificates | None = None
     admin_password: str = field(default_factory=lambda: new_password("osadmin"))
     user_password: str = field(default_factory=lambda: new_password("osuser"))
