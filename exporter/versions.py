@@ -15,7 +15,7 @@ KAFKA_TESTED = ("3.9.2", KAFKA_MAIN, "4.4.0")
 ELASTICSEARCH_MAIN = "8.19.21"
 ELASTICSEARCH_TESTED = (ELASTICSEARCH_MAIN, "9.5.4")
 
-# OpenSearch (docs/opensearch.md), with opensearch-py: 2.19.4 is the newest 2.x integ-test-zip on Maven Central
+# OpenSearch (docs/opensearch.md), written over elastic_transport: 2.19.4 is the newest 2.x integ-test-zip on Maven Central
 # and runs on Java 17; 3.3.0 needs Java 21+. The OpenSearch tier runs everything on the first, a focused subset
 # on the second (tests/integration/test_opensearch_versions.py).
 OPENSEARCH_MAIN = "2.19.4"

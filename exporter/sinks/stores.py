@@ -4,8 +4,9 @@ The sink (exporter/sinks/elasticsearch.py) does what Elasticsearch and OpenSearc
 daily indices behind an alias, `_bulk` bodies and each item's outcome, retention. What differs lives in a
 store: the client library, the product check (each product's client, or server, turns the other away), the
 storage modes the server offers, and how a failure reads. `ElasticsearchStore` (elasticsearch-py) is here,
-`OpenSearchStore` (opensearch-py) in exporter/sinks/opensearch.py. Every call raises SinkUnavailable (try
-again later) or SinkRefused (a configuration problem), never the client library's own exceptions.
+`OpenSearchStore` (elastic_transport, the HTTP layer under elasticsearch-py) in exporter/sinks/opensearch.py.
+Every call raises SinkUnavailable (try again later) or SinkRefused (a configuration problem), never the client
+library's own exceptions.
 """
 
 from __future__ import annotations
