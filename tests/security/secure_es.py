@@ -3,20 +3,17 @@ the least privileges lagwatch needs."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
 import ssl
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack import ElasticsearchNode
 from devstack.common import StackError, java_home, stderr_progress
-from tests.security.common import ES_ADMIN, USER, new_password, run_tool
+from tests.security.common import ES_ADMIN, USER, basic_auth_request, new_password, run_tool
 from tests.security.pki import Certificates
 
 WRITER_ROLE = "lagwatch_writer"
@@ -75,16 +72,8 @@ class SecureElasticsearchNode(ElasticsearchNode):
         return ssl.create_default_context(cafile=str(self.certs.ca))
 
     def _request(self, method: str, path: str, body: dict | None = None) -> dict:
-        token = base64.b64encode(f"{ES_ADMIN}:{self.admin_password}".encode()).decode()
-        request = urllib.request.Request(
-            f"{self.url}{path}", method=method, data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10, context=self.ssl_context()) as response:
-                return json.load(response)
-        except urllib.error.HTTPError as exc:
-            raise StackError(f"{method} {path}: {exc.code} {exc.read().decode(errors='replace')[:2000]}") from None
+        return basic_auth_request(f"{self.url}{path}", method, body, ES_ADMIN, self.admin_password,
+                                  self.ssl_context())
 
     def _healthy(self) -> bool:
         return self._request("GET", "/_cluster/health").get("status") in ("yellow", "green")

@@ -9,15 +9,12 @@ import json
 import os
 import shutil
 import ssl
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack import OpenSearchNode
-from devstack.common import StackError
 from devstack.maven import opensearch_plugin_zip
-from tests.security.common import USER, new_password, run_tool
+from tests.security.common import USER, basic_auth_request, new_password, run_tool
 from tests.security.pki import Certificates
 
 OS_ADMIN = "lagwatch-os-admin"  # all_access: reads back what was indexed
@@ -114,18 +111,8 @@ class SecureOpenSearchNode(OpenSearchNode):
 
     def request(self, method: str, path: str, body: dict | None = None, user: str = OS_ADMIN,
                 password: str | None = None) -> dict:
-        import base64
-
-        token = base64.b64encode(f"{user}:{password or self.admin_password}".encode()).decode()
-        request = urllib.request.Request(
-            f"{self.url}{path}", method=method, data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10, context=self.ssl_context()) as response:
-                return json.load(response)
-        except urllib.error.HTTPError as exc:
-            raise StackError(f"{method} {path}: {exc.code} {exc.read().decode(errors='replace')[:2000]}") from None
+        return basic_auth_request(f"{self.url}{path}", method, body, user, password or self.admin_password,
+                                  self.ssl_context())
 
     def _healthy(self) -> bool:
         return self.request("GET", "/_cluster/health").get("status") in ("yellow", "green")
