@@ -1,6 +1,6 @@
 """The work of the one-shot commands, for the CLI to print: one scrape of every cluster (`lagwatch once`) and
-the set-up of the store (Elasticsearch or OpenSearch) and Kibana (`lagwatch setup`). Clients are built by exporter/runtime/wiring.py and
-closed here; nothing is printed here."""
+the set-up of the store (Elasticsearch or OpenSearch) and Kibana (`lagwatch setup`). Clients are built by
+exporter/runtime/wiring.py and closed here; nothing is printed here."""
 
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ class SinkUnavailable(Exception):
 
 class SinkRefused(Exception):
     """The store answered and refuses the request itself (4xx other than 429: credentials, privileges, a
-    malformed request, a conflicting index template, a server of the other product). Sending it again will not help: a configuration
-    problem for the operator, reported as such instead of being retried like an outage."""
+    malformed request, a conflicting index template, a server of the other product). Sending it again will not
+    help: a configuration problem for the operator, reported as such instead of being retried like an outage."""
 
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)

@@ -16,7 +16,7 @@ from exporter.sinks.elasticsearch import ElasticsearchSink
 from exporter.sinks.spool import Spool, SpoolingSink
 from tests.harness import opensearch_store, unique
 from tests.integration.test_outages import Recording, daemon_config, events, ride_out_an_outage
-from tests.integration.test_sink_refusals import real_documents
+from tests.integration.test_sink_refusals import batch, real_documents
 from tests.scraped_estate import drop
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ def spooling(os_url, opensearch, tmp_path):
 def test_a_partial_bulk_failure_indexes_the_rest_and_counts_each_refusal_with_its_reason(spooling, opensearch):
     sink, prefix = spooling
     first = real_documents()
-    assert sink.deliver(first).indexed == len(first)  # creates today's index
+    assert sink.deliver(batch(first)).indexed == len(first)  # creates today's index
     (today,) = opensearch.indices.get(index=f"{prefix}-lag-*")
     day_before = f"{prefix}-lag-2001.01.01"
     opensearch.indices.create(index=day_before)
@@ -42,9 +42,12 @@ def test_a_partial_bulk_failure_indexes_the_rest_and_counts_each_refusal_with_it
     docs = real_documents(time.time() + 60)  # the next slot: new ids
     broken = dict(docs[0], **{"lagwatch.lag.messages": "many"})  # a long field given text: a 400 item
     blocked = dict(docs[1], **{"lagwatch.slot": 978307200000})  # 2001-01-01: the write-blocked index, a 403 item
-    result = sink.deliver([broken, blocked] + docs[2:])
-    assert result.indexed == len(docs) - 2 and not result.retry and not result.spooled
-    reasons = dict(result.rejected)
+    # A batch is one day's `_bulk` body: the write-blocked day is a request of its own, refused item by item.
+    refused = sink.deliver(batch([blocked]))
+    assert refused.indexed == 0 and refused.retried == 0 and not refused.spooled
+    result = sink.deliver(batch([broken] + docs[2:]))
+    assert result.indexed == len(docs) - 2 and result.retried == 0 and not result.spooled
+    reasons = dict(refused.rejected + result.rejected)
     assert reasons[broken["_id"]].startswith("400 mapper_parsing_exception")
     assert reasons[blocked["_id"]].startswith("403 cluster_block_exception")
     counts = sink.counts()

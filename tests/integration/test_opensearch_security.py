@@ -17,7 +17,7 @@ from exporter.sinks.spool import Spool, SpoolingSink
 from tests.harness import unique
 from tests.integration.test_cli_commands import lagwatch
 from tests.integration.test_opensearch import write_config
-from tests.integration.test_sink_refusals import real_documents
+from tests.integration.test_sink_refusals import batch, real_documents
 from tests.security.common import USER
 from tests.security.secure_opensearch import READER
 
@@ -96,7 +96,7 @@ def test_a_user_who_may_not_write_is_refused_with_403_and_counted_as_rejected(se
     inner.mode = "daily_indices"  # as if a template were there: the writes themselves are refused
     sink = SpoolingSink(inner, Spool(tmp_path / "spool", max_bytes=10**7), retry_after_s=0)
     docs = real_documents(time.time())
-    result = sink.deliver(docs)
+    result = sink.deliver(batch(docs))
     counts = sink.counts()
     assert (counts.rejected, counts.spooled, counts.pending) == (len(docs), 0, 0) and counts.balanced
     assert "403" in sink.health().refused

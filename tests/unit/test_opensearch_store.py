@@ -9,8 +9,10 @@ from elastic_transport import ApiResponseMeta, ConnectionError as TransportConne
 from elastic_transport import TransportApiResponse
 
 from exporter.config import OpenSearchConfig
+from exporter.output.batch import from_documents
 from exporter.runtime.wiring import opensearch_store
-from exporter.sinks.elasticsearch import ElasticsearchSink, SinkRefused, SinkUnavailable
+from exporter.sinks.elasticsearch import ElasticsearchSink
+from exporter.sinks.interface import SinkRefused, SinkUnavailable
 from exporter.sinks.opensearch import OpenSearchStore
 
 NODE = NodeConfig("http", "127.0.0.1", 9200)
@@ -77,15 +79,18 @@ def test_a_whole_bulk_answered_429_is_sent_again_and_a_400_is_refused_with_its_r
     slept: list[float] = []
     sink = ElasticsearchSink(OpenSearchStore(sent), prefix="lw", sleep=slept.append)
     sink.mode = "daily_indices"
-    assert sink.deliver([{"n": 1, "lagwatch.slot": 0, "_id": "a"}]).indexed == 1 and slept == [1.0]
-    assert [r[:2] for r in sent.requests] == [("POST", "/_bulk?filter_path=errors,items.*.status,items.*.error")] * 2
+    (batch,) = from_documents([{"n": 1, "lagwatch.slot": 0, "_id": "a"}])
+    assert sink.deliver(batch).indexed == 1 and slept == [1.0]
+    # The batch's daily index in the path: its actions name none.
+    assert [r[:2] for r in sent.requests] == [
+        ("POST", "/lw-lag-1970.01.01/_bulk?filter_path=errors,items.*.status,items.*.error")] * 2
     assert sent.requests[0][2]["content-type"] == "application/x-ndjson"
 
     refused = ElasticsearchSink(OpenSearchStore(ScriptedTransport(answer(400, {"error": {"type": "parse", "reason": "bad"}}))),
                                 prefix="lw")
     refused.mode = "daily_indices"
     with pytest.raises(SinkRefused, match=r"OpenSearch refused the bulk request \(400\): parse: bad"):
-        refused.deliver([{"n": 1, "lagwatch.slot": 0, "_id": "a"}])
+        refused.deliver(batch)
 
 
 def test_retention_lists_open_and_closed_indices_and_treats_404_as_none():
