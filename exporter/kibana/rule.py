@@ -20,13 +20,25 @@ def rule(
     window_minutes: int = 5,
 ) -> dict[str, Any]:
     """An Elasticsearch query rule (POST /api/alerting/rule/<id>): one alert per consumer group whose group
-    document reported a time lag of at least `time_lag_seconds` within the last `window_minutes`."""
+    document reported a time lag of at least `time_lag_seconds` within the last `window_minutes`.
+
+    While a group's time lag cannot be read (its coordinator or a leader down: `lag.partial`, `lag.seconds`
+    null), its documents carry the last known one (`lag.seconds_last_known`) and the query matches that too:
+    an outage neither fires the alert (nothing known crossed the threshold) nor resolves it (nothing known
+    fell below)."""
+    at_least = {"gte": time_lag_seconds}
     query = {
         "query": {
             "bool": {
                 "filter": [
                     {"term": {fields.DOC_TYPE: DocType.GROUP}},
-                    {"range": {fields.LAG_SECONDS: {"gte": time_lag_seconds}}},
+                    {"bool": {
+                        "should": [
+                            {"range": {fields.LAG_SECONDS: at_least}},
+                            {"range": {fields.LAG_SECONDS_LAST_KNOWN: at_least}},
+                        ],
+                        "minimum_should_match": 1,
+                    }},
                 ]
             }
         }

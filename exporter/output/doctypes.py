@@ -85,7 +85,7 @@ class TopicDocument(_Aggregate):
     retention_used: float | None = field(name=f.RETENTION_USED)
 
 
-class GroupDocument(_Aggregate):
+class GroupDocument(_Aggregate, omit_defaults=True):
     """One group's lag over everything it reads."""
 
     state: str = field(name=f.GROUP_STATE)
@@ -97,6 +97,9 @@ class GroupDocument(_Aggregate):
     catch_up_seconds: float | None = field(name=f.CATCH_UP_SECONDS)
     retention_used: float | None = field(name=f.RETENTION_USED)
     error: str | None = field(name=f.ERROR)
+    # While the time lag is not known: the last one that was (exporter/lag/held.py), for alerts to hold. Absent
+    # otherwise (omit_defaults: the status fields too, when unset), so indices made before it accept documents.
+    lag_seconds_last_known: float | None = field(name=f.LAG_SECONDS_LAST_KNOWN, default=None)
     status_code: str | UnsetType = field(name=f.STATUS_CODE, default=UNSET)
     status_severity: int | UnsetType = field(name=f.STATUS_SEVERITY, default=UNSET)
     status_reason: str | UnsetType = field(name=f.STATUS_REASON, default=UNSET)

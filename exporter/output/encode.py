@@ -10,12 +10,13 @@ exporter/output/documents.py defines: deterministic, so a batch sent twice overw
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import msgspec
 
 from exporter.evaluator.status import Status, Statuses
+from exporter.lag.held import held
 from exporter.lag.model import GroupLag, GroupTopicLag, LagReport, PartitionLag
 from exporter.output import documents, fields
 from exporter.output.batch import Batch, slot_day
@@ -48,11 +49,13 @@ def encode(
     report: LagReport, granularity: str, interval_s: float, instance: str = "", statuses: Statuses | None = None,
     slot_ms: int | None = None, delivery: dict[str, int] | None = None,
     self_fields: Callable[[], dict[str, Any]] | None = None, batch_documents: int = 1000,
+    carried: Mapping[str, float] | None = None,
 ) -> Iterator[Batch]:
     """The batches of one scrape, one at a time (a large estate's scrape is never held whole): the
     granularity's lag documents, then the self document. `statuses` adds each partition's and group's status;
     `delivery` (documents by outcome so far) and `self_fields()` (replicas: the shards this process owns) go
-    into the self document."""
+    into the self document; `carried` (exporter/lag/held.carry) each group's last known time lag, which its
+    document carries while this scrape's is not known."""
     snapshot = report.snapshot
     if slot_ms is None:  # the scheduler's slot when it passes one; a late scrape keeps its own slot's ids
         slot_ms = documents.slot(snapshot.taken_at, interval_s)
@@ -67,7 +70,7 @@ def encode(
         yield from _batches(report.group_topics, functools.partial(_topic_lines, head=head), batch_documents, day)
     if DocType.GROUP in wanted:
         group_status = statuses.groups if statuses is not None else {}
-        lines_of = functools.partial(_group_lines, head=head, statuses=group_status)
+        lines_of = functools.partial(_group_lines, head=head, statuses=group_status, carried=carried or {})
         yield from _batches(report.groups, lines_of, batch_documents, day)
     partial_groups = sum(1 for g in report.groups if g.partial)
     doc = documents.self_doc(
@@ -138,7 +141,9 @@ def _topic_lines(rows: Sequence[GroupTopicLag], head: _Head) -> list[msgspec.Str
     return lines
 
 
-def _group_lines(rows: Sequence[GroupLag], head: _Head, statuses: dict[str, Status]) -> list[msgspec.Struct]:
+def _group_lines(
+    rows: Sequence[GroupLag], head: _Head, statuses: dict[str, Status], carried: Mapping[str, float]
+) -> list[msgspec.Struct]:
     """An action line and a GroupDocument per row."""
     timestamp, dataset, cluster, slot_ms = head.timestamp, head.dataset, head.cluster, head.slot
     lines: list[msgspec.Struct] = []
@@ -151,7 +156,7 @@ def _group_lines(rows: Sequence[GroupLag], head: _Head, statuses: dict[str, Stat
             row.lag_max, row.lag_known_sum, row.partitions_unknown, row.partitions_beyond_log_end, row.partitions,
             row.partitions_without_commit,
             row.state, row.group_type or "classic", row.epoch, row.members, row.topics, row.catch_up._value_,
-            row.catch_up_seconds, row.retention_used_max, row.error,
+            row.catch_up_seconds, row.retention_used_max, row.error, held(row, carried) if carried else None,
         )
         status = statuses.get(row.group)
         if status is not None:

@@ -79,6 +79,10 @@ LAG_PARTIAL = _sums("lagwatch.lag.partial", "True when some lag in the scope cou
                     "`lag.messages` is then null, never a smaller number.")
 LAG_SECONDS = _sums("lagwatch.lag.seconds", "Time lag: how long ago the oldest unread record was produced "
                     "(the worst partition of the scope); null while unknown.")
+LAG_SECONDS_LAST_KNOWN = _carried_by("group")(
+    "lagwatch.lag.seconds_last_known", "While the group's time lag is not known (`lag.partial`, or "
+    "`lag.seconds` null): the last one that was, so that an alert on time lag holds through an outage instead "
+    "of resolving (the shipped Kibana rule matches it); absent while the time lag is known.")
 LAG_SECONDS_QUALITY = _sums("lagwatch.lag.seconds_quality", "How far to trust `lag.seconds`: `exact` (caught "
                             "up), `interpolated`, `at_least` (a lower bound) or `unknown` (null).")
 PRODUCE_COUNT = _sums("lagwatch.produce.count", "Records producers wrote since the previous scrape (log-end "

@@ -19,6 +19,7 @@ import msgspec
 from exporter import logs
 from exporter.config import TimeLagConfig
 from exporter.evaluator.status import Statuses
+from exporter.lag import held
 from exporter.lag.model import ClusterSnapshot, LagReport, ScrapeError
 from exporter.lag.prober import TimeLagProber
 from exporter.lag.report import build_report
@@ -116,6 +117,8 @@ class ClusterPipeline:
         self.alert = alert
         self.clock = clock
         self.previous: ClusterSnapshot | None = None
+        # Each group's last known time lag, for its documents while it is not known (exporter/lag/held.py).
+        self.time_lag_carried: dict[str, float] = {}
         self.prober = TimeLagProber(
             probe_ages_s, history_points, every_s=probe_every_s, refine_rounds=probe_refine_rounds
         )
@@ -239,6 +242,7 @@ class ClusterPipeline:
             snapshot, self.previous if snapshot.up else None, self.prober.histories, self.items_per_record
         )
         statuses = self._statuses(report)
+        self.time_lag_carried = held.carry(self.time_lag_carried, report.groups, snapshot.up)
         # Lag documents first: alerting may wait on slow notifiers and must not delay them. They are encoded and
         # delivered a batch at a time, so a large estate's scrape is never held in memory whole.
         doc_count = documents.count(report, self.granularity)
@@ -246,7 +250,7 @@ class ClusterPipeline:
         delivered, sink_error = 0, None
         for batch in encode.encode(
             report, self.granularity, self.interval_s, self.instance, statuses, slot_ms, self._delivery_counts(),
-            self.self_fields, self.batch_documents,
+            self.self_fields, self.batch_documents, self.time_lag_carried,
         ):
             if self.keep_documents:
                 kept.append(batch)
@@ -259,13 +263,18 @@ class ClusterPipeline:
         self._status = self._status.after(report, snapshot.taken_at if snapshot.up else self._status.last_success)
         for error in snapshot.errors[:20]:
             self.log.warning("scrape_error", scope=error.scope, name=error.name, error=error.message)
+        partial_groups = sum(1 for g in report.groups if g.partial)
+        lag_known = sum(g.lag_known_sum for g in report.groups) if snapshot.up else None
         self.log.info(
             "scrape_done",
             up=snapshot.up,
             groups=len(snapshot.groups),
             partitions=len(report.partitions),
-            lag=sum(g.lag_known_sum for g in report.groups),
-            partial_groups=sum(1 for g in report.groups if g.partial),
+            # As in the documents: the sum only when every group's is whole, else null; `lag_known`: what was
+            # read (a lower bound while partial_groups > 0; null when the cluster could not be read at all).
+            lag=None if partial_groups else lag_known,
+            lag_known=lag_known,
+            partial_groups=partial_groups,
             documents=doc_count,
             delivered=delivered,  # handed to the sink (the daemon: queued for its delivery worker)
             kafka_requests=sum(snapshot.requests.values()),

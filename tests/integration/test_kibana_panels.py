@@ -91,3 +91,44 @@ def test_the_alert_events_search_finds_alerts_with_every_column(scraped, es):
         if column == "kafka.topic.name":
             continue  # group-level rules have no topic; per-topic rules fill it
         assert any(h["_source"].get(column) is not None for h in hits), column
+
+
+def test_the_time_lag_rule_holds_a_group_through_its_partial_documents(scraped, es):
+    """The shipped rule's query, run on the real node over group documents as the pipeline writes them: a group
+    whose time lag crossed the threshold, then could not be read (partial, time lag null, the last known one
+    carried), still matches; a group that never crossed it does not, known or not. Without the carried value
+    the query would stop matching and Kibana would resolve the alert during the outage."""
+    from msgspec.structs import replace
+
+    from exporter.kibana.rule import rule
+    from exporter.lag.held import carry, held
+    from exporter.output import encode
+
+    _, results, _ = scraped
+    report = results[-1].report
+    row = report.groups[0]
+    prefix = unique("rule")
+    sink = ElasticsearchSink(es, prefix=prefix)
+    lagging, cool = replace(row, group="lagging", lag_seconds_max=900.0), replace(row, group="cool", lag_seconds_max=60.0)
+    carried = carry({}, [lagging, cool], up=True)
+    unread = {"lag_sum": None, "lag_seconds_max": None, "partitions_unknown": row.partitions}
+    lagging_later, cool_later = replace(lagging, **unread), replace(cool, **unread)
+    assert lagging_later.partial and held(lagging_later, carried) == 900.0
+    snapshot, slot = report.snapshot, int(report.snapshot.taken_at * 1000)
+    batches = [next(encode.encode(replace(report, groups=(r,)), "group", 1, slot_ms=slot + n * 1000, carried=carried))
+               for n, r in enumerate([lagging, cool, lagging_later, cool_later])]
+    try:
+        assert sum(sink.deliver(batch).indexed for batch in batches) == 4
+        es.indices.refresh(index=f"{prefix}-lag")
+        params = rule(prefix=prefix, time_lag_seconds=300)["params"]
+        query = json.loads(params["esQuery"])["query"]
+        hits = es.search(index=params["index"], query=query, size=10)["hits"]["hits"]
+        matched = sorted((h["_source"]["kafka.consumergroup.id"], h["_source"]["lagwatch.lag.partial"]) for h in hits)
+        assert matched == [("lagging", False), ("lagging", True)]
+        # The query as it was (time lag alone) lets the partial document go: the alert would resolve.
+        before = {"bool": {"filter": [query["bool"]["filter"][0], {"range": {"lagwatch.lag.seconds": {"gte": 300}}}]}}
+        assert es.count(index=params["index"], query=before)["count"] == 1
+    finally:
+        for index in es.indices.get(index=f"{prefix}-lag-*"):
+            es.indices.delete(index=index)
+        es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-lag")

@@ -8,6 +8,7 @@ smaller number), and no group may disappear from any slot.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import urllib.request
@@ -16,6 +17,7 @@ from collections import defaultdict
 import pytest
 from kafka import TopicPartition
 
+from exporter.kibana import rule as kibana_rule
 from exporter.runtime import wiring as app
 from exporter.config import load as load_config
 from devstack.common import free_port
@@ -28,6 +30,7 @@ pytestmark = pytest.mark.integration
 INTERVAL_S = 2.0
 REQUEST_TIMEOUT_S = 1.0
 GROUPS = 15
+RULE_TIME_LAG_S = 1  # the estate's records are seconds old; the rule's query is the same at any threshold
 PARTITIONS = 6
 
 
@@ -248,6 +251,7 @@ def test_a_killed_broker_hides_nothing_and_its_rejoin_costs_at_most_one_scrape(e
 
 
 def test_a_frozen_broker_costs_at_most_one_request_timeout_per_scrape(estate, daemon, es):
+    wait_slots(daemon, 2)  # time lag known before the freeze (two points of lagwatch's own history)
     victim = estate.busiest_broker()
     watch = MetricsWatch(estate)
     since = now_ms()
@@ -278,6 +282,36 @@ def test_a_frozen_broker_costs_at_most_one_request_timeout_per_scrape(estate, da
     assert settled is not None and settled <= 2, f"whole again {settled} slots after the broker was fenced"
     after_back = [s for s in summary if s[0] >= back]
     assert after_back and all(partial == 0 for _, partial, _ in after_back[1:])
+    assert_the_kibana_rule_holds_through_partial_slots(es, estate, since, resumed)
+
+
+def assert_the_kibana_rule_holds_through_partial_slots(es, estate: Estate, since_ms: int, until_ms: int) -> None:
+    """The shipped Kibana rule's own query, run on the node slot by slot: every group it matched before the
+    fault (time lag at or above the threshold) it still matches in every slot of the fault, its partial documents
+    included (Kibana would resolve the alert of a group the query stops matching). The query as it was before
+    `lagwatch.lag.seconds_last_known` must miss some of them, or the fault proved nothing."""
+    params = kibana_rule.rule(prefix=estate.prefix, time_lag_seconds=RULE_TIME_LAG_S)["params"]
+    query = json.loads(params["esQuery"])["query"]
+    time_lag_alone = {"bool": {"filter": [{"term": {"lagwatch.doc_type": "group"}},
+                                          {"range": {"lagwatch.lag.seconds": {"gte": RULE_TIME_LAG_S}}}]}}
+    selfs = sorted(slot_docs(es, estate, "self", since_ms - 5 * int(INTERVAL_S * 1000)))
+    slots = [s for s in selfs if s < since_ms][-1:] + [s for s in selfs if since_ms <= s <= until_ms]
+
+    def matched(q: dict, slot: int) -> dict[str, bool]:
+        in_slot = {"bool": {"filter": [q, {"term": {"lagwatch.slot": slot}}]}}
+        hits = es.search(index=params["index"], query=in_slot, size=1000)["hits"]["hits"]
+        return {h["_source"]["kafka.consumergroup.id"]: h["_source"]["lagwatch.lag.partial"] for h in hits}
+
+    before = set(matched(query, slots[0]))
+    assert before, "no group's time lag reached the threshold before the fault: the rule proves nothing"
+    held = missed = 0
+    for slot in slots[1:]:
+        now, alone = matched(query, slot), matched(time_lag_alone, slot)
+        assert before <= set(now), f"slot {slot}: the rule stopped matching {sorted(before - set(now))}"
+        held += sum(partial for group, partial in now.items() if group in before)
+        missed += len(before - set(alone))
+    print(f"kibana rule over {len(slots)} slots: {held} partial group documents held, {missed} the old query missed")
+    assert held > 0 and missed > 0, "no partial group document in the fault: the rule's hold was never tested"
 
 
 def test_an_added_broker_costs_no_scrape(estate, daemon, es):

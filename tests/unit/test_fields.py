@@ -85,10 +85,19 @@ def kibana_fields() -> set[str]:
             used.add(obj["attributes"]["timeFieldName"])
     params = kibana_rule.rule()["params"]
     used |= {params["timeField"], params["termField"]}
-    for clause in json.loads(params["esQuery"])["query"]["bool"]["filter"]:
-        for body in clause.values():
-            used |= set(body)
-    return used
+    return used | query_fields(json.loads(params["esQuery"])["query"])
+
+
+def query_fields(node) -> set[str]:
+    """The fields a query's leaf clauses (term, terms, range) name, at any depth of bool clauses."""
+    if isinstance(node, list):
+        return set().union(*map(query_fields, node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    found: set[str] = set()
+    for key, value in node.items():
+        found |= set(value) if key in ("term", "terms", "range") else query_fields(value)
+    return found
 
 
 def test_every_mapped_field_the_kibana_objects_use_comes_from_fields_py():

@@ -201,9 +201,15 @@ def test_the_rule_queries_group_documents_and_groups_alerts_by_consumer_group(fi
     assert fields[params["timeField"]] == "date"
     assert fields[params["termField"]] == "keyword"
     query = json.loads(params["esQuery"])["query"]
-    used = [next(iter(clause[kind])) for clause in query["bool"]["filter"] for kind in clause]
-    assert used == ["lagwatch.doc_type", "lagwatch.lag.seconds"]
+    doc_type, either = query["bool"]["filter"]
+    assert doc_type == {"term": {"lagwatch.doc_type": "group"}}
+    # The time lag, or (while it cannot be read) the last known one: an outage neither fires nor resolves it.
+    assert either["bool"]["minimum_should_match"] == 1
+    assert [next(iter(c["range"])) for c in either["bool"]["should"]] == [
+        "lagwatch.lag.seconds", "lagwatch.lag.seconds_last_known"]
+    assert all(c["range"][f] == {"gte": 300} for c in either["bool"]["should"] for f in c["range"])
     assert fields["lagwatch.lag.seconds"] in lens_aggs.NUMERIC
+    assert fields["lagwatch.lag.seconds_last_known"] in lens_aggs.NUMERIC
     assert params["thresholdComparator"] == ">" and params["threshold"] == [0]
 
 

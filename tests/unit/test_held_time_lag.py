@@ -1,0 +1,64 @@
+"""The last known time lag each group document carries while its own is not known (exporter/lag/held.py):
+what lets an alert on time lag hold through an outage instead of resolving on an unknown."""
+
+from __future__ import annotations
+
+import pytest
+
+from exporter.lag import held
+from exporter.lag import report as lag
+from exporter.lag.model import ClusterSnapshot, GroupObservation, PartitionOffsets, TopicInfo
+from exporter.output import encode
+
+T0 = 1_700_000_010.0
+
+
+def group(name: str, *, unread: bool = False, committed: int | None = 5, log_end: int = 100):
+    """One report's GroupLag for `name`: 95 behind on orders/0, or unreadable there."""
+    (row,) = report_of(name, unread=unread, committed=committed, log_end=log_end).groups
+    return row
+
+
+def report_of(name: str, *, unread: bool = False, committed: int | None = 5, log_end: int = 100):
+    offsets = {} if committed is None else {("orders", 0): committed}
+    observation = GroupObservation(name, "Empty", committed={} if unread else offsets,
+                                   committed_unread=(("orders", 0),) if unread else ())
+    snap = ClusterSnapshot(cluster="prod", taken_at=T0, topics={"orders": TopicInfo("orders", 1)},
+                           partitions={("orders", 0): PartitionOffsets("orders", 0, log_end, leader=1)},
+                           groups=(observation,), time_probes={("orders", 0): ((T0 - 600, 0),)})
+    return lag.build_report(snap, None, lag.update_histories({}, snap, None))
+
+
+@pytest.mark.parametrize(
+    "previous, rows, up, expected",
+    [
+        ({}, [("a", False)], True, {"a": "now"}),  # known: this scrape's
+        ({"a": 900.0}, [("a", False)], True, {"a": "now"}),  # known again: the new value replaces the old
+        ({"a": 900.0}, [("a", True)], True, {"a": 900.0}),  # unknown: carried
+        ({}, [("a", True)], True, {}),  # unknown and never known: nothing to carry
+        ({"a": 900.0, "gone": 50.0}, [("a", True)], True, {"a": 900.0}),  # a group no longer reported: forgotten
+        ({"a": 900.0}, [], False, {"a": 900.0}),  # the cluster could not be read at all: nothing changes
+    ],
+    ids=["known", "known-again", "carried", "never-known", "forgotten", "cluster-down"],
+)
+def test_the_last_known_time_lag_is_carried_only_while_the_group_is_unknown(previous, rows, up, expected):
+    groups = [group(name, unread=unread) for name, unread in rows]
+    carried = held.carry(previous, groups, up)
+    now = {g.group: g.lag_seconds_max for g in groups if not g.partial}
+    assert carried == {k: now[k] if v == "now" else v for k, v in expected.items()}
+
+
+def test_a_group_document_carries_the_last_known_time_lag_only_while_its_own_is_not_known():
+    known, unknown = report_of("a"), report_of("a", unread=True)
+    carried = held.carry({}, known.groups, up=True)
+    assert carried["a"] == known.groups[0].lag_seconds_max == pytest.approx(570.0)  # offset 5 of 100 over 600 s
+    whole, partial = group_document(known, carried), group_document(unknown, carried)
+    assert whole["lagwatch.lag.seconds"] == pytest.approx(570.0) and "lagwatch.lag.seconds_last_known" not in whole
+    assert partial["lagwatch.lag.partial"] and partial["lagwatch.lag.seconds"] is None
+    assert partial["lagwatch.lag.seconds_last_known"] == pytest.approx(570.0)
+
+
+def group_document(report, carried) -> dict:
+    """The report's one group document, as the pipeline encodes it."""
+    (doc,) = next(encode.encode(report, "group", 60, carried=carried)).decode()
+    return doc
