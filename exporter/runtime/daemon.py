@@ -22,7 +22,6 @@ from exporter.runtime.pipeline import ClusterPipeline
 from exporter.runtime.scheduler import Scheduler
 from exporter.runtime.secrets import register_secrets
 from exporter.runtime.signals import DaemonSignals
-from exporter.sinks.queue import QueuedSink
 from exporter.sinks.stores import Store
 
 
@@ -70,7 +69,7 @@ class Daemon:
         # The store's client (Elasticsearch or OpenSearch, exporter/sinks/stores.py), or the one passed in.
         self.es_client = es_client if not self._owns_client else wiring.store_client(config.store)
         inner = sink if sink is not None else wiring.spooling_sink(config, wiring.elasticsearch_sink(config, self.es_client))
-        self.sink = QueuedSink(inner, config.delivery.queue_max_bytes)
+        self.sink = wiring.delivery_queue(config, inner, starting=True)
         self.alert_sink = wiring.alert_sink(config, self.es_client)
         # Replicas sharing the groups through lagwatch's own consumer group (exporter/coordination).
         self.coordinator = (
@@ -221,9 +220,8 @@ class Daemon:
             # The spool directory carries over: what waits there is replayed to the new sink. The old
             # delivery worker drains (or spools) in the background: a reload never waits on Elasticsearch.
             retired = self.sink
-            self.sink = QueuedSink(
-                wiring.spooling_sink(config, wiring.elasticsearch_sink(config, self.es_client)),
-                config.delivery.queue_max_bytes,
+            self.sink = wiring.delivery_queue(
+                config, wiring.spooling_sink(config, wiring.elasticsearch_sink(config, self.es_client))
             )
             threading.Thread(target=retired.close, name="lagwatch-retire-sink", daemon=True).start()
             self._setup_sink()

@@ -267,6 +267,7 @@ class ClusterPipeline:
         lag_known = sum(g.lag_known_sum for g in report.groups) if snapshot.up else None
         self.log.info(
             "scrape_done",
+            slot=slot_ms,
             up=snapshot.up,
             groups=len(snapshot.groups),
             partitions=len(report.partitions),

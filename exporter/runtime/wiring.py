@@ -30,8 +30,10 @@ from exporter.runtime.secrets import register_webhook_url
 from exporter.sinks.elasticsearch import ElasticsearchSink
 from exporter.sinks.interface import Sink
 from exporter.sinks.opensearch import OpenSearchStore
+from exporter.sinks.queue import QueuedSink
 from exporter.sinks.stores import ElasticsearchStore, Store
 from exporter.sinks.spool import Spool, SpoolingSink
+from exporter.sinks.writeahead import DIRECTORY as WRITE_AHEAD_DIR, WriteAhead, recover
 from exporter.alerts.engine import Alerting
 from exporter.coordination.alerting import ShardAlerting
 from exporter.coordination.coordinator import Coordinator
@@ -214,6 +216,16 @@ def elasticsearch_sink(config: Config, client: Store | Elasticsearch) -> Elastic
         retention_days=es.retention_days,
         chunk_size=es.bulk_chunk,
     )
+
+
+def delivery_queue(config: Config, inner: Sink, starting: bool = False) -> QueuedSink:
+    """The daemon's delivery queue in front of `inner`. In front of the spool, what it holds is written ahead
+    to the spool directory; `starting`: first what a killed process left there goes into the spool."""
+    if not isinstance(inner, SpoolingSink):
+        return QueuedSink(inner, config.delivery.queue_max_bytes)
+    if starting:
+        recover(inner.spool)
+    return QueuedSink(inner, config.delivery.queue_max_bytes, WriteAhead(inner.spool.dir / WRITE_AHEAD_DIR))
 
 
 def spooling_sink(config: Config, inner: Sink) -> SpoolingSink:

@@ -5,7 +5,8 @@ slow or hanging Elasticsearch never costs a scrape slot. The queue holds encoded
 batch.py: bytes, not documents as objects) and is bounded in bytes (`delivery.queue_max_bytes`): a batch that
 does not fit goes straight to the spool (local disk, fast) instead of waiting, and is counted and logged
 (`delivery_queue_full`). On close, what the worker could not send in time is spooled too: every measurement
-is indexed, spooled, rejected or counted as dropped, never silently lost.
+is indexed, spooled, rejected or counted as dropped, never silently lost. With a write-ahead
+(exporter/sinks/writeahead.py, the daemon's), what the queue holds is on disk too: a kill -9 loses none of it.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import collections
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from exporter import logs
 from exporter.output.batch import Batch
 from exporter.sinks.interface import DeliveryResult
 from exporter.sinks.ledger import SinkCounts, SinkHealth
 from exporter.sinks.spool import SpoolingSink
+from exporter.sinks.writeahead import WriteAhead
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
@@ -36,9 +39,11 @@ class QueueHealth:
 class QueuedSink:
     """A SpoolingSink behind a queue and a worker thread (see the module docstring)."""
 
-    def __init__(self, inner: SpoolingSink, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, inner: SpoolingSink, max_bytes: int = DEFAULT_MAX_BYTES, write_ahead: WriteAhead | None = None):
         self.inner = inner
         self.max_bytes = max_bytes
+        self.write_ahead = write_ahead
+        self._written: dict[int, Path] = {}  # id(batch) -> its write-ahead file, while queued or in flight
         self.log = logs.get()
         self._queue: collections.deque[Batch] = collections.deque()
         self._queued = 0  # documents
@@ -85,6 +90,9 @@ class QueuedSink:
         with self._cond:
             fits = self._queued_bytes + batch.size <= self.max_bytes and not self._closing
             if fits:
+                written = self.write_ahead.write(batch) if self.write_ahead is not None else None
+                if written is not None:
+                    self._written[id(batch)] = written
                 self._queue.append(batch)
                 self._queued += batch.documents
                 self._queued_bytes += batch.size
@@ -115,6 +123,7 @@ class QueuedSink:
         spooled = 0
         for batch in left:
             self.inner.spool_now(batch, "daemon stopping before Elasticsearch took it")
+            self._settled(batch)
             spooled += batch.documents
         if spooled:
             self.log.warning("delivery_spooled_at_stop", documents=spooled)
@@ -140,6 +149,7 @@ class QueuedSink:
                 self._setup()
                 continue
             self._send(batch)
+            self._settled(batch)
             with self._cond:
                 if self._in_flight is batch:
                     self._in_flight = None
@@ -147,6 +157,12 @@ class QueuedSink:
                 self._cond.notify_all()
                 if self._closing and not self._queue:
                     return
+
+    def _settled(self, batch: Batch) -> None:
+        """The batch's outcome is in the spool's ledger: its write-ahead file goes."""
+        with self._cond:
+            written = self._written.pop(id(batch), None)
+        WriteAhead.settled(written)
 
     def _setup(self) -> None:
         try:

@@ -210,6 +210,17 @@ class Spool:
         except OSError as exc:  # the segment is complete and renamed: keep it, say the rename may not last
             self.log.warning("spool_dir_sync_failed", path=str(path.parent), error=str(exc))
 
+    def adopt(self, path: Path, documents: int) -> None:
+        """Take a segment file written elsewhere (exporter/sinks/writeahead.py) as the newest segment; its
+        documents count as recovered. A damaged one is told by its checksum when read."""
+        with self._lock:
+            sequence = self._next
+            self._next += 1
+            target = self.dir / _name(sequence, documents, 0)
+            os.replace(path, target)
+            self._segments[sequence] = Segment(sequence, documents, target.stat().st_size, target)
+            self.recovered_documents += documents
+
     # --- reading -----------------------------------------------------------------------------------
 
     def read(self, segment: Segment) -> Batch:

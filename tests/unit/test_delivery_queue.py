@@ -89,3 +89,52 @@ def test_the_ledger_balances_after_the_queue_drains_into_a_flaky_elasticsearch(t
     counts = spool.counts()
     assert counts.offered == 24 and counts.balanced
     assert counts.rejected == 2 and counts.indexed + counts.pending == 22
+
+
+def test_what_a_killed_process_had_queued_is_found_in_the_spool_at_the_next_start(tmp_path):
+    """kill -9 with Elasticsearch hanging: the batch in flight and the queued ones were written ahead; the next
+    start moves them into the spool and its replay delivers each document once (nothing settled is kept)."""
+    from exporter.sinks.spool import Spool, SpoolingSink
+    from exporter.sinks.writeahead import DIRECTORY, WriteAhead, recover
+
+    hanging, settled = GatedFake(), docs("done", 3)
+    spool = spooling(tmp_path, hanging, Clock())
+    sink = QueuedSink(spool, max_bytes=1024 * 1024, write_ahead=WriteAhead(tmp_path / "spool" / DIRECTORY))
+    hanging.gate.set()
+    sink.deliver(settled)  # indexed before the hang: its file is gone
+    wait_for(lambda: sink.queue_health().delivered_batches == 1, timeout=10, interval=0.01, what="first batch")
+    hanging.gate.clear()
+    hanging.waiting.clear()
+    batches = [docs(f"k{i}", 4) for i in range(3)]
+    for batch in batches:
+        sink.deliver(batch)
+    wait_for(hanging.waiting.is_set, timeout=10, interval=0.01, what="the worker hanging on the first")
+    assert len(list((tmp_path / "spool" / DIRECTORY).iterdir())) == 3
+    # The process dies here: no close(), the worker never returns. A new process opens the same directory.
+    again = Spool(tmp_path / "spool", max_bytes=10**6)
+    assert recover(again) == 12 and again.recovered_documents == 12
+    assert not list((tmp_path / "spool" / DIRECTORY).iterdir())
+    back = StrictFake()
+    replaying = SpoolingSink(back, again, clock=Clock(), retry_after_s=0)
+    replaying.replay()
+    assert back.indexed == [doc_id for batch in batches for doc_id in batch.ids()]
+    counts = replaying.counts()
+    assert (counts.recovered, counts.indexed, counts.pending) == (12, 12, 0) and counts.balanced
+    hanging.gate.set()  # let the abandoned worker end
+    sink.close(timeout_s=5)
+
+
+def test_a_batch_whose_write_ahead_cannot_be_written_is_queued_all_the_same(tmp_path):
+    from exporter.sinks.writeahead import WriteAhead
+
+    inner = StrictFake()
+    spool = spooling(tmp_path, inner, Clock())
+    ahead = WriteAhead(tmp_path / "queued")
+    ahead.dir = tmp_path / "missing" / "queued"  # as a full disk would: every write fails
+    sink = QueuedSink(spool, max_bytes=1024 * 1024, write_ahead=ahead)
+    with capture_logs() as logged:
+        assert sink.deliver(docs("w", 2)).queued == 2
+        wait_for(lambda: sink.queue_health().delivered_batches == 1, timeout=10, interval=0.01, what="delivered")
+    sink.close(timeout_s=5)
+    assert inner.indexed == ["w-0", "w-1"]
+    assert [e["event"] for e in logged if e["event"] == "delivery_write_ahead_failed"] == ["delivery_write_ahead_failed"]
