@@ -11,7 +11,10 @@ stages bench/stages.py times against a real broker, calling the same functions:
 - lag_model: `report.build_report` minus the `timelag.estimate` calls it makes (timed in a pass of their own,
   as bench/stages.py does: time_lag_estimates);
 - statuses: `Alerting.evaluate` (default StatusConfig: statuses on, no rules, no store);
-- bulk_bytes: `encode.encode` consumed whole (the report's rows and statuses to `_bulk` bytes).
+- bulk_bytes: `encode.encode` consumed whole (the report's rows and statuses to `_bulk` bytes);
+- write_ahead (`--write-ahead DIR`): the delivery queue's write-ahead of those batches (exporter/sinks/
+  writeahead.py: one file written and removed per batch, what a scrape pays for surviving kill -9), CPU and
+  wall time (`write_ahead_wall`: it is disk I/O; put DIR on the spool's volume).
 
 `--anomalies` sprinkles what the lag model must get exactly right (an unreadable topic, partitions without a
 leader, unread committed offsets, a group whose offsets could not be read, members with assignments, commits
@@ -125,7 +128,18 @@ def _cpu(call, *args):
     return result, time.process_time() - started
 
 
-def run(snaps, with_documents: bool, digest) -> list[dict[str, float]]:
+def _write_ahead(batches, directory) -> tuple[float, float]:
+    """CPU and wall seconds to write each batch ahead and remove it again, as the delivery queue does."""
+    from exporter.sinks.writeahead import WriteAhead
+
+    ahead = WriteAhead(directory)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for path in [ahead.write(batch) for batch in batches]:
+        WriteAhead.settled(path)
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def run(snaps, with_documents: bool, digest, write_ahead=None) -> list[dict[str, float]]:
     """One daemon's life over the snapshots: CPU per stage per scrape; feeds the digest if given."""
     from exporter.alerts.engine import Alerting
     from exporter.lag import report, timelag
@@ -152,7 +166,11 @@ def run(snaps, with_documents: bool, digest) -> list[dict[str, float]]:
             statuses, cpu["statuses"] = _cpu(alerting.evaluate, built)
             if with_documents or digest is not None:
                 batches = encode.encode(built, "partition", 120, "bench", statuses)
-                if digest is None:
+                if digest is None and write_ahead is not None:
+                    batches, cpu["bulk_bytes"] = _cpu(list, batches)
+                    cpu["write_ahead"], cpu["write_ahead_wall"] = _write_ahead(batches, write_ahead)
+                    del batches
+                elif digest is None:
                     _, cpu["bulk_bytes"] = _cpu(lambda: sum(batch.documents for batch in batches))
                 else:
                     for doc in (doc for batch in batches for doc in batch.decode()):
@@ -180,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval-s", type=float, default=120.0)
     parser.add_argument("--anomalies", action="store_true", help="sprinkle partial and unknown cases")
     parser.add_argument("--documents", action="store_true", help="also time the `_bulk` bytes (encode.encode)")
+    parser.add_argument("--write-ahead", metavar="DIR",
+                        help="with --documents: also time the delivery queue's write-ahead of the batches, in DIR")
     parser.add_argument("--digest", action="store_true",
                         help="print a SHA-256 of the documents and statuses (no timing)")
     args = parser.parse_args(argv)
@@ -196,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"estate": spec.name, "scrapes": args.scrapes, "anomalies": args.anomalies,
                           "digest": digest.hexdigest()}))
         return 0
-    runs = [run(snaps, args.documents, None) for _ in range(args.runs)]
+    runs = [run(snaps, args.documents, None, args.write_ahead) for _ in range(args.runs)]
     best = [{stage: round(min(r[i][stage] for r in runs), 4) for stage in runs[0][i]} for i in range(args.scrapes)]
     rows = sum(len(g.committed) for g in snaps[-1].groups)
     print(json.dumps({"estate": spec.name, "groups": len(snaps[0].groups), "committed_pairs": rows,
