@@ -236,11 +236,10 @@ def os_url(os_node) -> str:
 @pytest.fixture(scope="session")
 def opensearch(os_url):
     """An opensearch-py client of the main OpenSearch node, for what the tests check there."""
-    from opensearchpy import OpenSearch
+    from tests.harness import opensearch_reader
 
-    client = OpenSearch(os_url, timeout=30)
-    yield client
-    client.close()
+    with opensearch_reader(os_url) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

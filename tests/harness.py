@@ -50,6 +50,13 @@ def opensearch_store(url: str):
     return build(OpenSearchConfig(hosts=[url]))
 
 
+def opensearch_reader(url: str):
+    """An opensearch-py client of the node at `url`: the independent client the tests read back with."""
+    from opensearchpy import OpenSearch
+
+    return OpenSearch(url, timeout=30)
+
+
 def start_all(services: Iterable) -> None:
     """Start services side by side (each takes seconds of JVM start-up); raise the first failure."""
     in_parallel([service.start for service in services])

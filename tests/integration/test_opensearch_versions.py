@@ -10,10 +10,9 @@ and `run` through the CLI, the product refusal, retention, the outage with spool
 from __future__ import annotations
 
 import pytest
-from opensearchpy import OpenSearch
 
 from devstack.versions import OPENSEARCH_MATRIX, OPENSEARCH_VERSION
-from tests.harness import opensearch_store
+from tests.harness import opensearch_reader, opensearch_store
 from tests.integration import test_opensearch, test_opensearch_delivery, test_opensearch_panels
 
 pytestmark = [pytest.mark.integration, pytest.mark.matrix]
@@ -33,9 +32,8 @@ def os_url(os_node) -> str:
 
 @pytest.fixture(scope="module")
 def opensearch(os_url):
-    client = OpenSearch(os_url, timeout=30)
-    yield client
-    client.close()
+    with opensearch_reader(os_url) as client:
+        yield client
 
 
 def test_the_node_is_that_release_and_lagwatch_s_client_talks_to_it(opensearch, os_node, os_url):
