@@ -1,12 +1,12 @@
 """`lagwatch check-config` on hostile input, as an operator runs it: exit 2, one line naming the field, no
-traceback, within 2 s; and no secret of the config in its output."""
+traceback, within 5 s of CPU; and no secret of the config in its output."""
 
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -22,10 +22,12 @@ def check_config(tmp_path, content: bytes | str | None, env: dict[str, str] | No
         path.write_bytes(content.encode() if isinstance(content, str) else content)
         args += ["-c", str(path)]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LAGWATCH_")}
-    began = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(args, capture_output=True, text=True, timeout=30, env={**clean, **(env or {})},
                             cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    return result, time.monotonic() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The child's CPU time, not wall time: a loop shows in it, a machine busy with other work does not.
+    return result, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 CASES = [
@@ -40,14 +42,13 @@ CASES = [
 
 
 @pytest.mark.parametrize("content, env, field", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_malformed_input_is_exit_2_and_one_line_naming_the_field_within_5s(tmp_path, content, env, field):
+def test_malformed_input_is_exit_2_and_one_line_naming_the_field_within_5_cpu_seconds(tmp_path, content, env, field):
     result, elapsed = check_config(tmp_path, content, env)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     assert "Traceback" not in result.stderr and f" {field}: " in lines[0], lines[0]
-    # A hang guard, not a speed goal (the alias bomb hung for minutes): a loaded 2-core machine takes 2-3 s
-    # just to start the interpreter and import lagwatch.
+    # A hang guard, not a speed goal (the alias bomb hung for minutes, busy): CPU seconds of the process.
     assert elapsed < 5, f"{elapsed:.2f}s"
     assert result.stdout == ""
 
