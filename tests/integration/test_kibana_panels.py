@@ -103,6 +103,7 @@ def test_the_time_lag_rule_holds_a_group_through_its_partial_documents(scraped, 
     from exporter.kibana.rule import rule
     from exporter.lag.held import carry, held
     from exporter.output import encode
+    from exporter.sinks.elasticsearch import ElasticsearchSink
 
     _, results, _ = scraped
     report = results[-1].report
