@@ -39,6 +39,12 @@ log4j.logger.state.change.logger=WARN
 CONSUMER_GROUP_COMMAND = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
 
 
+def consumer_group_command_class(version: str) -> str:
+    """Kafka's lag tool of a release: kafka-tools' since 3.7, the core jar's Scala one before."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return CONSUMER_GROUP_COMMAND if (major, minor) >= (3, 7) else "kafka.admin.ConsumerGroupCommand"
+
+
 def _classpath(libs: Path) -> str:
     return str(libs / "*")
 

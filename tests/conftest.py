@@ -279,6 +279,21 @@ def secure_stack():
 
 
 @pytest.fixture(scope="session")
+def authorizer_kafka():
+    """A Kafka broker as production runs it (StandardAuthorizer, SCRAM-SHA-512, allow.everyone.if.no.acl.found
+    false; tests/security/authorizer.py), started once, only when an authorizer test asks."""
+    from tests.security.authorizer import AuthorizerKafka
+
+    kafka = AuthorizerKafka()
+    _services["authorizer_kafka"] = kafka
+    try:
+        yield kafka.start()
+    finally:
+        kafka.stop()
+        _services.pop("authorizer_kafka", None)
+
+
+@pytest.fixture(scope="session")
 def api_key_gateway(secure_stack):
     """nginx terminating TLS and checking an API key in front of the secure node (the integ-test-zip
     cannot create API keys itself)."""

@@ -156,15 +156,21 @@ class KafkaDriver:
         self.admin.close()
 
 
-def consumer_group_command(bootstrap: str, version: str | None = None) -> dict[tuple[str, str, int], dict[str, int | None]]:
-    """Kafka's own `kafka-consumer-groups --describe --all-groups` of the broker's release (or `version`),
-    parsed into rows keyed by (group, topic, partition); '-' becomes None. The reference our exactness
-    tests compare with."""
-    from devstack.kafka import CONSUMER_GROUP_COMMAND, run_kafka_tool
+def consumer_group_command(
+    bootstrap: str, version: str | None = None, *, groups: Iterable[str] | None = None,
+    command_config: str | None = None,
+) -> dict[tuple[str, str, int], dict[str, int | None]]:
+    """Kafka's own `kafka-consumer-groups --describe --all-groups` (or `--group` each of `groups`) of the
+    broker's release (or `version`), parsed into rows keyed by (group, topic, partition); '-' becomes None.
+    The reference our exactness tests compare with. `command_config`: its client properties file (SASL)."""
+    from devstack.kafka import consumer_group_command_class, run_kafka_tool
 
+    version = version or kafka_version_of(bootstrap)
+    which = ["--all-groups"] if groups is None else [arg for g in groups for arg in ("--group", g)]
+    config = ["--command-config", command_config] if command_config else []
     result = run_kafka_tool(
-        CONSUMER_GROUP_COMMAND, ["--bootstrap-server", bootstrap, "--describe", "--all-groups"],
-        version=version or kafka_version_of(bootstrap),
+        consumer_group_command_class(version), ["--bootstrap-server", bootstrap, "--describe", *which, *config],
+        version=version,
     )
     if result.returncode != 0:
         raise AssertionError(f"ConsumerGroupCommand failed: {result.stderr[-2000:]}")
