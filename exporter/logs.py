@@ -33,6 +33,14 @@ def mask(text: str) -> str:
 
 
 
+def failure_text(exc: BaseException) -> str:
+    """An exception as `Name: message`, the name once: kafka-python's errors start their text with it already."""
+    text, name = str(exc), type(exc).__name__
+    if text.startswith(name):
+        return text
+    return f"{name}: {text}" if text else name
+
+
 def _mask_value(value):
     if isinstance(value, str):
         return mask(value)

@@ -25,7 +25,7 @@ from exporter.kafka.protocol.describe_configs import DescribeTopicConfigs
 from exporter.kafka.protocol.list_offsets import EARLIEST, LATEST, ListOffsets
 from exporter.kafka.protocol.metadata import ClusterMetadata, Metadata
 from exporter.kafka.selection import Selection
-from exporter.kafka.wire import error_name
+from exporter.kafka.wire import broker_hint, error_name
 from exporter.lag.model import (
     ClusterSnapshot,
     GroupObservation,
@@ -147,7 +147,8 @@ class Collector:
                     failed[tp] = f"ListOffsets to broker {leader} failed: {answer!r}"
                     via_broker.add(tp)
                 if kind == LATEST:  # one error for the broker, not one per partition it leads
-                    errors.append(ScrapeError("broker", str(leader), f"ListOffsets failed: {answer!r}"))
+                    hint = broker_hint(answer, leader, meta.brokers.get(leader))
+                    errors.append(ScrapeError("broker", str(leader), f"ListOffsets failed: {answer!r}{hint}"))
                 continue
             for tp, code, offset in answer:
                 if code:

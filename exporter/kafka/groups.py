@@ -19,7 +19,7 @@ from exporter.kafka.protocol.find_coordinator import FindCoordinators
 from exporter.kafka.protocol.list_groups import ListGroups, Listing
 from exporter.kafka.protocol.offset_fetch import GROUP_ID_NOT_FOUND, FetchOffsets
 from exporter.kafka.selection import Selection
-from exporter.kafka.wire import error_name
+from exporter.kafka.wire import broker_hint, error_name
 from exporter.lag.model import NOTHING, GroupObservation, Member, ScrapeError, TopicPartition
 
 # Group protocol types that carry consumer offsets: classic consumers, and commit-only clients (Flink,
@@ -118,7 +118,7 @@ class GroupReader:
         for broker, answer in zip(nodes, self.client.send_all([(ListGroups(), b) for b in nodes])):
             problem = None
             if isinstance(answer, BaseException):
-                problem = f"ListGroups failed: {answer!r}"
+                problem = f"ListGroups failed: {answer!r}{broker_hint(answer, broker, brokers.get(broker))}"
             elif answer.error_code:
                 problem = f"ListGroups: {error_name(answer.error_code)}"
             if problem:

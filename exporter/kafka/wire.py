@@ -17,6 +17,7 @@ from typing import Any
 import kafka.errors as Errors
 from kafka import KafkaAdminClient
 
+from exporter import logs
 from exporter.kafka.protocol.raw import RawAnswer
 
 
@@ -193,17 +194,52 @@ class KafkaWire:
                 last = exc
         if last is None or isinstance(last, (Errors.NodeNotReadyError, Errors.KafkaConnectionError,
                                              Errors.KafkaTimeoutError)):
-            # kafka-python would say "NodeNotReadyError: 1"; say what it means.
-            cause = f" (last: {type(last).__name__}: {last})" if last is not None else ""
-            raise Errors.KafkaConnectionError(
-                f"no broker reachable (bootstrap {self._bootstrap_text()}; tried {sorted(tried)}){cause}"
-            )
+            raise self._unreachable(tried, last)
         raise last
+
+    def _unreachable(self, tried: set[Any], last: BaseException | None) -> Errors.KafkaConnectionError:
+        """Why no broker answered. The bootstrap did (the admin client exists): the brokers' own addresses,
+        as they advertise them, are what failed; name them and the setting behind them."""
+        bootstrap = self._bootstrap_text()
+        advertised = {b.node_id: f"{b.host}:{b.port}" for b in self._manager.cluster.brokers()}
+        named = {node: advertised[node] for node in sorted(tried) if node in advertised}
+        cause = logs.failure_text(last) if last is not None else None
+        if named and not set(named.values()) <= set(bootstrap.split(",")):
+            which = ", ".join(f"broker {node} at {address}" for node, address in named.items())
+            return Errors.KafkaConnectionError(
+                f"the bootstrap {bootstrap} answered, but {which} as the brokers advertise themselves "
+                f"{_why(cause)}: check the brokers' advertised.listeners (the address each listener tells "
+                "clients to connect to must be reachable from lagwatch)"
+            )
+        # kafka-python would say "NodeNotReadyError: 1"; say what it means.
+        return Errors.KafkaConnectionError(
+            f"no broker reachable (bootstrap {bootstrap}; tried {sorted(tried)})" + (f" (last: {cause})" if cause else "")
+        )
 
     def _bootstrap_text(self) -> str:
         # kafka-python would say "NodeNotReadyError: No node_id provided"; say what it means.
         servers = self._admin.config.get("bootstrap_servers") or ""
         return servers if isinstance(servers, str) else ",".join(servers)
+
+
+def broker_hint(exc: BaseException, node: Any, advertised: str | None) -> str:
+    """What to check when a request to one broker could not even connect: the address it advertises."""
+    if advertised is None or not isinstance(exc, (Errors.KafkaConnectionError, Errors.NodeNotReadyError)):
+        return ""
+    if "dns resolution" in str(exc).lower():
+        return f"; broker {node} advertises {advertised}, which does not resolve from here: check its advertised.listeners"
+    return f"; broker {node} advertises {advertised}: is it up, and do its advertised.listeners name an address reachable from here?"
+
+
+def _why(cause: str | None) -> str:
+    text = (cause or "").lower()
+    if "dns resolution" in text or "name or service" in text:
+        return f"does not resolve from here ({cause})"
+    if "refused" in text:
+        return f"refuses connections ({cause})"
+    if "timed out" in text or "timeout" in text:
+        return f"does not answer ({cause})"
+    return f"cannot be reached ({cause})" if cause else "cannot be reached"
 
 
 def error_name(code: int) -> str | None:

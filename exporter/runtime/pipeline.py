@@ -133,7 +133,7 @@ class ClusterPipeline:
         try:
             return self.collector.collect()
         except Exception as exc:  # noqa: BLE001 - the daemon outlives any broker outage
-            message = str(exc) if str(exc).startswith(type(exc).__name__) else f"{type(exc).__name__}: {exc}"
+            message = logs.failure_text(exc)
             self.log.error("scrape_failed", error=message)
             return ClusterSnapshot(
                 cluster=self.collector.cluster,

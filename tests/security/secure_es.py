@@ -26,6 +26,10 @@ WRITER_ROLE_BODY = {
 
 
 
+def role_of(user: str) -> str:
+    return f"role_{user}"
+
+
 @dataclass
 class SecureElasticsearchNode(ElasticsearchNode):
     """xpack.security on: HTTPS with the test CA, a file-realm superuser and writer, and an API key."""
@@ -34,6 +38,9 @@ class SecureElasticsearchNode(ElasticsearchNode):
     admin_password: str = field(default_factory=lambda: new_password("esadmin"))
     user_password: str = field(default_factory=lambda: new_password("esuser"))
     started_s: float | None = None
+    # More file-realm users, each with a role of its own (user name -> role body), sharing user_password:
+    # one run of elasticsearch-users (a JVM start) serves them all.
+    more_users: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.settings = {
@@ -58,7 +65,8 @@ class SecureElasticsearchNode(ElasticsearchNode):
         shutil.copy(self.certs.server_cert, config / "certs" / "localhost.pem")
         shutil.copy(self.certs.server_key, config / "certs" / "localhost.key")
         shutil.copy(self.certs.ca, config / "certs" / "ca.pem")
-        (config / "roles.yml").write_text(f"{WRITER_ROLE}: {json.dumps(WRITER_ROLE_BODY)}\n")
+        roles = {WRITER_ROLE: WRITER_ROLE_BODY, **{role_of(user): body for user, body in self.more_users.items()}}
+        (config / "roles.yml").write_text("".join(f"{name}: {json.dumps(body)}\n" for name, body in roles.items()))
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ES_JAVA_HOME": str(java_home()),
                "ES_JAVA_OPTS": "-Xms64m -Xmx128m", "LANG": "C.UTF-8"}
         users = str(home / "bin" / "elasticsearch-users")
@@ -66,6 +74,13 @@ class SecureElasticsearchNode(ElasticsearchNode):
             # The password goes in on stdin (the tool prompts twice), not on a command line others can read.
             run_tool([users, "useradd", name, "-r", role], f"elasticsearch-users useradd {name}", env=env,
                      input=f"{password}\n{password}\n")
+        if self.more_users:
+            # The file realm's own files: the writer's password hash again for each, a role mapping each.
+            hashed = dict(line.split(":", 1) for line in (config / "users").read_text().splitlines() if ":" in line)
+            with open(config / "users", "a") as found:
+                found.writelines(f"{user}:{hashed[USER]}\n" for user in self.more_users)
+            with open(config / "users_roles", "a") as mapping:
+                mapping.writelines(f"{role_of(user)}:{user}\n" for user in self.more_users)
 
     def ssl_context(self) -> ssl.SSLContext:
         assert self.certs is not None

@@ -40,6 +40,7 @@ class Script:
     log_end: dict = field(default_factory=lambda: {("orders", 0): 50, ("orders", 1): 80})
     groups: dict = field(default_factory=dict)  # name -> Group
     down: set = field(default_factory=set)  # brokers that do not answer
+    failures: dict = field(default_factory=dict)  # what a request to a down broker ends with (default: Silent)
     # Error codes to answer with, once or always: (api, key) -> code. api: "find" (key group), "offsets"
     # (key group), "offsets_partition" (key (group, tp)), "describe" (key group), "list_offsets" (key tp).
     codes: dict = field(default_factory=dict)
@@ -81,7 +82,7 @@ class ScriptedClient:
             node = min(b for b in s.brokers if b not in s.down) if set(s.brokers) - s.down else 1
         s.sent.append((request, node))
         if node in s.down:
-            return Silent(f"broker {node} timed out")
+            return s.failures.get(node) or Silent(f"broker {node} timed out")
         if isinstance(request, Metadata):
             return ClusterMetadata(
                 brokers=dict(s.brokers),

@@ -258,3 +258,20 @@ def test_every_partition_of_a_topic_a_group_reads_is_read_even_never_committed_o
                                         members=(Member("m", "c", "h", (("audit", 0),)),))})
     snapshot, _ = scrape(collector_for(script))
     assert sorted(snapshot.partitions) == [("audit", 0), P0, P1]
+
+
+# --- connection failures name what the broker advertises ------------------------------------------
+
+
+@pytest.mark.parametrize("failure, says", [
+    ("DNS Resolution failure", "broker 2 advertises b2:9092, which does not resolve from here: check its advertised.listeners"),
+    ("111 ECONNREFUSED", "broker 2 advertises b2:9092: is it up, and do its advertised.listeners name an address"),
+])
+def test_a_broker_lagwatch_cannot_connect_to_is_named_with_the_address_it_advertises(failure, says):
+    from kafka.errors import KafkaConnectionError
+
+    script = two_groups()
+    script.down, script.failures = {2}, {2: KafkaConnectionError(failure)}
+    snapshot, _ = scrape(collector_for(script))
+    broker_errors = [e.message for e in snapshot.errors if e.scope == "broker" and e.name == "2"]
+    assert broker_errors and all(says in message for message in broker_errors)
