@@ -16,7 +16,7 @@ _KAFKA_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <groupId>lagwatch.devstack</groupId><artifactId>kafka-runtime</artifactId><version>1</version>
   <packaging>pom</packaging>
   <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_{scala}</artifactId>
       <version>{kafka}</version></dependency>
     <!-- ConsumerGroupCommand: Kafka's own lag tool, the reference our exactness tests compare with -->
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId>
@@ -58,7 +58,9 @@ def _mvn(args: list[str], cwd: Path, what: str) -> None:
 
 def kafka_libs(version: str, progress: Progress = stderr_progress) -> Path:
     """A directory holding the Kafka broker, kafka-tools and a log4j backend, all jars."""
-    pom = _KAFKA_POM.format(kafka=version, log4j=LOG4J_VERSION)
+    # Kafka was built for Scala 2.13 from 2.4 on; before, 2.12 is the newest build.
+    scala = "2.13" if tuple(int(p) for p in version.split(".")[:2]) >= (2, 4) else "2.12"
+    pom = _KAFKA_POM.format(kafka=version, log4j=LOG4J_VERSION, scala=scala)
     return _copy_dependencies(cache_dir() / f"kafka-{version}" / "libs", pom, f"Apache Kafka {version}", progress)
 
 

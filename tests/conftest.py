@@ -115,11 +115,13 @@ def tmux_binary() -> str:
 
 @pytest.fixture(scope="session")
 def kafka_of_version():
-    """`kafka_of_version("4.4.0")`: a one-node broker of that Apache Kafka release (jars from Maven Central),
+    """`kafka_of_version("4.4.0")`: a one-node broker of that Apache Kafka release (jars from Maven Central;
+    2.x with a ZooKeeper of its own),
     started on first use and kept for the session (one per version), for the version matrix and the group
     types only newer brokers have (share groups). Kafka's tools and Java clients that tests run against it
     come from the same release (harness.BROKER_VERSIONS)."""
     from devstack import KafkaBroker
+    from devstack.kafka_zk import ZooKeeperKafka
 
     brokers: dict[str, KafkaBroker] = {}
 
@@ -128,8 +130,8 @@ def kafka_of_version():
             # 3.x serves KIP-848 `consumer` groups only when told to (4.0 made it the default; 3.9 has no
             # group.version feature to finalize): without it a group.protocol=consumer member never joins.
             extra = {"group.coordinator.rebalance.protocols": "classic,consumer"} if version.startswith("3.") else {}
-            broker = KafkaBroker(version=version, jvm_options=["-XX:+UseSerialGC"], heap="512m",
-                                 extra_properties=extra)
+            kind = ZooKeeperKafka if version.startswith(("1.", "2.")) else KafkaBroker  # 2.x: with its ZooKeeper
+            broker = kind(version=version, jvm_options=["-XX:+UseSerialGC"], heap="512m", extra_properties=extra)
             brokers[version] = broker.start()
             _services[f"kafka_{version}"] = broker
             harness.BROKER_VERSIONS[broker.bootstrap] = version

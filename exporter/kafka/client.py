@@ -37,6 +37,13 @@ class Client(Protocol):
     def take_request_counts(self) -> dict[str, int]:
         """Requests sent since the last call, by API."""
 
+    def supports(self, node: int | None, api_key: int, version: int) -> bool:
+        """Whether a broker (ANY_BROKER: the one lagwatch bootstrapped from) answers `version` of an API, as its
+        ApiVersions answer said; True while that is not known yet."""
+
+    def broker_release(self, node: int | None = ANY_BROKER) -> tuple[int, ...] | None:
+        """The broker's release as kafka-python infers it from ApiVersions, e.g. (2, 8); None if not known."""
+
     def close(self) -> None: ...
 
 
@@ -74,6 +81,16 @@ class KafkaClient:
 
     def take_request_counts(self) -> dict[str, int]:
         return self.wire.reset_counts()
+
+    def supports(self, node: int | None, api_key: int, version: int) -> bool:
+        _, versions = self.wire.api_versions(node)
+        if versions is None:
+            return True
+        lowest, highest = versions.get(api_key, (0, -1))
+        return lowest <= version <= highest
+
+    def broker_release(self, node: int | None = ANY_BROKER) -> tuple[int, ...] | None:
+        return self.wire.api_versions(node)[0]
 
     def close(self) -> None:
         if self._wire is not None:

@@ -19,8 +19,11 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
+from exporter import logs, versions
+from exporter.kafka import access
+from exporter.kafka.access import UnreadableTopics
 from exporter.kafka.client import ANY_BROKER, Client
-from exporter.kafka.groups import GroupReader
+from exporter.kafka.groups import GroupReader, batched_find_coordinator, batched_offset_fetch
 from exporter.kafka.protocol.describe_configs import DescribeTopicConfigs
 from exporter.kafka.protocol.list_offsets import EARLIEST, LATEST, ListOffsets
 from exporter.kafka.protocol.metadata import ClusterMetadata, Metadata
@@ -37,17 +40,30 @@ from exporter.lag.model import (
 from exporter.lag.report import involved_partitions
 
 
+class UnsupportedBroker(Exception):
+    """The cluster runs a Kafka release lagwatch cannot read exactly: the scrape fails with this message."""
+
+
+def _release(release: tuple[int, ...] | None) -> str | None:
+    return ".".join(map(str, release)) if release else None
+
+
 class Collector:
     """Scrapes one cluster through a Client. Its only state between scrapes is what GroupReader remembers
     (the group coordinator cache, and what brokers listed last), so a scrape of an unchanged cluster sends no
     FindCoordinator at all."""
 
-    def __init__(self, cluster: str, client: Client, selection: Selection, clock=time.time):
+    def __init__(self, cluster: str, client: Client, selection: Selection, clock=time.time,
+                 principal: str = access.principal_of(None)):
         self.cluster = cluster
         self.client = client
         self.selection = selection
         self.clock = clock
-        self.groups = GroupReader(client, selection)
+        self.principal = principal  # who lagwatch is to the brokers' authorizer: the grants name it
+        self.groups = GroupReader(client, selection, principal)
+        self._paths: dict[int, tuple] = {}  # per broker, the request path last logged (kafka_broker_path)
+        self.unreadable = UnreadableTopics(client, selection, principal)
+        self._other_types: dict[str, int] = {}  # groups not reported, by protocol type, as last logged
 
     def close(self) -> None:
         self.client.close()
@@ -59,8 +75,11 @@ class Collector:
         self.client.new_scrape()
         errors: list[ScrapeError] = []
         metadata = self.client.send_any(Metadata(self.selection.topic))
+        self._check_releases(metadata.brokers)
         errors.extend(ScrapeError("topic", name, problem) for name, problem in metadata.topic_errors.items())
-        groups = self.groups.read(metadata.brokers, errors)
+        groups = self.groups.read(metadata.brokers, errors, metadata.topics, self.unreadable.watch(metadata.topics))
+        groups = self.unreadable.resolve(groups, self.groups.held, errors)
+        self._no_group_visible(errors)
         involved = read_partitions(groups, metadata.topics)
         taken_at = self.clock()
         offsets, retention = self._offsets_and_retention(involved, metadata, errors)
@@ -78,6 +97,37 @@ class Collector:
             requests=self.client.take_request_counts(),
             duration_s=time.monotonic() - started,
         )
+
+    def _no_group_visible(self, errors: list[ScrapeError]) -> None:
+        """A principal that may Describe no group sees none (ListGroups leaves them out without a word): an
+        error, where the cluster has an authorizer, instead of a healthy-looking scrape of nothing. Groups of
+        other protocol types, not reported, are said once."""
+        if self.groups.other_types != self._other_types:
+            self._other_types = self.groups.other_types
+            if self._other_types:
+                logs.get().info("groups_not_reported", cluster=self.cluster, by_protocol_type=self._other_types,
+                                reason="no consumer offsets to read (Kafka Connect workers, MirrorMaker 2, ...)")
+        if self.groups.listed == 0 and self.unreadable.authorizer():
+            errors.append(access.no_group_visible(self.principal, self.cluster))
+
+    def _check_releases(self, brokers: Mapping[int, str]) -> None:
+        """Refuse a broker older than lagwatch reads (the scrape fails: `up: false`, never a run of partial
+        groups that looks healthy); say once per broker which request path it gets."""
+        for node in sorted(brokers):
+            release = self.client.broker_release(node)
+            if release is not None and release < versions.KAFKA_OLDEST:
+                raise UnsupportedBroker(
+                    f"broker {node} ({brokers[node]}) runs Kafka {_release(release)} (from its ApiVersions answer); "
+                    f"lagwatch reads Kafka {_release(versions.KAFKA_OLDEST)} or newer (README: Supported versions)"
+                )
+            path = (release, batched_offset_fetch(self.client, node), batched_find_coordinator(self.client))
+            if self._paths.get(node) != path:
+                self._paths[node] = path
+                logs.get().info(
+                    "kafka_broker_path", cluster=self.cluster, broker=node, release=_release(release),
+                    offset_fetch="batched" if path[1] else "per group",
+                    find_coordinator="batched" if path[2] else "per group",
+                )
 
     def probe(
         self, snapshot: ClusterSnapshot, rounds: Sequence[Mapping[TopicPartition, float]]
@@ -175,8 +225,13 @@ class Collector:
         if isinstance(answer, BaseException):
             errors.append(ScrapeError("cluster", self.cluster, f"DescribeConfigs failed: {answer!r}"))
             return {}
+        for topic, code in answer.errors.items():
+            if access.is_denial(code):
+                errors.append(access.denied(self.principal, "DescribeConfigs", "DescribeConfigs", "topic", topic))
+            else:
+                errors.append(ScrapeError("topic", topic, f"DescribeConfigs: {error_name(code)}"))
         retention = {}
-        for topic, configs in answer.items():
+        for topic, configs in answer.configs.items():
             value = configs.get("retention.ms")
             if value is not None:
                 try:

@@ -9,12 +9,15 @@ not be read is reported with the error, its lag unknown on the partitions it had
 
 from __future__ import annotations
 
+import collections
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
+from exporter.kafka import access
 from exporter.kafka.client import ANY_BROKER, Client
 from exporter.kafka.protocol import describe_groups
 from exporter.kafka.protocol.describe_groups import DescribedGroup, DescribeGroups
+from exporter.kafka.protocol import find_coordinator, offset_fetch
 from exporter.kafka.protocol.find_coordinator import FindCoordinators
 from exporter.kafka.protocol.list_groups import ListGroups, Listing
 from exporter.kafka.protocol.offset_fetch import GROUP_ID_NOT_FOUND, FetchOffsets
@@ -47,6 +50,23 @@ def _partitions(last: Mapping[TopicPartition, int] | tuple[Mapping[TopicPartitio
     return tuple(sorted(set(got).union(bad)))
 
 
+def group_problem(principal: str, group: str, request: str, code: int) -> str | ScrapeError:
+    """What a group-level error code says: an authorization error as the grant that fixes it."""
+    if code == access.GROUP_AUTHORIZATION_FAILED:
+        return access.denied(principal, request, "Describe", "group", group)
+    if code == access.TOPIC_AUTHORIZATION_FAILED:  # ConsumerGroupDescribe: an assigned topic it may not see
+        return access.denied_unnamed_topic(principal, request, group)
+    return f"{request}: {error_name(code)}"
+
+
+def batched_find_coordinator(client: Client) -> bool:
+    return client.supports(ANY_BROKER, find_coordinator.API_KEY, find_coordinator.BATCHED)
+
+
+def batched_offset_fetch(client: Client, node: int | None) -> bool:
+    return client.supports(node, offset_fetch.API_KEY, offset_fetch.BATCHED)
+
+
 class Coordinators:
     """group -> coordinator node, kept between scrapes; an entry is forgotten when the coordinator moved,
     failed, or left the cluster, and looked up again (FindCoordinator, batched) on the next scrape."""
@@ -55,14 +75,17 @@ class Coordinators:
         self.known: dict[str, int] = {}
 
     def find(self, client: Client, names: list[str], brokers: Mapping[int, str], size: int,
-             group_errors: dict[str, str]) -> dict[str, int]:
+             group_errors: dict[str, str | ScrapeError], principal: str) -> dict[str, int]:
         if not brokers.keys() >= set(self.known.values()):
             self.known = {g: n for g, n in self.known.items() if n in brokers}
         known = self.known
         missing = set(names).difference(known)  # set operations in C: none at all on an unchanged cluster
         unknown = [g for g in names if g in missing] if missing else []
-        batches = list(chunks(unknown, size))
-        answers = client.send_all([(FindCoordinators(chunk), ANY_BROKER) for chunk in batches])
+        # Kafka 2.x answers one group per FindCoordinator (decided by the bootstrap broker's versions: any
+        # broker may answer, and a cluster runs one release outside a rolling upgrade).
+        per_group = not batched_find_coordinator(client)
+        batches = [[g] for g in unknown] if per_group else list(chunks(unknown, size))
+        answers = client.send_all([(FindCoordinators(chunk, per_group), ANY_BROKER) for chunk in batches])
         for chunk, answer in zip(batches, answers):
             if isinstance(answer, BaseException):
                 for group in chunk:
@@ -70,7 +93,7 @@ class Coordinators:
                 continue
             for group, node, code in answer:
                 if code:
-                    group_errors[group] = f"FindCoordinator: {error_name(code)}"
+                    group_errors[group] = group_problem(principal, group, "FindCoordinator", code)
                 else:
                     self.known[group] = node
         found = list(map(known.get, names))
@@ -87,9 +110,10 @@ class GroupReader:
     each broker listed (so a group whose broker is down is reported with its error, not dropped) and the
     partitions each group had committed to (so its lag is unknown there, not missing from the sums)."""
 
-    def __init__(self, client: Client, selection: Selection):
+    def __init__(self, client: Client, selection: Selection, principal: str = access.principal_of(None)):
         self.client = client
         self.selection = selection
+        self.principal = principal
         self.coordinators = Coordinators()
         self._listed: dict[int, dict[str, Listing]] = {}
         # Groups seen before that no broker lists now, although every broker answered (a coordinator still
@@ -101,9 +125,30 @@ class GroupReader:
         self._last_committed: dict[str, dict[TopicPartition, int] | tuple[dict[TopicPartition, int],
                                                                            list[TopicPartition]]] = {}
 
-    def read(self, brokers: Mapping[int, str], errors: list[ScrapeError]) -> list[GroupObservation]:
+        # Per group, partitions it is known to have (a member's assignment, or its last read) on topics this
+        # scrape's metadata lacks, that its offsets answer left out: denied or deleted, the collector asks.
+        self.held: dict[str, list[TopicPartition]] = {}
+        self.listed: int | None = 0  # groups the brokers listed last scrape, any type, before the selection
+        # Groups listed last scrape whose protocol type carries no consumer offsets (Kafka Connect workers and
+        # MirrorMaker 2's `connect`, ...), by type: not reported, said once (Collector).
+        self.other_types: dict[str, int] = {}
+
+    def read(self, brokers: Mapping[int, str], errors: list[ScrapeError], topics: Mapping[str, object] | None = None,
+             watch: frozenset[str] | set[str] = frozenset()) -> list[GroupObservation]:
+        """Every selected group's observation. With `topics` (this scrape's metadata), `held` says which known
+        partitions are missing: those assigned to a member on a topic not in `topics`, and those read before
+        on a topic in `watch` (topics that left the metadata since, or were denied before)."""
+        self.held = {}
         states, unlisted = self._list(brokers, errors)
-        return self._describe_and_fetch(states, unlisted, brokers, errors)
+        return self._describe_and_fetch(states, unlisted, brokers, errors, topics, watch)
+
+    @staticmethod
+    def _held(got: Mapping[TopicPartition, int], members: Sequence[Member], before, topics: Mapping[str, object],
+              watch: frozenset[str] | set[str]) -> list[TopicPartition]:
+        known = {tp for m in members for tp in m.assignment if tp[0] not in topics}
+        if watch and before is not None:
+            known.update(tp for tp in _partitions(before) if tp[0] in watch)
+        return sorted(known.difference(got))
 
     def _list(self, brokers: Mapping[int, str], errors: list[ScrapeError]) -> tuple[dict[str, Listing], dict[str, str]]:
         """{group: (state, type, protocol type)} from every broker, and {group: why its state is stale} for
@@ -115,6 +160,8 @@ class GroupReader:
         selected = self.selection.group
         states: dict[str, Listing] = {}
         stale: dict[str, tuple[Listing, str]] = {}
+        listed_total: int | None = 0  # None once a broker did not answer
+        others: collections.Counter[str] = collections.Counter()  # groups of types without consumer offsets
         for broker, answer in zip(nodes, self.client.send_all([(ListGroups(), b) for b in nodes])):
             problem = None
             if isinstance(answer, BaseException):
@@ -122,13 +169,19 @@ class GroupReader:
             elif answer.error_code:
                 problem = f"ListGroups: {error_name(answer.error_code)}"
             if problem:
+                listed_total = None
                 errors.append(ScrapeError("broker", str(broker), problem))
                 for group, state in self._listed.get(broker, {}).items():
                     stale[group] = (state, f"broker {broker} did not list its groups ({problem}); state as last seen")
                 continue
             listed = {g: st for g, st in answer.groups.items() if st[2] in CONSUMER_PROTOCOLS and selected(g)}
+            if listed_total is not None:
+                listed_total += len(answer.groups)
+            if len(listed) < len(answer.groups):
+                others.update(st[2] for st in answer.groups.values() if st[2] not in CONSUMER_PROTOCOLS)
             self._listed[broker] = listed
             states.update(listed)
+        self.listed, self.other_types = listed_total, dict(others)
         unlisted = {}
         for group, (state, why) in stale.items():
             if group not in states:  # moved to a broker that answered: that answer wins
@@ -165,12 +218,15 @@ class GroupReader:
             # A share group has no committed offsets: its progress is each partition's share-partition start
             # offset (and, from Kafka 4.2 on, the broker's own lag).
             calls.extend((FetchOffsets(chunk, True, topic), node) for chunk in chunks(share, size))
-            calls.extend((FetchOffsets(chunk, False, topic), node) for chunk in chunks(others, size))
+            if batched_offset_fetch(self.client, node):
+                calls.extend((FetchOffsets(chunk, False, topic), node) for chunk in chunks(others, size))
+            else:  # Kafka 2.x: one group per OffsetFetch, the same answer per group
+                calls.extend((FetchOffsets((g,), False, topic, per_group=True), node) for g in others)
         return calls
 
     def _describe_and_fetch(
         self, states: dict[str, Listing], unlisted: dict[str, str], brokers: Mapping[int, str],
-        errors: list[ScrapeError],
+        errors: list[ScrapeError], topics: Mapping[str, object] | None, watch: frozenset[str] | set[str],
     ) -> list[GroupObservation]:
         names = sorted(states)
         last_committed = self._last_committed
@@ -178,9 +234,9 @@ class GroupReader:
             del last_committed[group]
         if not names:
             return []
-        group_errors: dict[str, str] = dict(unlisted)
+        group_errors: dict[str, str | ScrapeError] = dict(unlisted)
         coordinators = self.coordinators.find(
-            self.client, names, brokers, self.selection.groups_per_request, group_errors)
+            self.client, names, brokers, self.selection.groups_per_request, group_errors, self.principal)
         by_coordinator: dict[int, list[str]] = defaultdict(list)
         for group in names:
             if group in coordinators:
@@ -205,7 +261,7 @@ class GroupReader:
                     if code == GROUP_ID_NOT_FOUND:
                         committed[group] = {}  # the group is gone: it has committed nothing
                         continue
-                    group_errors.setdefault(group, f"{request.api}: {error_name(code)}")
+                    group_errors.setdefault(group, group_problem(self.principal, group, request.api, code))
                     if code in COORDINATOR_MOVED:
                         self.coordinators.forget(group)
                 committed.update(answer.committed)
@@ -232,16 +288,23 @@ class GroupReader:
                 api, row = described[group]
                 describe_problem = error_name(row.error_code)
                 if describe_problem and describe_problem != "GroupIdNotFoundError":
-                    problem = problem or f"{api.name}: {describe_problem}"
+                    problem = problem or group_problem(self.principal, group, api.name, row.error_code)
                 if not describe_problem:  # an error answer's state (Dead) must not replace the listed one
                     state = row.state or state
                 epoch, members, protocol_type = row.epoch, row.members, row.protocol_type
             if problem:
-                errors.append(ScrapeError("group", group, problem))
+                error = problem if isinstance(problem, ScrapeError) else ScrapeError("group", group, problem)
+                errors.append(error)
+                problem = error.message
             if got is not None:
+                committed_unread = tuple(bad) if bad else ()
+                if topics is not None and (members or watch):
+                    held = self._held(got, members, last_committed.get(group), topics, watch)
+                    if held:  # remembered as unread, so a later scrape still knows of them
+                        self.held[group] = held
+                        bad = [*(bad or ()), *held]
                 # Kept as read; turned into sorted partitions only if a later scrape cannot read the group.
                 last_committed[group] = (got, bad) if bad else got  # no tuple per group in the usual case
-                committed_unread = tuple(bad) if bad else ()
             else:
                 # Not read this scrape: where the group had committed when last read, its lag is unknown.
                 committed_unread = _partitions(last_committed.get(group))

@@ -68,6 +68,13 @@ class KafkaWire:
             return
         cluster.update_metadata(response.decoded() if isinstance(response, RawAnswer) else response)
 
+    def api_versions(self, node: Any = None) -> tuple[tuple[int, int] | None, dict[int, tuple[int, int]] | None]:
+        """(release, {api key: (min, max version)}) as a broker's ApiVersions answer told kafka-python: that
+        node's when it is connected, else the bootstrap broker's; (None, None) before any answer."""
+        conn = self._manager._conns.get(node) if node is not None else None
+        data = getattr(conn, "broker_version_data", None) or self._manager.broker_version_data
+        return (data.broker_version, data.api_versions) if data is not None else (None, None)
+
     def reset_counts(self) -> dict[str, int]:
         with self._lock:
             counts = dict(self.requests)

@@ -96,6 +96,8 @@ class ScrapeError(Frozen):
     scope: str  # "cluster", "group", "topic", "partition", "broker"
     name: str
     message: str
+    # An authorization error: the kafka-acls command that fixes it (exporter/kafka/access.py), else None.
+    grant: str | None = None
 
 
 class ClusterSnapshot(Frozen):

@@ -58,6 +58,10 @@ SERIES: dict[str, Series] = {
         _GROUP, "per group"),
     "lagwatch_group_partitions_unknown": Series(
         "gauge", "Partitions whose lag could not be read this scrape", _GROUP, "per group"),
+    "lagwatch_access_denied": Series(
+        "gauge", "1 per resource the cluster's authorizer denied lagwatch in the last scrape (the log's "
+        "access_denied line and the self document name the kafka-acls grant that fixes it)",
+        ("cluster", "scope", "name"), "per cluster and denied resource (scope topic, group or cluster)"),
     "lagwatch_group_info": Series(
         "gauge", "1 per group: its type (classic, consumer, share, streams) and Kafka state",
         ("cluster", "group", "type", "state"), "per group"),
@@ -114,9 +118,9 @@ class LagCollector:
         self._coordinator = coordinator
 
     def collect(self):
-        up, duration, last_success, scrapes, errors, requests = (family(name) for name in (
+        up, duration, last_success, scrapes, errors, requests, denied = (family(name) for name in (
             "lagwatch_up", "lagwatch_scrape_duration_seconds", "lagwatch_last_success_timestamp_seconds",
-            "lagwatch_scrapes", "lagwatch_scrape_errors", "lagwatch_kafka_requests"))
+            "lagwatch_scrapes", "lagwatch_scrape_errors", "lagwatch_kafka_requests", "lagwatch_access_denied"))
         group_lag, group_info, group_topic_lag, partial, unknown, lag_seconds, topic_lag_seconds = (
             family(name) for name in (
                 "lagwatch_group_lag", "lagwatch_group_info", "lagwatch_group_topic_lag", "lagwatch_group_lag_partial",
@@ -135,6 +139,8 @@ class LagCollector:
             if report is None:
                 continue
             up.add_metric([cluster], 1.0 if report.snapshot.up else 0.0)
+            for scope, name in dict.fromkeys((e.scope, e.name) for e in report.snapshot.errors if e.grant):
+                denied.add_metric([cluster, scope, name], 1.0)
             duration.add_metric([cluster], report.snapshot.duration_s)
             for group in report.groups:
                 group_info.add_metric([cluster, group.group, group.group_type or "classic", group.state], 1.0)
@@ -153,7 +159,7 @@ class LagCollector:
                 group_topic_lag.add_metric([cluster, row.group, row.topic], row.lag_sum)
                 if row.lag_seconds_max is not None:
                     topic_lag_seconds.add_metric([cluster, row.group, row.topic], row.lag_seconds_max)
-        yield from (up, duration, last_success, scrapes, errors, requests)
+        yield from (up, duration, last_success, scrapes, errors, requests, denied)
         yield from (group_lag, group_topic_lag, lag_seconds, topic_lag_seconds, partial, unknown, group_info)
         yield from self._coordination()
 

@@ -261,8 +261,12 @@ class ClusterPipeline:
         if snapshot.up:
             self.previous = snapshot
         self._status = self._status.after(report, snapshot.taken_at if snapshot.up else self._status.last_success)
-        for error in snapshot.errors[:20]:
+        denials = [e for e in snapshot.errors if e.grant]
+        for error in [e for e in snapshot.errors if not e.grant][:20]:
             self.log.warning("scrape_error", scope=error.scope, name=error.name, error=error.message)
+        if denials:  # one line per scrape, whatever the number of resources: what was denied, what fixes it
+            self.log.warning("access_denied", count=len(denials), denied=[e.message for e in denials[:20]],
+                             grants=list(dict.fromkeys(e.grant for e in denials))[:20])
         partial_groups = sum(1 for g in report.groups if g.partial)
         lag_known = sum(g.lag_known_sum for g in report.groups) if snapshot.up else None
         self.log.info(

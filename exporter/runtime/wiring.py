@@ -17,13 +17,14 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient
 
 from exporter import __version__
+from exporter.kafka import access
 from exporter.kafka import connect as kafka_connect
 
 from exporter.kafka import selection as kafka_selection
 from exporter.kafka.client import KafkaClient
 from exporter.kafka.collector import Collector
 from exporter.kafka.selection import Selection
-from exporter.config import Cluster, Config, ElasticsearchConfig, OpenSearchConfig, StoreConfig
+from exporter.config import Cluster, Config, ElasticsearchConfig, OpenSearchConfig, SecurityProtocol, StoreConfig
 from exporter.kafka.wire import KafkaWire
 from exporter.runtime.pipeline import ClusterPipeline
 from exporter.runtime.secrets import register_webhook_url
@@ -119,10 +120,12 @@ def selection(config: Config, cluster: Cluster, owner: Callable[[str, str], bool
 
 def collector(config: Config, cluster: Cluster, owner: Callable[[str, str], bool] | None = None) -> Collector:
     timeout = min(cluster.request_timeout_s, config.scrape.effective_timeout_s)
+    sasl = cluster.security.protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
     return Collector(
         cluster.name,
         KafkaClient(lambda: KafkaWire(kafka_admin(cluster), timeout_s=timeout)),
         selection(config, cluster, owner),
+        principal=access.principal_of(cluster.security.username if sasl else None),
     )
 
 

@@ -14,6 +14,7 @@ from kafka import KafkaAdminClient
 
 from exporter.kafka.collector import Collector, Selection
 from devstack.versions import KAFKA_MATRIX, KAFKA_VERSION
+from exporter.versions import KAFKA_LEGACY
 from exporter.kafka.client import KafkaClient
 from exporter.kafka.wire import KafkaWire
 from exporter.output.table import as_json
@@ -22,7 +23,9 @@ from tests.integration import test_collector, test_group_types, test_offset_anom
 
 pytestmark = [pytest.mark.integration, pytest.mark.matrix]
 
-EXTRA = [v for v in KAFKA_MATRIX if v != KAFKA_VERSION]
+# Kafka 2.x has no KIP-848 groups: its own module, tests/integration/test_versions_kafka_2x.py.
+MODERN = [v for v in KAFKA_MATRIX if v != KAFKA_LEGACY]
+EXTRA = [v for v in MODERN if v != KAFKA_VERSION]
 
 
 @pytest.fixture(params=EXTRA, ids=[f"kafka-{v}" for v in EXTRA])
@@ -50,7 +53,7 @@ test_a_kip848_group_shows_its_state_members_and_owned_partitions_like_kafkas_too
     test_group_types.test_a_kip848_group_shows_its_state_members_and_owned_partitions_like_kafkas_tool)
 
 
-@pytest.fixture(params=KAFKA_MATRIX, ids=[f"kafka-{v}" for v in KAFKA_MATRIX])
+@pytest.fixture(params=MODERN, ids=[f"kafka-{v}" for v in MODERN])
 def release_bootstrap(request, kafka_of_version) -> str:
     """Every release of the matrix: the main one is the suite's own broker (unless that is a cluster somebody
     else runs, of unknown release), the others are started once."""

@@ -7,7 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from exporter.kafka.client import ANY_BROKER
-from exporter.kafka.protocol.describe_configs import DescribeTopicConfigs
+from exporter.kafka.protocol.describe_acls import DescribeAcls
+from exporter.kafka.protocol.describe_configs import DescribeTopicConfigs, TopicConfigs
 from exporter.kafka.protocol.describe_groups import DescribedGroup, DescribeGroups
 from exporter.kafka.protocol.find_coordinator import FindCoordinators
 from exporter.kafka.protocol.list_groups import ListedGroups, ListGroups
@@ -41,6 +42,13 @@ class Script:
     groups: dict = field(default_factory=dict)  # name -> Group
     down: set = field(default_factory=set)  # brokers that do not answer
     failures: dict = field(default_factory=dict)  # what a request to a down broker ends with (default: Silent)
+    legacy: bool = False  # Kafka 2.x brokers
+    denied_configs: set = field(default_factory=set)  # topics whose DescribeConfigs is denied
+    # An authorizer: topics the principal may not Describe (left out of "everything" answers, an error when
+    # named), and whether DescribeAcls says an authorizer is on.
+    denied_topics: set = field(default_factory=set)
+    authorizer: bool = False
+    release: tuple | None = None  # what ApiVersions says the brokers run (default: 2.8 if legacy, else 4.1)
     # Error codes to answer with, once or always: (api, key) -> code. api: "find" (key group), "offsets"
     # (key group), "offsets_partition" (key (group, tp)), "describe" (key group), "list_offsets" (key tp).
     codes: dict = field(default_factory=dict)
@@ -67,6 +75,12 @@ class ScriptedClient:
     def close(self) -> None:
         self.closed = True
 
+    def supports(self, node, api_key: int, version: int) -> bool:
+        return not self.script.legacy  # a Kafka 2.x cluster: no batched FindCoordinator or OffsetFetch
+
+    def broker_release(self, node=ANY_BROKER):
+        return self.script.release or ((2, 8) if self.script.legacy else (4, 1))
+
     def send_any(self, request):
         answer = self.send_all([(request, ANY_BROKER)])[0]
         if isinstance(answer, BaseException):
@@ -84,12 +98,21 @@ class ScriptedClient:
         if node in s.down:
             return s.failures.get(node) or Silent(f"broker {node} timed out")
         if isinstance(request, Metadata):
+            visible = {t: n for t, n in s.partitions.items() if request.topic(t) and t not in s.denied_topics}
+            if request.names is not None:
+                visible = {t: n for t, n in visible.items() if t in request.names}
+            errors = {t: "TopicAuthorizationFailedError" if t in s.denied_topics else "UnknownTopicOrPartitionError"
+                      for t in (request.names or ()) if t not in visible}
             return ClusterMetadata(
                 brokers=dict(s.brokers),
-                topics={t: TopicInfo(t, n) for t, n in s.partitions.items() if request.topic(t)},
-                leaders={tp: n for tp, n in s.leaders.items() if n is not None},
-                partition_errors={tp: "LeaderNotAvailableError" for tp, n in s.leaders.items() if n is None},
+                topics={t: TopicInfo(t, n) for t, n in visible.items()},
+                leaders={tp: n for tp, n in s.leaders.items() if n is not None and tp[0] in visible},
+                partition_errors={tp: "LeaderNotAvailableError" for tp, n in s.leaders.items()
+                                  if n is None and tp[0] in visible},
+                topic_errors=errors,
             )
+        if isinstance(request, DescribeAcls):
+            return 31 if s.authorizer else 54  # CLUSTER_AUTHORIZATION_FAILED, SECURITY_DISABLED
         if isinstance(request, ListGroups):
             return ListedGroups(0, {name: (g.state, g.group_type, "consumer")
                                     for name, g in s.groups.items() if g.coordinator == node})
@@ -107,6 +130,8 @@ class ScriptedClient:
                     continue
                 answer.committed[name] = {}
                 for tp, offset in s.groups[name].committed.items():
+                    if tp[0] in s.denied_topics:
+                        continue  # left out without a word, as a broker with an authorizer does
                     if s.codes.get(("offsets_partition", (name, tp))):
                         answer.unread.setdefault(name, []).append(tp)
                     else:
@@ -122,5 +147,6 @@ class ScriptedClient:
                     rows.append((tp, code, offset))
             return rows
         if isinstance(request, DescribeTopicConfigs):
-            return {t: {"retention.ms": "604800000"} for t in request.topics}
+            return TopicConfigs({t: {"retention.ms": "604800000"} for t in request.topics if t not in s.denied_configs},
+                                {t: 29 for t in request.topics if t in s.denied_configs})
         raise AssertionError(f"unexpected request {request!r}")

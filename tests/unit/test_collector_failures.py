@@ -85,6 +85,9 @@ class ScriptedWire:
     def use_metadata(self, response, brokers):
         pass
 
+    def api_versions(self, node=None):
+        return None, None
+
     def send_all(self, calls, decoders=None):
         answers = [self.cluster.answer(request, node) for request, node in calls]
         if decoders is None:

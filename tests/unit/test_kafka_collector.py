@@ -275,3 +275,37 @@ def test_a_broker_lagwatch_cannot_connect_to_is_named_with_the_address_it_advert
     snapshot, _ = scrape(collector_for(script))
     broker_errors = [e.message for e in snapshot.errors if e.scope == "broker" and e.name == "2"]
     assert broker_errors and all(says in message for message in broker_errors)
+
+
+# --- Kafka 2.x: one group per FindCoordinator and OffsetFetch ---------------------------------------
+
+
+def test_a_kafka_2x_cluster_gets_one_request_per_group_and_the_same_exact_lag():
+    batched, legacy = two_groups(), two_groups()
+    legacy.legacy = True
+    expected = {g: r.lag_sum for g, r in scrape(collector_for(batched))[1].items()}
+    snapshot, groups = scrape(collector_for(legacy))
+    assert {g: r.lag_sum for g, r in groups.items()} == expected == {"g1": 100, "g2": 85}
+    assert not snapshot.errors
+    assert sorted(r.groups for r, _ in legacy.sent_of(FindCoordinators)) == [["g1"], ["g2"]]
+    assert all(r.per_group for r, _ in legacy.sent_of(FindCoordinators))
+    fetches = legacy.sent_of(FetchOffsets)
+    assert sorted((tuple(r.groups), node) for r, node in fetches) == [(("g1",), 1), (("g2",), 2)]
+    assert all(r.per_group for r, _ in fetches)
+    assert all(not r.per_group for r, _ in batched.sent_of(FetchOffsets) + batched.sent_of(FindCoordinators))
+
+
+def test_a_broker_older_than_lagwatch_reads_fails_the_scrape_naming_both_releases():
+    from exporter.kafka.collector import UnsupportedBroker
+    from exporter.runtime.pipeline import ClusterPipeline
+
+    script = two_groups()
+    script.release = (0, 10, 2)
+    result = ClusterPipeline(collector_for(script), None).run_once()
+    snapshot = result.report.snapshot
+    assert not snapshot.up and snapshot.groups == ()
+    (error,) = snapshot.errors
+    assert error.message == (
+        f"{UnsupportedBroker.__name__}: broker 1 (b1:9092) runs Kafka 0.10.2 (from its ApiVersions answer); "
+        "lagwatch reads Kafka 2.0 or newer (README: Supported versions)"
+    )

@@ -51,6 +51,23 @@ def test_find_coordinator_keeps_each_groups_error_with_it():
     assert FindCoordinators(["a", "b"]).request().coordinator_keys == ["a", "b"]
 
 
+def test_kafka_2x_brokers_are_asked_one_group_at_a_time_with_the_versions_they_have():
+    find = FindCoordinators(["a"], per_group=True)
+    assert find.request().key == "a" and find.request()._max_version == 3
+    assert find.decode(NS(node_id=2, error_code=0)) == [("a", 2, 0)]
+    fetch = FetchOffsets(["g"], per_group=True, topic=lambda name: not name.startswith("__"))
+    request = fetch.request()
+    assert (request.group_id, request.topics, request._min_version, request._max_version) == ("g", None, 2, 7)
+    request.encode(version=7)  # v2-v7 carry one group and "all topics" as null
+    response = NS(error_code=0, topics=[
+        NS(name="orders", partitions=[NS(partition_index=0, committed_offset=5, error_code=0),
+                                      NS(partition_index=1, committed_offset=0, error_code=3)]),
+        NS(name="__consumer_offsets", partitions=[NS(partition_index=0, committed_offset=9, error_code=0)])])
+    answer = fetch.decode(response)
+    assert answer.committed == {"g": {("orders", 0): 5}} and answer.unread == {"g": [("orders", 1)]}
+    assert fetch.decode(NS(error_code=30, topics=[])).errors == {"g": 30}  # GROUP_AUTHORIZATION_FAILED
+
+
 def test_offset_fetch_keeps_selected_topics_and_partition_errors_apart():
     response = NS(groups=[
         NS(group_id="g", error_code=0, topics=[
@@ -110,10 +127,11 @@ def test_list_offsets_asks_each_partition_once_with_its_own_time():
     assert ListOffsets({}).decode(response) == [(("t", 0), 0, 9), (("t", 1), 6, -1)]
 
 
-def test_describe_configs_leaves_out_topics_that_answered_an_error():
+def test_describe_configs_keeps_each_topics_error_apart_from_the_settings_read():
     response = NS(results=[NS(resource_name="a", error_code=0, configs=[NS(name="retention.ms", value="100")]),
                            NS(resource_name="b", error_code=29, configs=[])])
-    assert DescribeTopicConfigs(["a", "b"]).decode(response) == {"a": {"retention.ms": "100"}}
+    answer = DescribeTopicConfigs(["a", "b"]).decode(response)
+    assert answer.configs == {"a": {"retention.ms": "100"}} and answer.errors == {"b": 29}
 
 
 def test_each_group_type_is_described_by_its_own_api():

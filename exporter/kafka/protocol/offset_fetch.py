@@ -21,6 +21,8 @@ from exporter.kafka.protocol.raw import (
 from exporter.lag.model import TopicPartition
 
 GROUP_ID_NOT_FOUND = 69
+API_KEY = 9
+BATCHED = 8  # the first version with many groups per request (Kafka 3.0+, KIP-709)
 _PARTITION = struct.Struct(">iqi")  # partition index, committed offset, committed leader epoch
 
 _Group = OffsetFetchRequest.OffsetFetchRequestGroup
@@ -79,6 +81,7 @@ class FetchOffsets:
     groups: Sequence[str]
     share: bool = False
     topic: Callable[[str], bool] = lambda name: True
+    per_group: bool = False  # one group, v2-v7, for a broker older than v8 (Kafka 2.x)
 
     @property
     def api(self) -> str:
@@ -93,6 +96,9 @@ class FetchOffsets:
         if self.share:
             Group = DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestGroup
             return DescribeShareGroupOffsetsRequest(groups=[Group(group_id=g, topics=None) for g in self.groups])
+        if self.per_group:  # v2 is the first to take "all topics" (null)
+            (group,) = self.groups
+            return OffsetFetchRequest(group_id=group, topics=None, min_version=2, max_version=BATCHED - 1)
         # max_version 9: v10 replaces topic names with topic ids. The answer comes back as its bytes (raw.py).
         return _AllTopicsRequest(
             groups=[request_group(g) for g in self.groups],
@@ -112,14 +118,17 @@ class FetchOffsets:
         # Per topic name: None when not selected, else its (topic, partition) keys, made once per response
         # (thousands of groups commit to the same few hundred partitions).
         keys: dict[str, dict[int, TopicPartition] | None] = {}
-        for row in response.groups:
-            group = row.group_id
-            if row.error_code:
-                errors[group] = row.error_code
+        if self.per_group:  # v2-v7: one group, its error and topics at the top of the answer
+            rows = [(self.groups[0], response.error_code, response.topics)]
+        else:
+            rows = [(row.group_id, row.error_code, row.topics) for row in response.groups]
+        for group, error_code, topics in rows:
+            if error_code:
+                errors[group] = error_code
                 continue
             committed: dict[TopicPartition, int] = {}
             all_committed[group] = committed
-            for topic in row.topics:
+            for topic in topics:
                 name = topic.topic_name if share else topic.name
                 try:
                     tps = keys[name]
