@@ -123,20 +123,32 @@ def _cmd_check_config(args: argparse.Namespace, config) -> int:
 
 
 @_with_config()
+def _cmd_check_access(args: argparse.Namespace, config) -> int:
+    from exporter.cli import access
+
+    return access.run(config, sys.stdout)
+
+
+@_with_config()
 def _cmd_once(args: argparse.Namespace, config) -> int:
     from exporter.output import table
     from exporter.runtime import oneshot
 
     failed = False
+    reports = []
     for result in oneshot.scrape_once(config, index=args.index):
         if result is None:  # the cycle failed: its error is in the log
             failed = True
             continue
         failed = failed or not result.report.snapshot.up or result.sink_error is not None
-        if args.output == "json":
-            print(json.dumps(table.as_json(result.report), indent=2))
+        if args.output == "json":  # one document for every cluster: printed at the end
+            reports.append(table.as_json(result.report))
+        elif args.output == "jsonl":  # one line per cluster, as each is scraped
+            print(json.dumps(table.as_json(result.report), separators=(",", ":")), flush=True)
         else:
             print(table.as_table(result.report))
+    if args.output == "json":
+        print(json.dumps({"clusters": reports}, indent=2))
     return EXIT_FAILURE if failed else EXIT_OK
 
 
@@ -256,6 +268,7 @@ def _cmd_devstack(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check-config": _cmd_check_config,
+    "check-access": _cmd_check_access,
     "once": _cmd_once,
     "run": _cmd_run,
     "setup": _cmd_setup,

@@ -26,6 +26,7 @@ and bulk-indexes the results for Kibana dashboards and alerts.
 EPILOG = """\
 commands in the order you usually need them:
   lagwatch check-config -c lagwatch.yaml   validate a config; print it with secrets redacted
+  lagwatch check-access -c lagwatch.yaml   what lagwatch may do on Kafka and Elasticsearch, what is missing
   lagwatch once -c lagwatch.yaml           one scrape, printed like kafka-consumer-groups --describe
   lagwatch top -c lagwatch.yaml            live terminal view of lag per group (or: top --bootstrap HOST:PORT)
   lagwatch setup -c lagwatch.yaml          index template + Kibana dashboards and rule (idempotent)
@@ -99,6 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(check)
 
+    access = commands.add_parser(
+        "check-access",
+        help="what lagwatch may do on each cluster and on Elasticsearch: granted, missing, and the grant that fixes it",
+        description="Connect to every configured cluster as lagwatch does, scrape once, and print for the groups "
+        "and topics it watches what its principal is allowed (from Kafka's authorized operations) and what is "
+        "missing, each with the kafka-acls command that grants it; then ask Elasticsearch (_has_privileges) "
+        "whether its user has every privilege lagwatch uses on its indices. Reads only.",
+        epilog="exit codes: 0 nothing missing, 1 something lagwatch needs is missing (or a cluster could not be "
+        "read), 2 invalid config. docs/access.md lists every ACL and the Elasticsearch role.",
+    )
+    _add_config(access)
+
     once = commands.add_parser(
         "once",
         help="scrape every cluster once and print lag (nothing indexed unless --index)",
@@ -106,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--describe --all-groups` plus lag in seconds and items. Reads only; indexes nothing unless --index.",
     )
     _add_config(once)
-    once.add_argument("--output", choices=("table", "json"), default="table", help="output format (default: table)")
+    once.add_argument("--output", choices=("table", "json", "jsonl"), default="table",
+                      help="table (default); json: one document, {\"clusters\": [...]}, one entry per cluster; "
+                      "jsonl: one line per cluster, printed as each is scraped")
     once.add_argument("--index", action="store_true", help="also bulk-index the documents into Elasticsearch")
     _add_shard(once)
     _add_quick_cluster(once)

@@ -85,6 +85,7 @@ def _base(snapshot: ClusterSnapshot, doc_type: str, slot_ms: int) -> dict[str, A
 def self_doc(
     snapshot: ClusterSnapshot, slot_ms: int, documents: int, instance: str = "", partial_groups: int = 0,
     outcome: str = "scraped", reason: str | None = None, delivery: dict[str, int] | None = None,
+    sink_refused: str | None = None,
 ) -> dict[str, Any]:
     """What the scrape itself did: the exporter's own health, charted and alerted on like any metric.
     Every scrape slot has one, also a slot that was not scraped (`outcome: skipped`, with the reason)."""
@@ -102,6 +103,8 @@ def self_doc(
             fields.SELF_ERRORS: len(snapshot.errors),
             fields.SELF_PARTIAL_GROUPS: partial_groups,
             fields.SELF_ERROR_MESSAGES: [f"{e.scope} {e.name}: {e.message}" for e in snapshot.errors][:50],
+            fields.SELF_ACCESS_DENIED: sum(1 for e in snapshot.errors if e.grant),
+            fields.SELF_SINK_REFUSED: sink_refused,
             fields.SELF_INSTANCE: instance or None,
         }
     )

@@ -50,12 +50,14 @@ def encode(
     slot_ms: int | None = None, delivery: dict[str, int] | None = None,
     self_fields: Callable[[], dict[str, Any]] | None = None, batch_documents: int = 1000,
     carried: Mapping[str, float] | None = None,
+    sink_refused: str | None = None,
 ) -> Iterator[Batch]:
     """The batches of one scrape, one at a time (a large estate's scrape is never held whole): the
     granularity's lag documents, then the self document. `statuses` adds each partition's and group's status;
     `delivery` (documents by outcome so far) and `self_fields()` (replicas: the shards this process owns) go
-    into the self document; `carried` (exporter/lag/held.carry) each group's last known time lag, which its
-    document carries while this scrape's is not known."""
+    into the self document, and so does `sink_refused` (why Elasticsearch refuses lagwatch, while it does);
+    `carried` (exporter/lag/held.carry) each group's last known time lag, which its document carries while this
+    scrape's is not known."""
     snapshot = report.snapshot
     if slot_ms is None:  # the scheduler's slot when it passes one; a late scrape keeps its own slot's ids
         slot_ms = documents.slot(snapshot.taken_at, interval_s)
@@ -74,7 +76,8 @@ def encode(
         yield from _batches(report.groups, lines_of, batch_documents, day)
     partial_groups = sum(1 for g in report.groups if g.partial)
     doc = documents.self_doc(
-        snapshot, slot_ms, documents.count(report, granularity), instance, partial_groups, delivery=delivery
+        snapshot, slot_ms, documents.count(report, granularity), instance, partial_groups, delivery=delivery,
+        sink_refused=sink_refused,
     )
     if self_fields is not None:
         doc.update(self_fields())

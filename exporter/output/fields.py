@@ -170,6 +170,10 @@ SELF_KAFKA_REQUESTS = _self("lagwatch.self.kafka_requests", "Kafka requests the 
 SELF_ERRORS = _self("lagwatch.self.errors", "Errors of the scrape (per group, partition, broker or cluster).")
 SELF_PARTIAL_GROUPS = _self("lagwatch.self.partial_groups", "Groups whose lag was partial this scrape.")
 SELF_ERROR_MESSAGES = _self("lagwatch.self.error_messages", "The first 50 errors, `<scope> <name>: <message>`.")
+SELF_SINK_REFUSED = _self("lagwatch.self.sink_refused", "Why Elasticsearch refuses lagwatch's requests (credentials, "
+                          "privileges, template, retention), while it does; null otherwise.")
+SELF_ACCESS_DENIED = _self("lagwatch.self.access_denied", "Resources the cluster's authorizer denied lagwatch this "
+                           "scrape (each in error_messages with the kafka-acls grant that fixes it).")
 SELF_INSTANCE = _self("lagwatch.self.instance", "The process (`scrape.instance`, else the host name).")
 SELF_SHARDS = _self("lagwatch.self.shards", "With coordination: the shards this process owned.")
 SELF_SHARDS_TOTAL = _self("lagwatch.self.shards_total", "With coordination: how many shards there are.")

@@ -93,7 +93,9 @@ SERIES: dict[str, Series] = {
     "lagwatch_sink_refused": Series(
         "gauge", "1 while Elasticsearch refuses lagwatch's requests (credentials, privileges, template, mapping)",
         (), _SINK),
-    "lagwatch_sink_up": Series("gauge", "1 when the last delivery reached Elasticsearch", (), _SINK),
+    "lagwatch_sink_up": Series(
+        "gauge", "1 when the last delivery reached Elasticsearch and it refuses nothing of lagwatch's (0 while "
+        "lagwatch_sink_refused is 1)", (), _SINK),
 }
 
 
@@ -173,7 +175,7 @@ class LagCollector:
             yield family("lagwatch_documents_rejected", health.rejected_documents)
             yield family("lagwatch_spool_dead_lettered_documents", health.dead_lettered_documents)
             yield family("lagwatch_sink_refused", 1.0 if health.refused else 0.0)
-            yield family("lagwatch_sink_up", 1.0 if health.reachable else 0.0)
+            yield family("lagwatch_sink_up", 1.0 if health.reachable and not health.refused else 0.0)
 
     def _coordination(self):
         coordinator = self._coordinator()

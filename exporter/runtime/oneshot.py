@@ -1,15 +1,19 @@
-"""The work of the one-shot commands, for the CLI to print: one scrape of every cluster (`lagwatch once`) and
-the set-up of the store (Elasticsearch or OpenSearch) and Kibana (`lagwatch setup`). Clients are built by
-exporter/runtime/wiring.py and closed here; nothing is printed here."""
+"""The work of the one-shot commands, for the CLI to print: one scrape of every cluster (`lagwatch once`), what
+lagwatch may do on each cluster and on the store (`lagwatch check-access`) and the set-up of the store
+(Elasticsearch or OpenSearch) and Kibana (`lagwatch setup`). Clients are built by exporter/runtime/wiring.py
+and closed here; nothing is printed here."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from exporter.config import Config
+from exporter.kafka import check
+from exporter.kafka.check import ClusterAccess
 from exporter.kibana import client as kibana
 from exporter.runtime import wiring
 from exporter.runtime.pipeline import CycleResult
+from exporter.sinks import privileges
 from exporter.sinks.interface import SinkRefused, SinkUnavailable
 
 
@@ -31,6 +35,28 @@ def scrape_once(config: Config, index: bool = False) -> Iterator[CycleResult | N
     finally:
         if client is not None:
             client.close()
+
+
+def check_access(config: Config) -> Iterator[ClusterAccess]:
+    """Each cluster's access (exporter/kafka/check.py), in the config's order."""
+    for cluster in config.clusters:
+        collector = wiring.collector(config, cluster)
+        try:
+            yield check.check(collector)
+        finally:
+            collector.close()
+
+
+def elasticsearch_access(config: Config) -> tuple[tuple[str, ...], privileges.Privileges | None]:
+    """(the index patterns lagwatch writes, its user's privileges there; None where the store cannot be asked:
+    no security, or OpenSearch). Raises SinkUnavailable or SinkRefused when the request failed."""
+    store = config.store
+    names = (f"{store.index_prefix}-lag*",) + ((f"{store.index_prefix}-alerts*",) if config.alerts.index else ())
+    client = wiring.store_client(store)
+    try:
+        return names, client.privileges(names, store.storage)
+    finally:
+        client.close()
 
 
 def setup(config: Config) -> Iterator[str]:

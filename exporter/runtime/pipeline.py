@@ -250,12 +250,15 @@ class ClusterPipeline:
         delivered, sink_error = 0, None
         for batch in encode.encode(
             report, self.granularity, self.interval_s, self.instance, statuses, slot_ms, self._delivery_counts(),
-            self.self_fields, self.batch_documents, self.time_lag_carried,
+            self.self_fields, self.batch_documents, self.time_lag_carried, self._sink_refused(),
         ):
             if self.keep_documents:
                 kept.append(batch)
             count, error = self._deliver(batch)
             delivered, sink_error = delivered + count, sink_error or error
+        refused = self._sink_refused()  # the daemon's sink delivers off this path: what it saw so far
+        if refused and not sink_error:
+            sink_error = f"refused: {refused}"
         if self.alert is not None:
             self.alert(report, statuses)
         if snapshot.up:
@@ -289,6 +292,11 @@ class ClusterPipeline:
         )
         return CycleResult(report, delivered, sink_error, doc_count, statuses, kept)
 
+    def _sink_refused(self) -> str | None:
+        """Why Elasticsearch refuses lagwatch's requests, while it does (a configuration problem)."""
+        found = self.sink.health() if self.sink is not None else None
+        return found.refused if found is not None else None
+
     def _delivery_counts(self) -> dict[str, int] | None:
         found = self.sink.counts() if self.sink is not None else None
         if found is None:
@@ -317,4 +325,7 @@ class ClusterPipeline:
             self.log.error("document_rejected", doc_id=doc_id, reason=reason)
         if result.retry is not None:
             self.log.warning("documents_not_indexed", documents=result.retry.documents)
-        return result.indexed + result.duplicates + result.queued, result.error
+        error = result.error
+        if error is None and result.rejected:  # refused item by item: not delivered, and said so
+            error = f"rejected {len(result.rejected)} of {batch.documents} documents: {result.rejected[0][1]}"
+        return result.indexed + result.duplicates + result.queued, error

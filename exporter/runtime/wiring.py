@@ -120,13 +120,23 @@ def selection(config: Config, cluster: Cluster, owner: Callable[[str, str], bool
 
 def collector(config: Config, cluster: Cluster, owner: Callable[[str, str], bool] | None = None) -> Collector:
     timeout = min(cluster.request_timeout_s, config.scrape.effective_timeout_s)
-    sasl = cluster.security.protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
     return Collector(
         cluster.name,
         KafkaClient(lambda: KafkaWire(kafka_admin(cluster), timeout_s=timeout)),
         selection(config, cluster, owner),
-        principal=access.principal_of(cluster.security.username if sasl else None),
+        principal=principal(cluster),
     )
+
+
+def principal(cluster: Cluster) -> str:
+    """Who lagwatch is to the cluster's authorizer, as grants name it: the SASL user; User:ANONYMOUS without
+    authentication; a placeholder for a TLS client certificate (the broker maps its distinguished name)."""
+    security = cluster.security
+    if security.protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL):
+        return access.principal_of(security.username)
+    if security.protocol == SecurityProtocol.SSL and security.ssl_certfile is not None:
+        return access.principal_of(None)
+    return "User:ANONYMOUS"
 
 
 def notifiers(config: Config) -> list[WebhookNotifier]:

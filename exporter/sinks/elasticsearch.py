@@ -21,7 +21,7 @@ from typing import Any
 
 from exporter import logs
 from exporter.output.batch import Batch
-from exporter.sinks.interface import DeliveryResult, SinkUnavailable
+from exporter.sinks.interface import DeliveryResult, SinkRefused, SinkUnavailable
 from exporter.sinks.ledger import SinkCounts, SinkHealth
 from exporter.sinks.stores import Store, as_store
 
@@ -74,6 +74,8 @@ class ElasticsearchSink:
         self.initial_backoff_s = initial_backoff_s
         self.sleep = sleep
         self.mode: str | None = None  # "daily_indices" or "data_stream" once set up
+        # Why old daily indices cannot be deleted (missing privileges), while that lasts: shown by /readyz.
+        self.retention_refused: str | None = None
         self._last_prune_day: str | None = None
 
     @property
@@ -84,8 +86,14 @@ class ElasticsearchSink:
     # --- setup --------------------------------------------------------------------------------
 
     def setup(self) -> str:
-        """Install the index template (idempotent). Returns the storage mode in use."""
+        """Install the index template (idempotent), once the user's privileges are known to be enough. Returns
+        the storage mode in use."""
         self.store.check()
+        # Before anything is installed: a role without what writing needs would get templates installed
+        # (manage_index_templates is not limited by name) and then every document rejected.
+        found = self.store.privileges((f"{self.name}*",), self.storage)
+        if found is not None and found.missing_write():
+            raise SinkRefused(f"{self.store.product} refused setup: {found.describe(found.missing_write())}", 403)
         mode = self.store.storage(self.storage)
         meta = {"managed_by": MANAGED_BY, "version": TEMPLATE_VERSION}
         settings = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
@@ -113,6 +121,8 @@ class ElasticsearchSink:
                 "_meta": meta,
             })
         self.mode = mode
+        if found is not None and mode == "daily_indices" and found.missing_retention():
+            self.retention_refused = f"retention cannot delete old indices: {found.describe(found.missing_retention())}"
         return mode
 
     # --- writing ------------------------------------------------------------------------------
@@ -196,6 +206,16 @@ class ElasticsearchSink:
         if self._last_prune_day == today.isoformat():
             return []
         cutoff = today - timedelta(days=self.retention_days)
+        try:
+            doomed = self._prune(cutoff)
+        except SinkRefused as exc:  # a missing privilege: said by the sink's health until a pass deletes
+            self.retention_refused = f"retention cannot delete old indices: {exc}"
+            raise
+        self._last_prune_day = today.isoformat()
+        self.retention_refused = None
+        return doomed
+
+    def _prune(self, cutoff) -> list[str]:
         doomed = []
         for index in self.store.index_names(f"{self.name}-*"):
             try:
@@ -206,7 +226,6 @@ class ElasticsearchSink:
                 doomed.append(index)
         for index in doomed:
             self.store.delete_index(index)
-        self._last_prune_day = today.isoformat()
         return doomed
 
 

@@ -118,7 +118,7 @@ class SpoolingSink:
             dropped_documents=counts.dropped,
             dropping=self._dropping,
             last_error=self._last_error,
-            refused=self._refused,
+            refused=self._refused or getattr(self.inner, "retention_refused", None),
             rejected_documents=counts.rejected,
             dead_lettered_documents=counts.dead_lettered,
             deferred_segments=sum(1 for s in self.spool.segments() if s.attempts),

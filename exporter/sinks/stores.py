@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from elasticsearch import ApiError, Elasticsearch, TransportError, UnsupportedProductError
 
+from exporter.sinks import privileges
 from exporter.sinks.interface import SinkRefused, SinkUnavailable
 
 # What the sink reads back from `_bulk`: {"errors": false, "items": [{"index": {"status": 201}}, ...]}, a
@@ -37,6 +38,9 @@ class Store(Protocol):
         """The storage mode to use for `wanted` ("auto", "data_stream", "daily_indices")."""
 
     def put_index_template(self, name: str, body: dict[str, Any]) -> None: ...
+
+    def privileges(self, names: tuple[str, ...], storage: str) -> privileges.Privileges | None:
+        """The user's privileges on `names` (exporter/sinks/privileges.py), or None where they cannot be asked."""
 
     def bulk(self, body: bytes, index: str) -> dict[str, Any]:
         """The answer of `POST /<index>/_bulk` (actions without an index of their own), filtered to BULK_FILTER."""
@@ -59,7 +63,7 @@ _HINTS = {
     401: "check {section}.username/password{api_key}",
     403: "the user lacks privileges on the index template or the indices ({role}: the role lagwatch needs)",
 }
-_ROLE_DOC = {"elasticsearch": "docs/configuration.md", "opensearch": "docs/opensearch.md"}
+_ROLE_DOC = {"elasticsearch": "docs/access.md", "opensearch": "docs/opensearch.md"}
 
 
 def failure(product: str, section: str, status: int | None, detail: str, what: str) -> SinkUnavailable | SinkRefused:
@@ -142,6 +146,10 @@ class ElasticsearchStore:
             self.client.indices.put_index_template(
                 name=name, **{("meta" if key == "_meta" else key): value for key, value in body.items()}
             )
+
+    def privileges(self, names: tuple[str, ...], storage: str) -> privileges.Privileges | None:
+        with self._calling("checking the user's privileges"):
+            return privileges.check(self.client, names, storage)
 
     def bulk(self, body: bytes, index: str) -> dict[str, Any]:
         with self._calling("the bulk request"):

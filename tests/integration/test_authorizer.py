@@ -6,6 +6,9 @@ unknown with the grant that fixes it, never a smaller number that looks whole.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import structlog
 from kafka import TopicPartition
@@ -197,3 +200,34 @@ def test_a_topic_read_before_and_denied_now_is_unknown_not_gone_and_a_deleted_on
     # The deleted topic's commit is a row while the broker still holds it (as for any deleted topic: lag
     # null, said why), never unknown.
     assert unknown.pop(deleted, False) is False and unknown == {kept: False, revoked: True}
+
+
+@pytest.mark.parametrize("scenario", ["classic_with_live_member"], indirect=True)
+def test_check_access_prints_what_is_granted_missing_and_allowed_beyond_and_exits_1(
+    authorizer_kafka, secure_stack, scenario, tmp_path
+):
+    from tests.harness import write_config
+    from tests.security.secure_es import CUT_USER
+
+    kafka, node = authorizer_kafka, secure_stack.elasticsearch
+    kafka.grant(("topic", scenario.granted, "read"))  # more than lagwatch uses: listed, not required
+    password = tmp_path / "es"
+    password.write_text(node.user_password)
+    path = write_config(tmp_path / "lagwatch.yaml", {
+        "clusters": [kafka.cluster(name="prod", request_timeout_s=5)], "groups": {"allow": [scenario.group]},
+        "elasticsearch": {"hosts": [node.url], "username": CUT_USER, "password_file": str(password),
+                          "ca_certs": str(secure_stack.certs.ca)}})
+    result = subprocess.run([sys.executable, "-m", "exporter.cli", "check-access", "-c", path],
+                            capture_output=True, text=True, timeout=180)
+    print(result.stdout)  # docs/access.md shows a run of this test
+    assert result.returncode == 1, result.stderr
+    grant = f"kafka-acls --add --allow-principal User:{USER} --operation Describe --topic {scenario.denied}"
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert lines[0] == f"kafka prod ({kafka.sasl_address}) as User:{USER}"
+    assert f"ok Describe Group {scenario.group}" in lines
+    assert f"ok Describe, DescribeConfigs Topic {scenario.granted}" in lines
+    assert f"more Read Topic {scenario.granted}: allowed, not used by lagwatch" in lines
+    assert f"MISSING Describe Topic {scenario.denied}: {grant}" in lines
+    assert f"elasticsearch ({node.url}/) as user {CUT_USER}" in lines
+    assert "ok delete_index on lagwatch-lag*, lagwatch-alerts*" in lines and "ok auto_configure on lagwatch-lag*, lagwatch-alerts*" in lines
+    assert lines[-1] == "result: 1 missing"

@@ -59,9 +59,24 @@ def test_once_prints_kafka_style_table_and_json(kafka, config_file):
     header = next(line for line in table.stdout.splitlines() if line.startswith("GROUP"))
     assert header.split()[:6] == ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG"]
     assert as_json.returncode == 0, as_json.stderr
-    (report,) = [json.loads(as_json.stdout)]
+    (report,) = json.loads(as_json.stdout)["clusters"]  # one document, whatever the number of clusters
     assert sum(p["lag"] for p in report["partitions"]) == 8 - 3
     assert report["groups"][0]["group"] == group
+
+
+def test_once_with_two_clusters_prints_one_json_document_or_one_line_each(kafka, bootstrap, config_file):
+    topic = kafka.create_topic(unique("twice"), partitions=1)
+    kafka.produce(topic, {0: 5})
+    group = unique("twice-group")
+    kafka.consume(group, topic, count=2)
+    clusters = [{"name": name, "bootstrap_servers": [bootstrap]} for name in ("east", "west")]
+    path = config_file([group], clusters=clusters)
+    document = lagwatch("once", "-c", path, "--output", "json")
+    lines = lagwatch("once", "-c", path, "--output", "jsonl")
+    assert document.returncode == lines.returncode == 0, document.stderr + lines.stderr
+    parsed = json.loads(document.stdout)
+    assert [(c["cluster"], c["groups"][0]["lag"]) for c in parsed["clusters"]] == [("east", 3), ("west", 3)]
+    assert [json.loads(line)["cluster"] for line in lines.stdout.splitlines()] == ["east", "west"]
 
 
 def test_run_indexes_every_interval_until_sigterm(kafka, es, config_file):

@@ -17,12 +17,29 @@ from tests.security.common import ES_ADMIN, USER, basic_auth_request, new_passwo
 from tests.security.pki import Certificates
 
 WRITER_ROLE = "lagwatch_writer"
-# What lagwatch needs on Elasticsearch: install its index template, create/write/prune its own indices,
-# and read node info (data-stream detection). docs/configuration.md documents the same role.
+# The role the docs gave before issue #30 (more than lagwatch uses: `manage` covers create_index,
+# view_index_metadata and delete_index, and much more): the writer USER's, still working.
 WRITER_ROLE_BODY = {
     "cluster": ["monitor", "manage_index_templates"],
     "indices": [{"names": ["lagwatch*"], "privileges": ["create_index", "write", "view_index_metadata", "delete_index", "manage"]}],
 }
+# The role cut to what lagwatch uses (docs/access.md; exporter/sinks/privileges.py), and one user per privilege
+# it leaves out: tests/integration/test_authorizer_es.py.
+CUT_CLUSTER = ("manage_index_templates", "monitor")
+CUT_INDICES = ("auto_configure", "index", "view_index_metadata", "delete_index")
+CUT_USER = "lagwatch-cut"
+
+
+def cut_role(without: str | None = None, names: tuple[str, ...] = ("lagwatch*",)) -> dict:
+    return {"cluster": [p for p in CUT_CLUSTER if p != without],
+            "indices": [{"names": list(names), "privileges": [p for p in CUT_INDICES if p != without]}]}
+
+
+def without_user(privilege: str) -> str:
+    return f"lagwatch-no-{privilege.replace('_', '-')}"
+
+
+ROLE_USERS = {CUT_USER: cut_role(), **{without_user(p): cut_role(p) for p in CUT_CLUSTER + CUT_INDICES}}
 
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from devstack.common import free_port
 from tests.security.pki import Certificates, make_certificates
-from tests.security.secure_es import SecureElasticsearchNode
+from tests.security.secure_es import ROLE_USERS, SecureElasticsearchNode
 from tests.security.secure_kafka import SecureKafka
 
 
@@ -23,7 +23,8 @@ class SecureStack:
     @classmethod
     def create(cls) -> SecureStack:
         certs = make_certificates(Path(tempfile.mkdtemp(prefix="lagwatch-certs-")))
-        return cls(certs, SecureKafka(certs), SecureElasticsearchNode(certs=certs, port=free_port()))
+        return cls(certs, SecureKafka(certs),
+                   SecureElasticsearchNode(certs=certs, port=free_port(), more_users=dict(ROLE_USERS)))
 
     def secrets(self) -> list[str]:
         """Every secret of the session, for the leak test."""

@@ -29,6 +29,7 @@ class Group:
     state: str = "Empty"
     group_type: str | None = "classic"
     members: tuple[Member, ...] = ()
+    protocol_type: str = "consumer"  # "connect": a Kafka Connect or MirrorMaker 2 workers' group
 
 
 @dataclass
@@ -114,7 +115,7 @@ class ScriptedClient:
         if isinstance(request, DescribeAcls):
             return 31 if s.authorizer else 54  # CLUSTER_AUTHORIZATION_FAILED, SECURITY_DISABLED
         if isinstance(request, ListGroups):
-            return ListedGroups(0, {name: (g.state, g.group_type, "consumer")
+            return ListedGroups(0, {name: (g.state, g.group_type, g.protocol_type)
                                     for name, g in s.groups.items() if g.coordinator == node})
         if isinstance(request, FindCoordinators):
             return [(name, s.groups[name].coordinator, s.codes.get(("find", name), 0)) for name in request.groups]

@@ -106,3 +106,17 @@ def test_group_authorization_errors_name_the_grant_on_the_group():
     assert error.message == ("FindCoordinator on Group g denied: kafka-acls --add --allow-principal User:lagwatch "
                              "--operation Describe --group g")
     assert report.groups[0].error == error.message
+
+
+def test_groups_without_consumer_offsets_are_left_out_and_said_once():
+    import structlog
+
+    made = script()
+    made.groups["connect-cluster"] = Group(1, protocol_type="connect")
+    collector = collector_for(made)
+    with structlog.testing.capture_logs() as events:
+        first, _ = scrape(collector)
+        scrape(collector)
+    assert [g.group for g in first.groups] == ["g"]
+    (said,) = [e for e in events if e["event"] == "groups_not_reported"]
+    assert said["by_protocol_type"] == {"connect": 1}

@@ -67,6 +67,17 @@ def test_rejected_dropped_and_refused_documents_are_metrics(tmp_path, monkeypatc
     assert got["lagwatch_sink_refused"] == 1
 
 
+def test_a_refusing_sink_is_not_up_while_it_refuses(tmp_path):
+    inner = Refusing()
+    sink = SpoolingSink(inner, Spool(tmp_path, max_bytes=10**6), retry_after_s=0)
+    inner.mode = "refuse"
+    sink.deliver(docs("r", 2))  # Elasticsearch answered: reachable, and refusing
+    assert sink.health().reachable and samples(sink)["lagwatch_sink_up"] == 0
+    inner.mode = "ok"
+    sink.deliver(docs("ok", 1))  # taken again: up
+    assert samples(sink)["lagwatch_sink_up"] == 1 and samples(sink)["lagwatch_sink_refused"] == 0
+
+
 def group_report():
     """Two groups on one cluster: `whole` with every partition read, `part` with one log-end offset unread."""
     from exporter.lag import report as lag

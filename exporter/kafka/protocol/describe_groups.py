@@ -51,6 +51,7 @@ class DescribedGroup(NamedTuple):
     protocol_type: str
     epoch: int | None  # the group epoch (KIP-848, share and streams groups)
     members: tuple[Member, ...]
+    operations: int | None = None  # with `operations`: what the principal may do on the group (bit field)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class DescribeGroups:
     groups: Sequence[str]
     api: DescribeApi = CLASSIC
     topic: Callable[[str], bool] = lambda name: True
+    operations: bool = False  # ask for the authorized operations (`lagwatch check-access`)
 
     @property
     def batch(self) -> str:
@@ -67,14 +69,17 @@ class DescribeGroups:
 
     def request(self):
         if self.api is CLASSIC:
+            if self.operations:
+                return DescribeGroupsRequest(groups=list(self.groups), include_authorized_operations=True, min_version=3)
             return DescribeGroupsRequest(groups=list(self.groups))
-        return self.api.request(group_ids=list(self.groups), include_authorized_operations=False)
+        return self.api.request(group_ids=list(self.groups), include_authorized_operations=self.operations)
 
     def decode(self, response) -> list[DescribedGroup]:
         if self.api is CLASSIC:
             return [
                 DescribedGroup(row.group_id, row.error_code, row.group_state, row.protocol_type, None,
-                               tuple(self._member(m, row.protocol_type) for m in row.members))
+                               tuple(self._member(m, row.protocol_type) for m in row.members),
+                               getattr(row, "authorized_operations", None) if self.operations else None)
                 for row in response.groups
             ]
         streams = self.api.batch == "describe_streams"
@@ -83,6 +88,7 @@ class DescribeGroups:
                 row.group_id, row.error_code, row.group_state, self.api.protocol_type, row.group_epoch,
                 tuple(self._streams_member(m, row.topology) for m in row.members) if streams
                 else tuple(self._kip848_member(m) for m in row.members),
+                getattr(row, "authorized_operations", None) if self.operations else None,
             )
             for row in response.groups
         ]

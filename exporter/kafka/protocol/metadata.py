@@ -28,6 +28,8 @@ class ClusterMetadata:
     leaders: dict[TopicPartition, int] = field(default_factory=dict)
     partition_errors: dict[TopicPartition, str] = field(default_factory=dict)
     topic_errors: dict[str, str] = field(default_factory=dict)
+    # With `operations`: what the principal may do on each topic, as Kafka's bit field (bit n: ACL operation n).
+    topic_operations: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -38,13 +40,15 @@ class Metadata:
 
     topic: Callable[[str], bool] = lambda name: True
     names: tuple[str, ...] | None = None
+    operations: bool = False  # ask for each topic's authorized operations (v8+; `lagwatch check-access`)
 
     def request(self) -> MetadataRequest:
         # The answer comes back as its bytes (raw.py). Never creating a topic: auto-creation is off (v4+, the
         # only versions an explicit list is sent with; lagwatch reads Kafka 2.1+).
         topics = None if self.names is None else [MetadataRequest.MetadataRequestTopic(name=n) for n in self.names]
-        versions = {"min_version": 4} if topics else {}
-        return raw(MetadataRequest)(topics=topics, allow_auto_topic_creation=False, **versions)
+        versions = {"min_version": 8 if self.operations else 4} if topics or self.operations else {}
+        return raw(MetadataRequest)(topics=topics, allow_auto_topic_creation=False,
+                                    include_topic_authorized_operations=self.operations, **versions)
 
     def decode(self, response) -> ClusterMetadata:
         if isinstance(response, RawAnswer):
@@ -62,6 +66,8 @@ class Metadata:
             # topic_id: Metadata v10+ only.
             topic_id = str(topic.topic_id) if getattr(topic, "topic_id", None) else None
             meta.topics[topic.name] = TopicInfo(topic.name, len(topic.partitions), topic_id)
+            if self.operations:
+                meta.topic_operations[topic.name] = getattr(topic, "topic_authorized_operations", -2147483648)
             for partition in topic.partitions:
                 tp = (topic.name, partition.partition_index)
                 problem = error_name(partition.error_code)
@@ -122,6 +128,8 @@ class Metadata:
                     meta.partition_errors[tp] = p_problem
                 else:
                     meta.leaders[tp] = leader
+            if self.operations and keep and not problem:
+                meta.topic_operations[name] = unpack_int32(buf, pos)[0]
             pos = skip_tags(buf, pos + 4)  # after the authorized operations
             if not keep:
                 continue
