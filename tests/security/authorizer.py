@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from devstack import KafkaBroker
 from devstack.common import StackError, free_port, stderr_progress
-from tests.security.common import new_password
+from tests.security.common import add_scram_users, new_password
 
 USER = "lagwatch"
 NOBODY = "lagwatch-none"  # a principal with no ACL at all
@@ -140,34 +140,7 @@ class AuthorizerKafka:
         return KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="lagwatch-test-acl-admin")
 
     def _add_users(self) -> None:
-        from kafka import KafkaAdminClient
-        from kafka.admin import UserScramCredentialUpsertion
-
-        from tests.harness import wait_for
-
-        admin = self.admin()
-        try:
-            errors = admin.alter_user_scram_credentials(
-                [UserScramCredentialUpsertion(name, "SCRAM-SHA-512", password) for name, password in self.passwords.items()]
-            )
-            if any(errors.values()):
-                raise StackError(f"could not add the SCRAM users: {errors}")
-        finally:
-            admin.close()
-
-        def logs_in() -> bool:
-            try:
-                client = KafkaAdminClient(
-                    bootstrap_servers=self.sasl_address, client_id="lagwatch-test-setup",
-                    security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-512", sasl_plain_username=USER,
-                    sasl_plain_password=self.passwords[USER], request_timeout_ms=5000,
-                )
-            except Exception:  # noqa: BLE001 - credentials not applied by the broker yet
-                return False
-            client.close()
-            return True
-
-        wait_for(logs_in, timeout=30, interval=0.3, what="SCRAM credentials to take effect")
+        add_scram_users(self.bootstrap, self.sasl_address, self.passwords)
 
     # --- ACLs ---------------------------------------------------------------------------------------
 

@@ -45,3 +45,37 @@ def basic_auth_request(url: str, method: str, body: dict | None, user: str, pass
     except urllib.error.HTTPError as exc:
         path = urllib.parse.urlsplit(url).path
         raise StackError(f"{method} {path}: {exc.code} {exc.read().decode(errors='replace')[:2000]}") from None
+
+
+def add_scram_users(bootstrap: str, sasl_address: str, users: dict[str, str]) -> None:
+    """SCRAM-SHA-512 credentials for `users` (name -> password), written through the admin API on the
+    PLAINTEXT listener `bootstrap` (KRaft keeps them in the metadata log); returns once the first one logs in on
+    the SASL_PLAINTEXT listener `sasl_address` (the port opens before the broker applies them)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import UserScramCredentialUpsertion
+
+    from tests.harness import wait_for
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lagwatch-test-setup")
+    try:
+        errors = admin.alter_user_scram_credentials(
+            [UserScramCredentialUpsertion(name, "SCRAM-SHA-512", password) for name, password in users.items()])
+        if any(errors.values()):
+            raise StackError(f"could not add the SCRAM users: {errors}")
+    finally:
+        admin.close()
+    name, password = next(iter(users.items()))
+
+    def logs_in() -> bool:
+        try:
+            client = KafkaAdminClient(
+                bootstrap_servers=sasl_address, client_id="lagwatch-test-setup", security_protocol="SASL_PLAINTEXT",
+                sasl_mechanism="SCRAM-SHA-512", sasl_plain_username=name, sasl_plain_password=password,
+                request_timeout_ms=5000,
+            )
+        except Exception:  # noqa: BLE001 - credentials not applied by the broker yet
+            return False
+        client.close()
+        return True
+
+    wait_for(logs_in, timeout=30, interval=0.3, what="SCRAM credentials to take effect")

@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass, field
 
 from devstack import KafkaBroker
-from devstack.common import StackError, free_port, stderr_progress
-from tests.security.common import USER, new_password
+from devstack.common import free_port, stderr_progress
+from tests.security.common import USER, add_scram_users, new_password
 from tests.security.pki import Certificates
 
 
@@ -72,35 +72,7 @@ class SecureKafka:
         return self
 
     def _add_scram_user(self) -> None:
-        # KRaft keeps SCRAM credentials in the metadata log; the admin API writes them there.
-        from kafka import KafkaAdminClient
-        from kafka.admin import UserScramCredentialUpsertion
-
-        from tests.harness import wait_for
-
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="lagwatch-test-setup")
-        try:
-            errors = admin.alter_user_scram_credentials(
-                [UserScramCredentialUpsertion(USER, "SCRAM-SHA-512", self.scram_password)]
-            )
-            if any(errors.values()):
-                raise StackError(f"could not add the SCRAM user: {errors}")
-        finally:
-            admin.close()
-
-        def scram_login_works() -> bool:
-            try:
-                client = KafkaAdminClient(
-                    bootstrap_servers=self.address("SASL_PLAINTEXT"), client_id="lagwatch-test-setup",
-                    security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-512",
-                    sasl_plain_username=USER, sasl_plain_password=self.scram_password, request_timeout_ms=5000,
-                )
-            except Exception:  # noqa: BLE001 - credentials not applied by the broker yet
-                return False
-            client.close()
-            return True
-
-        wait_for(scram_login_works, timeout=30, interval=0.3, what="SCRAM credentials to take effect")
+        add_scram_users(self.bootstrap, self.address("SASL_PLAINTEXT"), {USER: self.scram_password})
 
     def log_tail(self, lines: int = 60) -> str:
         return self.broker.log_tail(lines) if self.broker and self.broker.workdir else "(secure Kafka not started)"
