@@ -110,7 +110,7 @@ class SecureElasticsearchNode(ElasticsearchNode):
     def _healthy(self) -> bool:
         return self._request("GET", "/_cluster/health").get("status") in ("yellow", "green")
 
-    def start(self, timeout: float = 180) -> SecureElasticsearchNode:
+    def start(self, timeout: float = 300) -> SecureElasticsearchNode:
         started = time.monotonic()
         super().start(timeout)
         self.started_s = time.monotonic() - started
