@@ -284,11 +284,13 @@ class GroupReader:
             problem = error_of(group)
             members: tuple[Member, ...] = ()
             epoch = None
+            hidden = False  # a member is assigned a topic the principal may not see: offsets are left out unsaid
             if group in described:
                 api, row = described[group]
                 describe_problem = error_name(row.error_code)
                 if describe_problem and describe_problem != "GroupIdNotFoundError":
                     problem = problem or group_problem(self.principal, group, api.name, row.error_code)
+                    hidden = row.error_code == access.TOPIC_AUTHORIZATION_FAILED
                 if not describe_problem:  # an error answer's state (Dead) must not replace the listed one
                     state = row.state or state
                 epoch, members, protocol_type = row.epoch, row.members, row.protocol_type
@@ -319,7 +321,7 @@ class GroupReader:
                     members,  # members
                     NOTHING if got is None else got,  # committed
                     problem,  # error
-                    got is not None,  # committed_read
+                    got is not None and not hidden,  # committed_read
                     committed_unread,  # committed_unread
                     epoch,  # epoch
                     lags if lags is not None else NOTHING,  # broker_lag; built for this group alone: no copy

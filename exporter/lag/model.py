@@ -68,8 +68,9 @@ class GroupObservation(Frozen):
     members: tuple[Member, ...] = ()
     committed: Mapping[TopicPartition, int] = NOTHING
     error: str | None = None
-    # False when this scrape could not read the group's committed offsets at all (OffsetFetch failed, its
-    # coordinator is down): `committed` is then empty and says nothing about what the group committed.
+    # False when this scrape could not read all of the group's committed offsets and cannot name the partitions
+    # it missed: OffsetFetch failed or its coordinator is down (`committed` is then empty), or the group's
+    # describe was denied on a topic the broker does not name, whose offsets OffsetFetch leaves out unsaid.
     committed_read: bool = True
     # Partitions whose committed offset could not be read this scrape: partition-level OffsetFetch errors,
     # or, when the whole fetch failed, the partitions the group had committed to when last read.

@@ -116,6 +116,26 @@ def test_a_live_members_topic_the_principal_may_not_describe_is_unknown_and_the_
     assert self_doc["lagwatch.self.partial_groups"] == 1 and grant in self_doc["lagwatch.self.error_messages"][0]
 
 
+@pytest.mark.parametrize("scenario", ["kip848_with_live_members"], indirect=True)
+def test_a_kip848_group_whose_describe_is_denied_on_a_topic_is_partial_never_the_smaller_sum(
+    authorizer_kafka, scenario
+):
+    kafka = authorizer_kafka
+    _, events, report = scrape(kafka, scenario.groups)
+    assert truth(kafka, scenario.group) == scenarios.TRUTH_LAG
+    # ConsumerGroupDescribe answers TOPIC_AUTHORIZATION_FAILED without naming the topic, and OffsetFetch leaves
+    # it out unsaid: what was read is a lower bound, the group partial, the error its grant.
+    (group,) = report["groups"]
+    assert (group["lag"], group["lag_known"], group["partial"]) == (None, scenarios.GRANTED_LAG, True)
+    (error,) = report["errors"]
+    assert (error["scope"], error["name"]) == ("group", scenario.group)
+    assert error["message"].startswith(f"ConsumerGroupDescribe on Group {scenario.group} denied (a member is "
+                                       f"assigned a topic User:{USER} may not Describe")
+    assert group["error"] == error["message"]
+    (line,) = [e for e in events if e["event"] == "access_denied"]
+    assert len(line["grants"]) == 1 and f"--allow-principal User:{USER} --operation Describe --topic" in line["grants"][0]
+
+
 @pytest.mark.parametrize("scenario", ["commit_only"], indirect=True)
 def test_a_commit_only_group_on_a_denied_topic_is_the_limit_no_client_sees_and_a_prefix_grant_lifts_it(
     authorizer_kafka, scenario

@@ -59,6 +59,19 @@ def test_a_live_members_topic_the_principal_may_not_describe_is_unknown_and_the_
     assert error.grant.endswith("--operation Describe --topic payments")
 
 
+def test_a_kip848_describe_denied_on_an_unnamed_topic_makes_the_group_partial_not_smaller():
+    # ConsumerGroupDescribe answers TOPIC_AUTHORIZATION_FAILED and OffsetFetch leaves payments out unsaid.
+    made = script(denied_topics={"payments"}, codes={("describe", "g"): access.TOPIC_AUTHORIZATION_FAILED})
+    made.groups["g"].group_type, made.groups["g"].state = "consumer", "Stable"
+    snapshot, report = scrape(collector_for(made))
+    (group,) = report.groups
+    assert group.partial and group.lag_sum is None and group.lag_known_sum == 40
+    (error,) = snapshot.errors
+    assert error.scope == "group" and error.message.startswith(
+        "ConsumerGroupDescribe on Group g denied (a member is assigned a topic User:lagwatch may not Describe")
+    assert group.error == error.message
+
+
 def test_a_topic_read_before_and_denied_now_stays_unknown_and_a_deleted_one_is_gone():
     made = script()
     collector = collector_for(made)
