@@ -138,6 +138,19 @@ class KafkaBroker(LocalService):
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            **self._storage_properties(),
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": "1",
+            "log.flush.interval.messages": "1000000",
+        }
+        props.update(self.extra_properties)
+        return props
+
+    def _storage_properties(self) -> dict[str, str]:
+        """Data directory, topic defaults and internal topics, for KRaft and ZooKeeper brokers alike."""
+        assert self.workdir is not None
+        replicas = str(self.replication)
+        return {
             "log.dirs": str(self.workdir / "data"),
             "num.partitions": "1",
             # One node: every internal topic must live with a single replica.
@@ -145,13 +158,8 @@ class KafkaBroker(LocalService):
             "offsets.topic.num.partitions": "10",
             "transaction.state.log.replication.factor": replicas,
             "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": replicas,
-            "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
-            "log.flush.interval.messages": "1000000",
         }
-        props.update(self.extra_properties)
-        return props
 
     def _prepare(self) -> None:
         """Write server.properties and the log configuration, and format the KRaft storage."""

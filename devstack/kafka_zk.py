@@ -79,13 +79,7 @@ class ZooKeeperKafka(KafkaBroker):
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "zookeeper.connect": self.zookeeper.address,
-            "log.dirs": str(self.workdir / "data"),
-            "num.partitions": "1",
-            "offsets.topic.replication.factor": "1",
-            "offsets.topic.num.partitions": "10",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "group.initial.rebalance.delay.ms": "0",
+            **self._storage_properties(),
         }
         props.update(self.extra_properties)
         return props

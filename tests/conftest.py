@@ -12,6 +12,16 @@ from tests import harness
 _services: dict[str, object] = {}
 
 
+def _session_service(name: str, service):
+    """Start a session's service, its log shown with any failing test while it runs; stopped after."""
+    _services[name] = service
+    try:
+        yield service.start()
+    finally:
+        service.stop()
+        _services.pop(name, None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_state_dir(tmp_path_factory):
     """Daemons started by tests (in-process or as subprocesses) spool under a throw-away state dir, never
@@ -250,13 +260,7 @@ def kafka_cluster():
     a multi-broker test asks; fault helpers kill / freeze / resume / restart / add_broker."""
     from devstack.kafka_cluster import KafkaCluster
 
-    cluster = KafkaCluster(size=3)
-    _services["kafka_cluster"] = cluster
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()
-        _services.pop("kafka_cluster", None)
+    yield from _session_service("kafka_cluster", KafkaCluster(size=3))
 
 
 @pytest.fixture(scope="session")
@@ -286,13 +290,7 @@ def authorizer_kafka():
     false; tests/security/authorizer.py), started once, only when an authorizer test asks."""
     from tests.security.authorizer import AuthorizerKafka
 
-    kafka = AuthorizerKafka()
-    _services["authorizer_kafka"] = kafka
-    try:
-        yield kafka.start()
-    finally:
-        kafka.stop()
-        _services.pop("authorizer_kafka", None)
+    yield from _session_service("authorizer_kafka", AuthorizerKafka())
 
 
 @pytest.fixture(scope="session")
@@ -303,13 +301,7 @@ def api_key_gateway(secure_stack):
 
     if nginx_binary() is None:
         _missing_tool("nginx", "the API-key tests run through it")
-    gateway = ApiKeyGateway(secure_stack.certs, secure_stack.elasticsearch)
-    _services["api_key_gateway"] = gateway
-    try:
-        yield gateway.start()
-    finally:
-        gateway.stop()
-        _services.pop("api_key_gateway", None)
+    yield from _session_service("api_key_gateway", ApiKeyGateway(secure_stack.certs, secure_stack.elasticsearch))
 
 
 @pytest.hookimpl(tryfirst=True)

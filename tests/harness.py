@@ -156,6 +156,20 @@ class KafkaDriver:
         self.admin.close()
 
 
+def logged_cycle(pipeline, close: bool = True) -> tuple:
+    """One cycle of a ClusterPipeline and the log events it wrote: (result, events). Its collector is closed
+    after, unless `close` is False (a pipeline a test scrapes again)."""
+    import structlog
+
+    try:
+        with structlog.testing.capture_logs() as events:
+            result = pipeline.run_once()
+    finally:
+        if close:
+            pipeline.collector.close()
+    return result, events
+
+
 def consumer_group_command(
     bootstrap: str, version: str | None = None, *, groups: Iterable[str] | None = None,
     command_config: str | None = None,

@@ -41,6 +41,8 @@ def _cluster_lines(cluster, result, note: str | None) -> list[str]:
             lines.append(f"  {_MARK[True]} {', '.join(resource.granted):<26} {label}")
         for operation, grant in zip(resource.missing, resource.grants):
             lines.append(f"  {_MARK[False]} {operation:<26} {label}: {grant}")
+        for operation in resource.unknown:
+            lines.append(f"  {'unknown'} {operation:<26} {label}: the broker did not say")
         if resource.more:
             lines.append(f"  {'more   '} {', '.join(resource.more):<26} {label}: allowed, not used by lagwatch")
     return lines

@@ -13,8 +13,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from exporter import logs
+from exporter.kafka import access
 from exporter.kafka.collector import Collector
 from exporter.kafka.protocol import describe_groups
+from exporter.kafka.protocol.describe_configs import DescribeTopicConfigs
 from exporter.kafka.protocol.describe_groups import DescribeGroups
 from exporter.kafka.protocol.metadata import Metadata
 
@@ -36,6 +38,7 @@ class Access:
     missing: tuple[str, ...] = ()
     grants: tuple[str, ...] = ()  # the kafka-acls commands for what is missing
     more: tuple[str, ...] = ()  # allowed beyond what lagwatch uses
+    unknown: tuple[str, ...] = ()  # of what lagwatch needs, neither granted nor denied as far as the broker said
 
 
 @dataclass(frozen=True)
@@ -73,14 +76,18 @@ def check(collector: Collector) -> ClusterAccess:
             missing[(error.scope, error.name)][operation.group(1) if operation else "Describe"] = error.grant
     group_ops = _group_operations(collector, snapshot.groups)
     topic_ops = _topic_operations(collector, sorted({tp[0] for tp in snapshot.partitions}))
+    # The scrape asks DescribeConfigs only for topics it may describe: for the others it is asked here.
+    unseen = sorted(n for k, n in missing if k == "topic" and "Describe" in missing[(k, n)])
+    unknown = _configs_of_unseen(collector, unseen, missing)
     found = []
     for kind, allowed in (("group", group_ops), ("topic", topic_ops)):
         for name in sorted(allowed.keys() | {n for k, n in missing if k == kind}):
             lacking = missing.get((kind, name), {})
             ops = allowed.get(name)
-            granted = tuple(op for op in NEEDED[kind] if op not in lacking)
+            granted = tuple(op for op in NEEDED[kind] if op not in lacking and (kind, name, op) not in unknown)
             more = tuple(sorted(ops - set(NEEDED[kind]))) if ops is not None and authorizer else ()
-            found.append(Access(kind, name, granted, tuple(lacking), tuple(lacking.values()), more))
+            found.append(Access(kind, name, granted, tuple(lacking), tuple(lacking.values()), more,
+                                tuple(op for k, n, op in unknown if (k, n) == (kind, name))))
     for (kind, name), lacking in missing.items():
         if kind not in NEEDED:  # "no group visible" (cluster scope)
             found.append(Access(kind, name, (), tuple(lacking), tuple(lacking.values())))
@@ -98,6 +105,27 @@ def _group_operations(collector: Collector, groups) -> dict[str, set[str] | None
         if not isinstance(answer, BaseException):
             found.update((row.group_id, operations(row.operations)) for row in answer if not row.error_code)
     return found
+
+
+def _configs_of_unseen(collector: Collector, topics: list[str],
+                       missing: dict[tuple[str, str], dict[str, str]]) -> set[tuple[str, str, str]]:
+    """Ask DescribeConfigs for the topics the principal may not describe: a denial joins `missing`; what the
+    broker did not answer is returned as unknown ((kind, name, operation)), never shown granted."""
+    if not topics:
+        return set()
+    try:
+        answer = collector.client.send_any(DescribeTopicConfigs(tuple(topics)))
+    except Exception:  # noqa: BLE001 - not known: said so
+        return {("topic", topic, "DescribeConfigs") for topic in topics}
+    unknown = set()
+    for topic in topics:
+        code = answer.errors.get(topic)
+        if code is not None and access.is_denial(code):
+            missing[("topic", topic)]["DescribeConfigs"] = access.grant(
+                collector.principal, "DescribeConfigs", "topic", topic)
+        elif code is not None or topic not in answer.configs:
+            unknown.add(("topic", topic, "DescribeConfigs"))
+    return unknown
 
 
 def _topic_operations(collector: Collector, topics: list[str]) -> dict[str, set[str] | None]:

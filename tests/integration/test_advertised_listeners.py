@@ -5,11 +5,11 @@ it advertises and the setting to fix, once per exception name (tests/security/au
 from __future__ import annotations
 
 import pytest
-import structlog
 
 from exporter import config as config_module
 from exporter.runtime import wiring
 from exporter.runtime.pipeline import ClusterPipeline
+from tests.harness import logged_cycle
 from tests.security.authorizer import UNRESOLVABLE_HOST
 
 pytestmark = pytest.mark.integration
@@ -18,12 +18,7 @@ pytestmark = pytest.mark.integration
 def scrape_failed(address: str) -> str:
     config = config_module.parse(
         {"clusters": [{"name": "k8s", "bootstrap_servers": address, "request_timeout_s": 3}]}, environ={})
-    pipeline = ClusterPipeline(wiring.collector(config, config.clusters[0]), None)
-    try:
-        with structlog.testing.capture_logs() as events:
-            result = pipeline.run_once()
-    finally:
-        pipeline.collector.close()
+    result, events = logged_cycle(ClusterPipeline(wiring.collector(config, config.clusters[0]), None))
     assert not result.report.snapshot.up
     (failed,) = [e for e in events if e["event"] == "scrape_failed"]
     return failed["error"]

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-import structlog
 from kafka import TopicPartition
 
 from exporter import config as config_module
@@ -20,7 +19,7 @@ from exporter.output.metrics import LagCollector
 from exporter.output.table import as_json
 from exporter.runtime import wiring
 from exporter.runtime.pipeline import ClusterPipeline
-from tests.harness import KafkaDriver, consumer_group_command, unique, wait_for
+from tests.harness import KafkaDriver, consumer_group_command, logged_cycle, unique, wait_for
 from tests.security import acl_scenarios as scenarios
 from tests.security.authorizer import NOBODY, USER
 
@@ -44,20 +43,26 @@ def pipeline_for(kafka, groups: set[str] | None, principal: str = USER) -> Clust
 
 def scrape(kafka, groups: set[str] | None, principal: str = USER, pipeline: ClusterPipeline | None = None):
     """One scrape as `principal`: (the cycle's result, its log events, the report as `lagwatch once` prints it)."""
-    own = pipeline is None
-    pipeline = pipeline or pipeline_for(kafka, groups, principal)
-    try:
-        with structlog.testing.capture_logs() as events:
-            result = pipeline.run_once()
-    finally:
-        if own:
-            pipeline.collector.close()
+    result, events = logged_cycle(pipeline or pipeline_for(kafka, groups, principal), close=pipeline is None)
     return result, events, as_json(result.report)
 
 
 def truth(kafka, group: str) -> int:
     """The group's lag as Kafka's own tool shows it to a super user."""
     return sum(row["lag"] or 0 for row in consumer_group_command(kafka.bootstrap, groups=[group]).values())
+
+
+def scrape_partial(kafka, scenario):
+    """One scrape of a scenario's group, a topic of which lagwatch may not describe, checked against Kafka's
+    own tool run as a super user: the granted part is a lower bound, never the sum; the group partial; one
+    access_denied line. (the cycle's result, its log events, the report as `lagwatch once` prints it, the
+    group's row, that line)"""
+    result, events, report = scrape(kafka, scenario.groups)
+    assert truth(kafka, scenario.group) == scenarios.TRUTH_LAG
+    (group,) = report["groups"]
+    assert (group["lag"], group["lag_known"], group["partial"]) == (None, scenarios.GRANTED_LAG, True)
+    (line,) = [e for e in events if e["event"] == "access_denied"]  # one line per scrape
+    return result, events, report, group, line
 
 
 @pytest.fixture
@@ -95,12 +100,8 @@ def test_with_the_documented_grants_every_row_is_exact_and_only_describe_is_ever
 def test_a_live_members_topic_the_principal_may_not_describe_is_unknown_and_the_group_partial(
     authorizer_kafka, scenario
 ):
-    kafka = authorizer_kafka
-    result, events, report = scrape(kafka, scenario.groups)
-    assert truth(kafka, scenario.group) == scenarios.TRUTH_LAG
-    (group,) = report["groups"]
-    assert (group["lag"], group["lag_known"], group["partial"], group["partitions_unknown"]) == (
-        None, scenarios.GRANTED_LAG, True, 2)
+    result, events, report, group, line = scrape_partial(authorizer_kafka, scenario)
+    assert group["partitions_unknown"] == 2
     grant = f"kafka-acls --add --allow-principal User:{USER} --operation Describe --topic {scenario.denied}"
     denied_rows = [p for p in report["partitions"] if p["topic"] == scenario.denied]
     assert len(denied_rows) == 2 and all(p["lag_unknown"] and p["lag"] is None for p in denied_rows)
@@ -110,7 +111,6 @@ def test_a_live_members_topic_the_principal_may_not_describe_is_unknown_and_the_
     rows = {d.get("kafka.partition.id"): d for d in result.documents if d["lagwatch.doc_type"] == "partition"
             and d["kafka.topic.name"] == scenario.denied}
     assert all(d["lagwatch.lag.partial"] and d["lagwatch.error"].endswith(grant) for d in rows.values())
-    (line,) = [e for e in events if e["event"] == "access_denied"]  # one line per scrape
     assert line["grants"] == [grant] and not [e for e in events if e["event"] == "scrape_error"]
     (self_doc,) = [d for d in result.documents if d["lagwatch.doc_type"] == "self"]
     assert self_doc["lagwatch.self.partial_groups"] == 1 and grant in self_doc["lagwatch.self.error_messages"][0]
@@ -120,19 +120,14 @@ def test_a_live_members_topic_the_principal_may_not_describe_is_unknown_and_the_
 def test_a_kip848_group_whose_describe_is_denied_on_a_topic_is_partial_never_the_smaller_sum(
     authorizer_kafka, scenario
 ):
-    kafka = authorizer_kafka
-    _, events, report = scrape(kafka, scenario.groups)
-    assert truth(kafka, scenario.group) == scenarios.TRUTH_LAG
     # ConsumerGroupDescribe answers TOPIC_AUTHORIZATION_FAILED without naming the topic, and OffsetFetch leaves
     # it out unsaid: what was read is a lower bound, the group partial, the error its grant.
-    (group,) = report["groups"]
-    assert (group["lag"], group["lag_known"], group["partial"]) == (None, scenarios.GRANTED_LAG, True)
+    _, _, report, group, line = scrape_partial(authorizer_kafka, scenario)
     (error,) = report["errors"]
     assert (error["scope"], error["name"]) == ("group", scenario.group)
     assert error["message"].startswith(f"ConsumerGroupDescribe on Group {scenario.group} denied (a member is "
                                        f"assigned a topic User:{USER} may not Describe")
     assert group["error"] == error["message"]
-    (line,) = [e for e in events if e["event"] == "access_denied"]
     assert len(line["grants"]) == 1 and f"--allow-principal User:{USER} --operation Describe --topic" in line["grants"][0]
 
 
@@ -248,6 +243,9 @@ def test_check_access_prints_what_is_granted_missing_and_allowed_beyond_and_exit
     assert f"ok Describe, DescribeConfigs Topic {scenario.granted}" in lines
     assert f"more Read Topic {scenario.granted}: allowed, not used by lagwatch" in lines
     assert f"MISSING Describe Topic {scenario.denied}: {grant}" in lines
+    # Not granted either, and asked for by check-access itself (the scrape never reads a denied topic's configs).
+    configs = grant.replace("--operation Describe ", "--operation DescribeConfigs ")
+    assert f"MISSING DescribeConfigs Topic {scenario.denied}: {configs}" in lines
     assert f"elasticsearch ({node.url}/) as user {CUT_USER}" in lines
     assert "ok delete_index on lagwatch-lag*, lagwatch-alerts*" in lines and "ok auto_configure on lagwatch-lag*, lagwatch-alerts*" in lines
-    assert lines[-1] == "result: 1 missing"
+    assert lines[-1] == "result: 2 missing"

@@ -24,7 +24,7 @@ from exporter.runtime.pipeline import ClusterPipeline
 from exporter.output.batch import from_documents
 from exporter.sinks.interface import SinkRefused
 from exporter.sinks.spool import Spool, SpoolingSink
-from tests.harness import KafkaDriver, unique
+from tests.harness import KafkaDriver, logged_cycle, unique
 from tests.security.common import USER
 
 pytestmark = pytest.mark.integration
@@ -178,12 +178,9 @@ def index_one_scrape(stack, group: str, es: dict):
     )
     client = app.elasticsearch_client(config.elasticsearch)
     sink = app.elasticsearch_sink(config, client)
-    pipeline = ClusterPipeline(app.collector(config, config.clusters[0]), sink)
     try:
-        with structlog.testing.capture_logs() as events:
-            result = pipeline.run_once()
+        result, events = logged_cycle(ClusterPipeline(app.collector(config, config.clusters[0]), sink))
     finally:
-        pipeline.collector.close()
         client.close()
     return config, sink, result, events
 

@@ -133,3 +133,19 @@ def test_groups_without_consumer_offsets_are_left_out_and_said_once():
     assert [g.group for g in first.groups] == ["g"]
     (said,) = [e for e in events if e["event"] == "groups_not_reported"]
     assert said["by_protocol_type"] == {"connect": 1}
+
+
+def test_check_access_asks_describe_configs_itself_for_a_topic_the_principal_may_not_describe():
+    from exporter.kafka import check
+
+    members = (Member("m1", "app", "h", (ORDERS, PAYMENTS)),)
+    for configs_denied in (True, False):
+        made = script(denied_topics={"payments"}, denied_configs={"payments"} if configs_denied else set(),
+                      authorizer=True)
+        made.groups["g"].members, made.groups["g"].state = members, "Stable"
+        found = {(r.kind, r.name): r for r in check.check(collector_for(made)).resources}
+        payments = found[("topic", "payments")]
+        # The scrape never asks DescribeConfigs for a topic it may not describe: never "ok" unasked.
+        assert payments.missing == (("Describe", "DescribeConfigs") if configs_denied else ("Describe",))
+        assert payments.granted == (() if configs_denied else ("DescribeConfigs",)) and not payments.unknown
+        assert found[("topic", "orders")].granted == ("Describe", "DescribeConfigs")
