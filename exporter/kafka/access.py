@@ -10,10 +10,11 @@ grant, so an operator reads what to run, not an error code.
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+
+import msgspec
 
 from exporter import logs
 from exporter.kafka.client import Client
@@ -130,7 +131,7 @@ class UnreadableTopics:
                 changed.append(observation)
                 continue
             reasons = "; ".join(dict.fromkeys(why[tp[0]][1] for tp in unread))
-            changed.append(dataclasses.replace(
+            changed.append(msgspec.structs.replace(
                 observation, committed_unread=tuple(sorted({*observation.committed_unread, *unread})),
                 error=observation.error or reasons,
             ))
