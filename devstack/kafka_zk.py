@@ -90,6 +90,14 @@ class ZooKeeperKafka(KafkaBroker):
             self.zookeeper = ZooKeeper(libs=libs, version=self.version, progress=self.progress)
         if not self.zookeeper.running:
             self.zookeeper.start()
+        try:
+            self._prepare_broker(libs)
+        except BaseException:
+            self.zookeeper.stop()  # never a ZooKeeper left running without its broker
+            raise
+
+    def _prepare_broker(self, libs: Path) -> None:
+        assert self.zookeeper is not None
         self.workdir = Path(tempfile.mkdtemp(prefix="lagwatch-kafka-"))
         self.port = self.port or free_port()
         config = self.workdir / "server.properties"
@@ -103,10 +111,13 @@ class ZooKeeperKafka(KafkaBroker):
         ], {})
 
     def stop(self, keep_files: bool = False) -> None:
+        """The broker, then its ZooKeeper: the process always (a broker that failed to start stops with
+        keep_files), its data only with the broker's."""
         super().stop(keep_files)
-        if self.zookeeper is not None and not keep_files:
-            self.zookeeper.stop()
-            self.zookeeper = None
+        if self.zookeeper is not None:
+            self.zookeeper.stop(keep_files)
+            if not keep_files:
+                self.zookeeper = None
 
     def restart(self, timeout: float | None = None):
         if self.zookeeper is not None and not self.zookeeper.running:
