@@ -126,7 +126,7 @@ def test_setup_with_an_index_prefix_the_role_does_not_cover_installs_nothing_and
     result = subprocess.run([sys.executable, "-m", "exporter.cli", "setup", "-c", path], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert (f"lagwatch: setup failed: SinkRefused: Elasticsearch refused setup: user 'lagwatch-cut' lacks index "
+    assert (f"lagwatch: setup failed: Elasticsearch refused setup: user 'lagwatch-cut' lacks index "
             f"privileges ['auto_configure', 'index'] on ['{prefix}-lag*']") in result.stderr
     assert templates(secure_stack, prefix) == []
 
