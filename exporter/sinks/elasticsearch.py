@@ -120,10 +120,22 @@ class ElasticsearchSink:
                 },
                 "_meta": meta,
             })
+        self._add_new_fields_to_existing_indices(mode)
         self.mode = mode
         if found is not None and mode == "daily_indices" and found.missing_retention():
             self.retention_refused = f"retention cannot delete old indices: {found.describe(found.missing_retention())}"
         return mode
+
+    def _add_new_fields_to_existing_indices(self, mode: str) -> None:
+        """A template shapes new indices only: today's index (or the data stream's write index) made by an older
+        release keeps its strict mapping, which would refuse a field added since until the next day. Added fields
+        are put on the existing indices; a change no mapping update can make (a field's type) is logged, and its
+        documents are refused and counted as before."""
+        target = self.name if mode == "data_stream" else f"{self.name}-*"
+        try:
+            self.store.put_mapping(target, mappings(self.mappings_file))
+        except SinkRefused as refused:
+            logs.get().warning("setup_mappings_not_updated", target=target, reason=str(refused))
 
     # --- writing ------------------------------------------------------------------------------
 

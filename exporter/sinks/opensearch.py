@@ -92,6 +92,11 @@ class OpenSearchStore:
         """Not asked: OpenSearch's security plugin has no _has_privileges (its errors name what is missing)."""
         return None
 
+    def put_mapping(self, target: str, body: dict[str, Any]) -> None:
+        # 404: no index matches yet, nothing to update
+        self._request("PUT", f"/{urllib.parse.quote(target, safe='*')}/_mapping?allow_no_indices=true", "setup",
+                      body, answered=(404,))
+
     def bulk(self, body: bytes, index: str) -> dict[str, Any]:
         return self._request("POST", f"/{urllib.parse.quote(index)}/_bulk?filter_path={BULK_FILTER}",
                              "the bulk request", body, headers=_NDJSON)[1]

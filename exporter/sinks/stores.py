@@ -42,6 +42,9 @@ class Store(Protocol):
     def privileges(self, names: tuple[str, ...], storage: str) -> privileges.Privileges | None:
         """The user's privileges on `names` (exporter/sinks/privileges.py), or None where they cannot be asked."""
 
+    def put_mapping(self, target: str, body: dict[str, Any]) -> None:
+        """Add `body`'s fields to the open indices (or data stream) `target` names; nothing when there are none."""
+
     def bulk(self, body: bytes, index: str) -> dict[str, Any]:
         """The answer of `POST /<index>/_bulk` (actions without an index of their own), filtered to BULK_FILTER."""
 
@@ -150,6 +153,14 @@ class ElasticsearchStore:
     def privileges(self, names: tuple[str, ...], storage: str) -> privileges.Privileges | None:
         with self._calling("checking the user's privileges"):
             return privileges.check(self.client, names, storage)
+
+    def put_mapping(self, target: str, body: dict[str, Any]) -> None:
+        with self._calling("setup"):
+            try:
+                self.client.indices.put_mapping(index=target, allow_no_indices=True, **body)
+            except ApiError as exc:
+                if exc.meta.status != 404:  # 404: no such data stream yet, nothing to update
+                    raise
 
     def bulk(self, body: bytes, index: str) -> dict[str, Any]:
         with self._calling("the bulk request"):

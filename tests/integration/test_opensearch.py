@@ -73,6 +73,28 @@ def test_setup_installs_templates_opensearch_accepts_and_a_second_run_converges(
         drop(opensearch, prefix)
 
 
+def test_setup_adds_the_fields_added_since_to_todays_index_of_the_release_before(tmp_path, bootstrap, os_url,
+                                                                                    opensearch):
+    from datetime import datetime, timezone
+
+    from exporter.sinks.elasticsearch import lag_mappings
+
+    prefix = unique("lwos")
+    day = datetime.now(timezone.utc).strftime("%Y.%m.%d")
+    old = lag_mappings()
+    del old["properties"]["lagwatch"]["properties"]["lag"]["properties"]["seconds_last_known"]
+    opensearch.indices.create(index=f"{prefix}-lag-{day}", body={"mappings": old})
+    path = write_config(tmp_path, bootstrap, {"opensearch": {"hosts": [os_url], "index_prefix": prefix}})
+    try:
+        result = lagwatch("setup", "-c", path)
+        assert result.returncode == 0 and "setup_mappings_not_updated" not in result.stderr, result.stderr
+        mapping = opensearch.indices.get_mapping(index=f"{prefix}-lag-{day}")[f"{prefix}-lag-{day}"]["mappings"]
+        assert mapping["properties"]["lagwatch"]["properties"]["lag"]["properties"]["seconds_last_known"] == {
+            "type": "double"}
+    finally:
+        drop(opensearch, prefix)
+
+
 def test_once_with_index_writes_one_scrape_behind_the_alias(tmp_path, kafka, bootstrap, os_url, opensearch):
     topic = kafka.create_topic(unique("os-once"), partitions=2)
     kafka.produce(topic, {0: 7, 1: 5})

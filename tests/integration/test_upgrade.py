@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from elasticsearch import Elasticsearch
 
 from exporter import config as config_module
 from exporter.runtime.daemon import Daemon
+from exporter.sinks.elasticsearch import ElasticsearchSink, lag_mappings
 from tests.harness import unique, wait_for
 from tests.webhook_recorder import Recorder
 
@@ -86,3 +88,20 @@ def test_a_spool_dead_letters_and_alert_state_of_the_release_before_batches_are_
     assert {d["lagwatch.alert.id"] for d in alert_docs} >= {
         e["transition"]["evaluation"]["alert_id"] for e in outbox if e["target"] == "index"
     }
+
+
+def test_todays_index_made_by_the_release_before_takes_the_fields_added_since(es):
+    # lagwatch.lag.seconds_last_known came after 0d337a2: that release's index of the day has a strict mapping
+    # without it, and the template reaches only indices made after it is installed.
+    prefix = unique("lwmap")
+    day = datetime.now(timezone.utc).strftime("%Y.%m.%d")
+    old = lag_mappings()
+    del old["properties"]["lagwatch"]["properties"]["lag"]["properties"]["seconds_last_known"]
+    es.indices.create(index=f"{prefix}-lag-{day}", mappings=old)
+
+    ElasticsearchSink(es, prefix=prefix, storage="daily_indices").setup()
+
+    lag = es.indices.get_mapping(index=f"{prefix}-lag-{day}")[f"{prefix}-lag-{day}"]["mappings"]["properties"]
+    assert lag["lagwatch"]["properties"]["lag"]["properties"]["seconds_last_known"] == {"type": "double"}
+    es.index(index=f"{prefix}-lag-{day}", document={"lagwatch": {"lag": {"seconds_last_known": 420.0}}},
+             refresh=True)  # strict: refused before the update
