@@ -237,7 +237,9 @@ def test_a_restart_on_the_same_volume_keeps_the_spool_and_the_alert_state(
             docs = group_docs(es, prefix, group)
             before = [d for d in docs if _ms(d["@timestamp"]) < stopped_ms]
             after = [d for d in docs if _ms(d["@timestamp"]) >= stopped_ms]
-            return len(before) >= 3 and len(after) >= 2 and (before, after)
+            # Ids are per slot: the second run's first scrape may share the first run's last slot and overwrite
+            # that document (same id), so at least two of the first run's three slots stay before the stop.
+            return len(before) >= 2 and len(after) >= 2 and (before, after)
 
         before, after = wait_for(replayed, timeout=90, what="the first run's spooled documents and the second run's")
         assert {d["lagwatch.lag.messages"] for d in before + after} == {6}
