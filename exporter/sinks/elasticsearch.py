@@ -95,45 +95,35 @@ class ElasticsearchSink:
         if found is not None and found.missing_write():
             raise SinkRefused(f"{self.store.product} refused setup: {found.describe(found.missing_write())}", 403)
         mode = self.store.storage(self.storage)
-        meta = {"managed_by": MANAGED_BY, "version": TEMPLATE_VERSION}
-        settings = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
+        # The data stream, or the daily indices behind the alias: what the template shapes and what may exist.
+        target = self.name if mode == "data_stream" else f"{self.name}-*"
+        mapping = mappings(self.mappings_file)
+        template: dict[str, Any] = {"settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1"},
+                                    "mappings": mapping}
         if mode == "data_stream":
-            self.store.put_index_template(self.name, {
-                "index_patterns": [self.name],
-                "data_stream": {},
-                "priority": 200,
-                "template": {
-                    "settings": settings,
-                    "mappings": mappings(self.mappings_file),
-                    "lifecycle": {"data_retention": f"{self.retention_days}d"},
-                },
-                "_meta": meta,
-            })
+            template["lifecycle"] = {"data_retention": f"{self.retention_days}d"}
         else:
-            self.store.put_index_template(self.name, {
-                "index_patterns": [f"{self.name}-*"],
-                "priority": 200,
-                "template": {
-                    "settings": settings,
-                    "mappings": mappings(self.mappings_file),
-                    "aliases": {self.name: {}},
-                },
-                "_meta": meta,
-            })
-        self._add_new_fields_to_existing_indices(mode)
+            template["aliases"] = {self.name: {}}
+        self.store.put_index_template(self.name, {
+            "index_patterns": [target],
+            **({"data_stream": {}} if mode == "data_stream" else {}),
+            "priority": 200,
+            "template": template,
+            "_meta": {"managed_by": MANAGED_BY, "version": TEMPLATE_VERSION},
+        })
+        self._add_new_fields_to_existing_indices(target, mapping)
         self.mode = mode
         if found is not None and mode == "daily_indices" and found.missing_retention():
             self.retention_refused = f"retention cannot delete old indices: {found.describe(found.missing_retention())}"
         return mode
 
-    def _add_new_fields_to_existing_indices(self, mode: str) -> None:
+    def _add_new_fields_to_existing_indices(self, target: str, mapping: dict[str, Any]) -> None:
         """A template shapes new indices only: today's index (or the data stream's write index) made by an older
         release keeps its strict mapping, which would refuse a field added since until the next day. Added fields
         are put on the existing indices; a change no mapping update can make (a field's type) is logged, and its
         documents are refused and counted as before."""
-        target = self.name if mode == "data_stream" else f"{self.name}-*"
         try:
-            self.store.put_mapping(target, mappings(self.mappings_file))
+            self.store.put_mapping(target, mapping)
         except SinkRefused as refused:
             logs.get().warning("setup_mappings_not_updated", target=target, reason=str(refused))
 
