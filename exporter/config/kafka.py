@@ -232,6 +232,11 @@ class TimeLagConfig(Strict):
         "The ladder of record ages the broker probes bracket a committed offset with; a list or one "
         "comma-separated string."))
 
+    clock_skew_tolerance_s: Annotated[float, Field(ge=0, le=3600, description=(
+        "How far ahead of lagwatch's clock a record's timestamp may be (producer hosts' clocks against "
+        "lagwatch's) before the broker probes take the partition's record times as ahead of it: its time lag "
+        "is then null with quality `clock_skew`, not a number mixed from two clocks."))] = 5.0
+
     _split = field_validator("probe_ages_s", mode="before")(classmethod(comma_list))
 
 

@@ -131,12 +131,13 @@ class Collector:
 
     def probe(
         self, snapshot: ClusterSnapshot, rounds: Sequence[Mapping[TopicPartition, float]]
-    ) -> list[dict[TopicPartition, tuple[float, int]]]:
+    ) -> list[dict[TopicPartition, tuple[int, float | None]]]:
         """Ask partition leaders, per partition, for the first offset produced at or after a time.
 
         Each item of `rounds` maps partitions to their own time and becomes one ListOffsets request per
-        leader; all rounds are sent at once. Returns, per round, a (time, offset) history point per
-        partition; no such record (-1) means the log already ended at today's log-end then. Failed requests
+        leader; all rounds are sent at once. Returns, per round and partition, the broker's answer as it is:
+        (offset, that record's timestamp in epoch seconds), offset -1 when no record was produced at or after
+        the time, timestamp None when the broker gave none (exporter/lag/prober.py reads them). Failed requests
         leave partitions out: probes only refine time lag.
         """
         leaders = {tp: o.leader for tp, o in snapshot.partitions.items() if o.leader is not None}
@@ -149,15 +150,14 @@ class Collector:
             for leader, specs in by_leader.items():
                 calls.append((ListOffsets.at_times(specs.items()), leader))
                 owners.append((index, specs))
-        found: list[dict[TopicPartition, tuple[float, int]]] = [{} for _ in rounds]
+        found: list[dict[TopicPartition, tuple[int, float | None]]] = [{} for _ in rounds]
         for (index, specs), answer in zip(owners, self.client.send_all(calls)):
             if isinstance(answer, BaseException):
                 continue
-            for tp, code, offset in answer:
-                log_end = snapshot.partitions[tp].log_end_offset
-                if code or log_end is None or tp not in specs:
+            for tp, code, offset, stamp_ms in answer:
+                if code or tp not in specs:
                     continue
-                found[index][tp] = (specs[tp], log_end if offset < 0 else offset)
+                found[index][tp] = (offset, stamp_ms / 1000 if offset >= 0 and stamp_ms >= 0 else None)
         return found
 
     def take_request_counts(self) -> dict[str, int]:

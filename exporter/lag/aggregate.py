@@ -43,13 +43,16 @@ def sum_counters(counters: Iterable[Counter]) -> Counter:
 
 
 def worst_time_lag(lags: Iterable[TimeLag]) -> tuple[float | None, TimeLagQuality]:
-    """The largest known time lag, and whether any part of the aggregate is unknown or only a bound."""
+    """The largest known time lag, and whether any part of the aggregate is unknown or only a bound. A part
+    whose record times are ahead of lagwatch's clock leaves the worst unknowable: null, `clock_skew`."""
     best: float | None = None
     qualities: set[TimeLagQuality] = set()
     for lag in lags:
         qualities.add(lag.quality)
         if lag.seconds is not None and (best is None or lag.seconds > best):
             best = lag.seconds
+    if TimeLagQuality.CLOCK_SKEW in qualities:
+        return None, TimeLagQuality.CLOCK_SKEW
     if best is None:
         return None, TimeLagQuality.UNKNOWN
     for quality in (TimeLagQuality.UNKNOWN, TimeLagQuality.AT_LEAST, TimeLagQuality.INTERPOLATED):
@@ -82,9 +85,17 @@ def retention_used(lag_seconds: float | None, retention_ms: int | None) -> float
 
 
 _QUALITY_RANK = {
-    TimeLagQuality.EXACT: 0, TimeLagQuality.INTERPOLATED: 1, TimeLagQuality.AT_LEAST: 2, TimeLagQuality.UNKNOWN: 3
+    TimeLagQuality.EXACT: 0, TimeLagQuality.INTERPOLATED: 1, TimeLagQuality.AT_LEAST: 2, TimeLagQuality.UNKNOWN: 3,
+    TimeLagQuality.CLOCK_SKEW: 4,
 }
 _BY_RANK = sorted(_QUALITY_RANK, key=_QUALITY_RANK.__getitem__)
+
+
+def _worst(seconds: float | None, rank: int) -> tuple[float | None, TimeLagQuality]:
+    """What worst_time_lag gives, from the largest seconds and the weakest quality's rank."""
+    if rank == _QUALITY_RANK[TimeLagQuality.CLOCK_SKEW]:
+        return None, TimeLagQuality.CLOCK_SKEW
+    return seconds, TimeLagQuality.UNKNOWN if seconds is None else _BY_RANK[rank]
 
 
 def group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: Sequence[PartitionLag]) -> GroupTopicLag:
@@ -145,7 +156,7 @@ def group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: Sequenc
                 c_count += consumed.count
                 c_rate += consumed.rate
     none = Counter.none()
-    quality = TimeLagQuality.UNKNOWN if seconds is None else _BY_RANK[rank]
+    seconds, quality = _worst(seconds, rank)
     info = snapshot.topics.get(topic)
     retention_ms = info.retention_ms if info else None
     return GroupTopicLag(  # positional, in field order
@@ -229,6 +240,7 @@ def group(cluster: str, group: GroupObservation, topics: Sequence[GroupTopicLag]
         produced = _counter(p_count, p_rate) if p_known and topics else none
         consumed = _counter(c_count, c_rate) if c_known and topics else none
         into_committed = _counter(pc_count, pc_rate) if pc_known and topics else none
+    seconds, quality = _worst(seconds, rank)
     # Partial: some partition unreadable, or the group's offsets not read at all this scrape.
     partial = bool(unknown) or not group.committed_read
     # No partition with a known lag (never committed, or only a deleted topic): not "caught up".
@@ -251,7 +263,7 @@ def group(cluster: str, group: GroupObservation, topics: Sequence[GroupTopicLag]
         None if partial else (0 if lag_max is None else lag_max),  # lag_max
         None if partial else items_sum,  # lag_items_sum
         seconds,  # lag_seconds_max
-        TimeLagQuality.UNKNOWN if seconds is None else _BY_RANK[rank],  # time_lag_quality
+        quality,  # time_lag_quality
         produced,  # produced
         consumed,  # consumed
         state,  # catch_up

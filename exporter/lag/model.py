@@ -127,6 +127,9 @@ class TimeLagQuality(str, Enum):
     INTERPOLATED = "interpolated"  # between two known (time, log-end) points
     AT_LEAST = "at_least"  # older than anything known: a lower bound
     UNKNOWN = "unknown"  # no committed offset or no history: no number at all
+    # The records' timestamps are ahead of lagwatch's clock (a producer whose clock runs fast, event times):
+    # they cannot be compared with it, so no number at all (exporter/lag/prober.py finds it out).
+    CLOCK_SKEW = "clock_skew"
 
 
 class TimeLag(Frozen):

@@ -6,7 +6,7 @@ No I/O here: every function takes plain data (and the time, where it matters) an
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from exporter.lag import aggregate, timelag
 from exporter.lag.model import (
@@ -110,11 +110,13 @@ def build_report(
     previous: ClusterSnapshot | None,
     histories: Mapping[TopicPartition, timelag.History],
     records_per_message: Callable[[str], int] = lambda topic: 1,
+    skewed: Collection[TopicPartition] = frozenset(),
 ) -> LagReport:
     """Lag per partition, per group+topic and per group for one scrape.
 
     `histories` must already hold this scrape's (time, log-end) points; `previous` is the last good snapshot
-    of the same cluster (None on the first scrape: counts and rates are then unknown).
+    of the same cluster (None on the first scrape: counts and rates are then unknown); `skewed`: partitions
+    whose record times are ahead of lagwatch's clock (TimeLagProber.skewed).
 
     The hot loop of a large estate (one pass per group-partition row): the per-row rules of partition_lag,
     below_log_start, beyond_log_end and offset_delta are written out inline here, and equal counters are one
@@ -210,9 +212,11 @@ def build_report(
                     by_committed = time_lag_of[tp] = {}
                 time_lag = by_committed.get(committed)
                 if time_lag is None:
-                    time_lag = by_committed[committed] = estimate(histories_get(tp, ()), committed, log_end, now)
+                    time_lag = by_committed[committed] = estimate(
+                        histories_get(tp, ()), committed, log_end, now, tp in skewed
+                    )
             else:
-                time_lag = estimate(histories_get(tp, ()), committed, log_end, now)
+                time_lag = estimate(histories_get(tp, ()), committed, log_end, now, tp in skewed)
             scale = scale_of.get(topic)
             if scale is None:
                 scale = scale_of[topic] = records_per_message(topic)

@@ -5,6 +5,8 @@ They come from lagwatch's own scrapes and, while that history is short, from the
 (ListOffsets by timestamp returns the first offset at or after a time, which is a point of the same kind).
 The record at the committed offset c was produced between the last point whose offset is <= c and the first
 whose offset is > c; we interpolate linearly between them. Pure functions: `now` is always passed in.
+A partition whose record times are ahead of lagwatch's clock (`skewed`, exporter/lag/prober.py) has only
+lagwatch's own points: an offset older than all of them has no time lag anyone can know (`clock_skew`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ History = tuple[Point, ...]
 
 MAX_POINTS = 64
 _CAUGHT_UP = TimeLag(0.0, TimeLagQuality.EXACT)  # frozen: one shared value for every caught-up row
+_CLOCK_SKEW = TimeLag(None, TimeLagQuality.CLOCK_SKEW)
 
 
 def add_points(history: History, points: Iterable[Point], max_points: int = MAX_POINTS) -> History:
@@ -73,14 +76,17 @@ def needs_probe(history: History, committed: int | None, log_end: int | None) ->
     return not history or committed < history[0][1]
 
 
-def estimate(history: Sequence[Point], committed: int | None, log_end: int | None, now: float) -> TimeLag:
-    """Seconds since the record at the committed offset was produced (see the module docstring)."""
+def estimate(
+    history: Sequence[Point], committed: int | None, log_end: int | None, now: float, skewed: bool = False
+) -> TimeLag:
+    """Seconds since the record at the committed offset was produced (see the module docstring). `exact`
+    only when caught up (committed >= log-end)."""
     if committed is None or log_end is None or committed < 0:
         return TimeLag.unknown()
     if committed >= log_end:
         return _CAUGHT_UP
     if not history:
-        return TimeLag.unknown()
+        return _CLOCK_SKEW if skewed else TimeLag.unknown()
     for index, (t_right, o_right) in enumerate(history):
         if o_right > committed:
             break
@@ -89,7 +95,9 @@ def estimate(history: Sequence[Point], committed: int | None, log_end: int | Non
         # newest point, so it was produced between that point and now.
         t_left, o_left = history[-1]
         return _interpolate((t_left, o_left), (now, log_end), committed, now)
-    if index == 0:
+    if index == 0:  # older than every point
+        if skewed:
+            return _CLOCK_SKEW  # lagwatch's own points say only "before we looked"; the broker's cannot tell
         if t_right >= now:
             return TimeLag.unknown()  # only today's observation: "at least 0 s" would be a fake zero
         return TimeLag(now - t_right, TimeLagQuality.AT_LEAST)

@@ -84,7 +84,9 @@ LAG_SECONDS_LAST_KNOWN = _carried_by("group")(
     "`lag.seconds` null): the last one that was, so that an alert on time lag holds through an outage instead "
     "of resolving (the shipped Kibana rule matches it); absent while the time lag is known.")
 LAG_SECONDS_QUALITY = _sums("lagwatch.lag.seconds_quality", "How far to trust `lag.seconds`: `exact` (caught "
-                            "up), `interpolated`, `at_least` (a lower bound) or `unknown` (null).")
+                            "up), `interpolated`, `at_least` (a lower bound), `unknown` (null) or `clock_skew` "
+                            "(null: the records' timestamps are ahead of lagwatch's clock, on a partition of the "
+                            "scope).")
 PRODUCE_COUNT = _sums("lagwatch.produce.count", "Records producers wrote since the previous scrape (log-end "
                       "delta); null on the first scrape, across a reset or a recreated topic.")
 PRODUCE_RATE = _sums("lagwatch.produce.rate", "`produce.count` per second.")

@@ -40,7 +40,8 @@ def as_table(report: LagReport) -> str:
         seconds = r.time_lag.seconds
         rows.append(tuple(_cell(v) for v in (
             r.group, r.topic, r.partition, r.committed_offset, r.log_end_offset, kafka_tool_lag(r),
-            (f"{'>=' if r.time_lag.quality.value == 'at_least' else ''}{seconds:.1f}" if seconds is not None else None),
+            (f"{'>=' if r.time_lag.quality.value == 'at_least' else ''}{seconds:.1f}" if seconds is not None
+             else "skew" if r.time_lag.quality.value == "clock_skew" else None),
             r.lag_items, r.member.member_id if r.member else None,
             r.member.client_host if r.member else None, r.member.client_id if r.member else None,
         )))

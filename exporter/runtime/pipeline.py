@@ -90,6 +90,7 @@ class ClusterPipeline:
         probe_ages_s: tuple[float, ...] = _TIME_LAG.probe_ages_s,
         probe_every_s: float = 600.0,
         probe_refine_rounds: int = 12,
+        clock_skew_tolerance_s: float = _TIME_LAG.clock_skew_tolerance_s,
         scrape_timeout_s: float | None = None,
         # Documents per batch (one `_bulk` request each): elasticsearch.bulk_chunk.
         batch_documents: int = 1000,
@@ -120,7 +121,8 @@ class ClusterPipeline:
         # Each group's last known time lag, for its documents while it is not known (exporter/lag/held.py).
         self.time_lag_carried: dict[str, float] = {}
         self.prober = TimeLagProber(
-            probe_ages_s, history_points, every_s=probe_every_s, refine_rounds=probe_refine_rounds
+            probe_ages_s, history_points, every_s=probe_every_s, refine_rounds=probe_refine_rounds,
+            skew_tolerance_s=clock_skew_tolerance_s,
         )
         self.log = logs.get().bind(cluster=collector.cluster)
         self._busy = threading.Lock()
@@ -159,11 +161,18 @@ class ClusterPipeline:
             finally:
                 spent += time.monotonic() - started
 
+        skewed_before = set(self.prober.skewed)
         try:
-            found = self.prober.observe(snapshot, self.previous, probe, lambda: time.monotonic() >= deadline)
+            found = self.prober.observe(
+                snapshot, self.previous, probe, lambda: time.monotonic() >= deadline, clock=self.clock
+            )
         except Exception as exc:  # noqa: BLE001 - probes only refine time lag
             self.log.warning("time_probe_failed", error=f"{type(exc).__name__}: {exc}")
             return snapshot
+        skewed = {tp: ahead for tp, ahead in self.prober.skewed.items() if tp not in skewed_before}
+        if skewed:  # said once per partition, when found: its time lag is null (clock_skew) from now on
+            self.log.warning("time_lag_clock_skew", count=len(skewed), ahead_s=round(max(skewed.values()), 1),
+                             partitions=[f"{topic}/{partition}" for topic, partition in sorted(skewed)[:20]])
         if found is None:
             return snapshot
         requests = dict(snapshot.requests)
@@ -239,7 +248,8 @@ class ClusterPipeline:
         if snapshot.up:
             snapshot = self._time_lag(snapshot, deadline)
         report = build_report(
-            snapshot, self.previous if snapshot.up else None, self.prober.histories, self.items_per_record
+            snapshot, self.previous if snapshot.up else None, self.prober.histories, self.items_per_record,
+            self.prober.skewed,
         )
         statuses = self._statuses(report)
         self.time_lag_carried = held.carry(self.time_lag_carried, report.groups, snapshot.up)

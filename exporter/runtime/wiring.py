@@ -10,6 +10,7 @@ import base64
 import dataclasses
 import socket
 from collections.abc import Callable
+from typing import Any
 
 from elastic_transport import Transport
 from elastic_transport.client_utils import url_to_node_config
@@ -205,8 +206,7 @@ def pipelines(
             granularity=config.scrape.granularity.value,
             interval_s=config.scrape.interval_s,
             items_per_record=config.items_per_record,
-            history_points=config.time_lag.history_points,
-            probe_ages_s=tuple(config.time_lag.probe_ages_s) if config.time_lag.broker_probes else (),
+            **time_lag_options(config),
             scrape_timeout_s=config.scrape.effective_timeout_s,
             batch_documents=config.elasticsearch.bulk_chunk,
             keep_documents=keep_documents,
@@ -217,6 +217,16 @@ def pipelines(
         )
         for cluster in config.clusters
     ]
+
+
+def time_lag_options(config: Config) -> dict[str, Any]:
+    """ClusterPipeline's time-lag arguments from the `time_lag` section."""
+    time_lag = config.time_lag
+    return {
+        "history_points": time_lag.history_points,
+        "probe_ages_s": tuple(time_lag.probe_ages_s) if time_lag.broker_probes else (),
+        "clock_skew_tolerance_s": time_lag.clock_skew_tolerance_s,
+    }
 
 
 def elasticsearch_sink(config: Config, client: Store | Elasticsearch) -> ElasticsearchSink:

@@ -11,6 +11,7 @@ from exporter.top.rows import GroupRow
 
 UNKNOWN = "?"
 AT_LEAST = "≥"
+CLOCK_SKEW = "skew"  # record times ahead of lagwatch's clock: no age anyone can know
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -64,7 +65,9 @@ def duration(seconds: float | None) -> str:
 
 def time_lag(seconds: float | None, quality: TimeLagQuality) -> str:
     """`?` unknown; `≥` when only a lower bound is known (older than anything seen, or some partition of the
-    aggregate unknown)."""
+    aggregate unknown); `skew` when the records' timestamps are ahead of lagwatch's clock."""
+    if quality is TimeLagQuality.CLOCK_SKEW:
+        return CLOCK_SKEW
     if seconds is None:
         return UNKNOWN
     bound = quality in (TimeLagQuality.AT_LEAST, TimeLagQuality.UNKNOWN)

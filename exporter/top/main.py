@@ -55,8 +55,7 @@ def feeds(config: Config, interval_s: float | None = None) -> Feeds:
             granularity="group",  # the pipeline builds documents even without a sink: the fewest
             interval_s=interval,
             items_per_record=config.items_per_record,
-            history_points=config.time_lag.history_points,
-            probe_ages_s=tuple(config.time_lag.probe_ages_s) if config.time_lag.broker_probes else (),
+            **wiring.time_lag_options(config),
             scrape_timeout_s=min(config.scrape.effective_timeout_s, 0.8 * interval),
             keep_documents=False,
             evaluate=alerting.evaluate,

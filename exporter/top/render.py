@@ -90,7 +90,7 @@ def _cell(column: Column, width: int, row: GroupRow, prefix: bool) -> tuple[str,
         return text, "yellow" if row.lag is None else ""
     if cid == "time":
         text = fmt.time_lag(row.lag_seconds, row.lag_seconds_quality)
-        return text, "yellow" if text == fmt.UNKNOWN else ""
+        return text, "yellow" if text in (fmt.UNKNOWN, fmt.CLOCK_SKEW) else ""
     if cid == "trend":
         return fmt.sparkline(row.trend, width), "cyan"
     if cid == "rate":

@@ -1,4 +1,5 @@
-"""Lag in seconds against the real broker, from the records' own timestamps, on the very first scrape."""
+"""Lag in seconds against the real broker, from the records' own timestamps, on the very first scrape; and
+what it says when those timestamps cannot be compared with lagwatch's clock."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 
+from exporter.config import TimeLagConfig
 from exporter.kafka.collector import Collector, Selection
 from exporter.kafka.client import KafkaClient
 from exporter.kafka.wire import KafkaWire
@@ -64,3 +66,61 @@ def test_without_broker_probes_the_first_scrape_says_unknown_not_zero(bootstrap,
     (row,) = first.report.partitions
     assert row.lag == 11
     assert row.time_lag.seconds is None and row.time_lag.quality is TimeLagQuality.UNKNOWN
+
+
+HOUR, DAY = 3600.0, 86400.0
+
+
+def stamped_topic(kafka, bootstrap, ahead_s: float, count: int = 400, committed: int = 100):
+    """`count` records stamped `ahead_s` from now on (negative: in the past), one a second, CreateTime; a group
+    committed at `committed` (hundreds behind). The topic lets the broker take stamps up to two days ahead
+    (Kafka 4's default refuses more than an hour)."""
+    topic = kafka.create_topic(unique("timelag-stamps"), partitions=1, configs={
+        "message.timestamp.type": "CreateTime", "message.timestamp.after.max.ms": str(int(2 * DAY * 1000))})
+    start = time.time() + ahead_s
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    sent = [producer.send(topic, value=str(i).encode(), partition=0, timestamp_ms=int((start + i) * 1000))
+            for i in range(count)]
+    producer.flush()
+    for future in sent:
+        future.get(timeout=30)  # the broker took every stamp
+    producer.close()
+    group = unique("timelag-stamps-group")
+    kafka.commit(group, {TopicPartition(topic, 0): committed})
+    return group
+
+
+def time_lag_documents(result):
+    """(partition document, group document) of a one-partition group, as indexed."""
+    by_type = {d["lagwatch.doc_type"]: d for d in result.documents if d["lagwatch.doc_type"] != "self"}
+    return by_type["partition"], by_type["group"]
+
+
+def test_records_stamped_ahead_of_lagwatchs_clock_give_a_null_time_lag_marked_clock_skew(kafka, bootstrap):
+    group = stamped_topic(kafka, bootstrap, ahead_s=HOUR)  # a producer host whose clock runs an hour fast
+    (result,) = scrapes(bootstrap, group)  # a fresh pipeline: no history of its own yet
+    (row,) = result.report.partitions
+    (totals,) = result.report.groups
+    partition_doc, group_doc = time_lag_documents(result)
+    print(f"partition {row.time_lag}, group {totals.lag_seconds_max} {totals.time_lag_quality}")
+    assert row.lag == 300
+    assert (row.time_lag.seconds, row.time_lag.quality.value) == (None, "clock_skew")
+    assert (totals.lag_seconds_max, totals.time_lag_quality.value) == (None, "clock_skew")
+    for doc in (partition_doc, group_doc):
+        assert (doc["lagwatch.lag.seconds"], doc["lagwatch.lag.seconds_quality"]) == (None, "clock_skew")
+    # Only the time lag is unknowable: the lag in messages is whole and read.
+    assert (group_doc["lagwatch.lag.messages"], group_doc["lagwatch.lag.partial"]) == (300, False)
+
+
+def test_records_stamped_long_ago_give_at_least_the_ladders_oldest_age(kafka, bootstrap):
+    group = stamped_topic(kafka, bootstrap, ahead_s=-30 * DAY)  # replayed or late event-time data
+    (result,) = scrapes(bootstrap, group)
+    (row,) = result.report.partitions
+    _, group_doc = time_lag_documents(result)
+    oldest = max(TimeLagConfig().probe_ages_s)  # the default ladder's oldest age (7 days)
+    print(f"partition {row.time_lag}, ladder's oldest age {oldest}")
+    assert row.lag == 300
+    assert row.time_lag.quality is TimeLagQuality.AT_LEAST
+    assert row.time_lag.seconds == pytest.approx(oldest)  # a lower bound, not a made-up age
+    assert (group_doc["lagwatch.lag.seconds"], group_doc["lagwatch.lag.seconds_quality"]) == (
+        pytest.approx(oldest), "at_least")

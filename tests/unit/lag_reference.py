@@ -5,7 +5,7 @@ one generator per aggregate, slow. Kept as the oracle the fast build_report is c
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from exporter.lag import timelag
 from exporter.lag.model import (
@@ -37,11 +37,13 @@ def build_report(
     previous: ClusterSnapshot | None,
     histories: Mapping[TopicPartition, timelag.History],
     records_per_message: Callable[[str], int] = lambda topic: 1,
+    skewed: Collection[TopicPartition] = frozenset(),
 ) -> LagReport:
     """Lag per partition, per group+topic and per group for one scrape.
 
     `histories` must already hold this scrape's (time, log-end) points; `previous` is the last good snapshot
-    of the same cluster (None on the first scrape: counts and rates are then unknown).
+    of the same cluster (None on the first scrape: counts and rates are then unknown); `skewed`: partitions
+    whose record times are ahead of lagwatch's clock (TimeLagProber.skewed).
     """
     now = snapshot.taken_at
     elapsed = now - previous.taken_at if previous is not None else 0.0
@@ -110,7 +112,7 @@ def build_report(
                     lag=lag,
                     lag_items=lag * scale if lag is not None else None,
                     committed_below_log_start=below_log_start(committed, log_start),
-                    time_lag=timelag.estimate(histories.get(tp, ()), committed, log_end, now),
+                    time_lag=timelag.estimate(histories.get(tp, ()), committed, log_end, now, tp in skewed),
                     produced=produced_by_tp.get(tp, Counter.none()),
                     consumed=offset_delta(
                         before.committed.get(tp) if before else None,

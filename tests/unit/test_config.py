@@ -131,12 +131,15 @@ def with_cluster(**fields):
          "clusters", "unique"),
         (with_("scrape", {"interval_s": 10, "timeout_s": 20}), "scrape", "timeout_s must not exceed interval_s"),
         (with_("scrape", {"timeout_s": 31}), "scrape", "timeout_s must not exceed interval_s"),
+        (with_("time_lag", {"clock_skew_tolerance_s": -1}), "time_lag.clock_skew_tolerance_s", "greater than or equal"),
+        (with_("time_lag", {"clock_skew_tolerance_s": "a bit"}), "time_lag.clock_skew_tolerance_s", "valid number"),
     ],
     ids=["unknown-key", "unknown-section", "wrong-type", "bad-enum", "section-not-mapping", "invalid-regex",
          "invalid-regex-item", "invalid-topic-regex", "empty-clusters", "no-clusters", "no-port", "port-not-number",
          "port-out-of-range", "no-host", "bad-cluster-name", "sasl-no-credentials", "sasl-no-password",
          "sasl-no-mechanism", "bad-protocol", "url-no-scheme", "url-bad-scheme", "es-user-no-password",
-         "es-two-auths", "duplicate-cluster-names", "timeout-over-interval", "timeout-over-default-interval"],
+         "es-two-auths", "duplicate-cluster-names", "timeout-over-interval", "timeout-over-default-interval",
+         "negative-skew-tolerance", "skew-tolerance-not-a-number"],
 )
 def test_every_error_names_its_field(raw, path, message):
     found = problems(raw)

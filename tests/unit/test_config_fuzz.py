@@ -52,6 +52,7 @@ PATHS = [
     ("scrape", "timeout_s"),
     ("scrape", "granularity"),
     ("time_lag", "probe_ages_s"),
+    ("time_lag", "clock_skew_tolerance_s"),
     ("records_per_message",),
     ("elasticsearch", "hosts"),
     ("elasticsearch", "index_prefix"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from exporter.alerts.engine import Alerting
+from exporter.evaluator.rules import LAG_SECONDS, ThresholdRule
 from exporter.lag import held
 from exporter.lag import report as lag
 from exporter.lag.model import ClusterSnapshot, GroupObservation, PartitionOffsets, TopicInfo
@@ -62,3 +64,33 @@ def group_document(report, carried) -> dict:
     """The report's one group document, as the pipeline encodes it."""
     (doc,) = next(encode.encode(report, "group", 60, carried=carried)).decode()
     return doc
+
+
+def skewed_report(name: str, at: float, committed: int):
+    """A report of `name` on orders/0 (log-end 100) whose record times are ahead of lagwatch's clock
+    (TimeLagProber.skewed): only lagwatch's own point of this scrape, no broker point."""
+    snap = ClusterSnapshot(cluster="prod", taken_at=at, topics={"orders": TopicInfo("orders", 1)},
+                           partitions={("orders", 0): PartitionOffsets("orders", 0, 100, leader=1)},
+                           groups=(GroupObservation(name, "Empty", committed={("orders", 0): committed}),))
+    return lag.build_report(snap, None, lag.update_histories({}, snap, None), skewed={("orders", 0)})
+
+
+def test_a_clock_skewed_time_lag_neither_fires_nor_resolves_and_the_last_known_is_carried():
+    alerting = Alerting("prod", status_config=None, threshold_rules=[ThresholdRule("slow", metric=LAG_SECONDS, warn=300)])
+    known = report_of("a")  # 570 s: fires
+    alerting.alert(known, None)
+    assert [s.evaluation.condition.active for s in alerting.alerts.values()] == [True]
+    carried = held.carry({}, known.groups, up=True)
+    for at in (T0 + 30, T0 + 60):  # two scrapes whose time lag cannot be known: nothing changes
+        skewed = skewed_report("a", at, committed=5)
+        (g,) = skewed.groups
+        assert (g.lag_seconds_max, g.time_lag_quality.value, g.partial) == (None, "clock_skew", False)
+        alerting.alert(skewed, None)
+        assert [s.evaluation.condition.active for s in alerting.alerts.values()] == [True]
+        carried = held.carry(carried, skewed.groups, up=True)
+        doc = group_document(skewed, carried)
+        assert (doc["lagwatch.lag.seconds"], doc["lagwatch.lag.seconds_quality"]) == (None, "clock_skew")
+        assert doc["lagwatch.lag.seconds_last_known"] == pytest.approx(570.0)  # the Kibana rule holds too
+    fresh = Alerting("prod", status_config=None, threshold_rules=[ThresholdRule("slow", metric=LAG_SECONDS, warn=300)])
+    fresh.alert(skewed_report("a", T0, committed=5), None)
+    assert not any(s.evaluation.condition.active for s in fresh.alerts.values())  # and never fires one

@@ -120,8 +120,10 @@ def test_sum_counters_never_undercounts(counters, expected):
         ([TimeLag(9.0, TimeLagQuality.AT_LEAST), TimeLag.unknown()], (9.0, TimeLagQuality.UNKNOWN)),
         ([TimeLag.unknown()], (None, TimeLagQuality.UNKNOWN)),
         ([], (None, TimeLagQuality.UNKNOWN)),
+        ([TimeLag(9.0, TimeLagQuality.AT_LEAST), TimeLag(None, TimeLagQuality.CLOCK_SKEW), TimeLag.unknown()],
+         (None, TimeLagQuality.CLOCK_SKEW)),  # the worst is not knowable: never the others' smaller max
     ],
-    ids=["exact", "interpolated-wins", "at-least-wins", "unknown-wins", "all-unknown", "empty"],
+    ids=["exact", "interpolated-wins", "at-least-wins", "unknown-wins", "all-unknown", "empty", "clock-skew-wins"],
 )
 def test_worst_time_lag_keeps_the_max_and_the_weakest_quality(lags, expected):
     assert aggregate.worst_time_lag(lags) == expected
@@ -275,6 +277,24 @@ def test_retention_used_per_group_topic_from_time_lag_and_retention():
     assert (by_topic["t"].retention_ms, by_topic["t"].retention_used) == (1_000_000, pytest.approx(0.5))
     assert by_topic["u"].retention_used is None  # unlimited retention
     assert rep.groups[0].retention_used_max == pytest.approx(0.5)
+
+
+def test_a_partition_with_record_times_ahead_leaves_its_topic_and_group_time_lag_null_not_smaller():
+    topics = [TopicInfo("t", 2, topic_id="A", retention_ms=1_000_000), TopicInfo("u", 1, topic_id="U")]
+    log_ends = {("t", 0): 200, ("t", 1): 200, ("u", 0): 200}
+    snap = snapshot(T0 + 1000, log_ends, [group("g", {tp: 100 for tp in log_ends})], topics=topics)
+    histories = {tp: ((T0, 0), (T0 + 1000, 200)) for tp in log_ends}
+    rep = report(snap, histories=histories, skewed={("t", 1)})
+    assert row(rep, "g", "t", 0).time_lag.seconds == pytest.approx(500.0)  # its own points place it
+    assert row(rep, "g", "t", 1).time_lag.seconds == pytest.approx(500.0)  # so do they on the skewed one
+    rep = report(snap, histories={**histories, ("t", 1): ((T0 + 1000, 200),)}, skewed={("t", 1)})
+    assert row(rep, "g", "t", 1).time_lag == TimeLag(None, TimeLagQuality.CLOCK_SKEW)
+    by_topic = {t.topic: t for t in rep.group_topics}
+    assert (by_topic["t"].lag_seconds_max, by_topic["t"].time_lag_quality) == (None, TimeLagQuality.CLOCK_SKEW)
+    assert by_topic["t"].retention_used is None and by_topic["t"].lag_sum == 200  # the lag in messages is whole
+    assert by_topic["u"].lag_seconds_max == pytest.approx(500.0)
+    (g,) = rep.groups
+    assert (g.lag_seconds_max, g.time_lag_quality, g.lag_sum, g.partial) == (None, TimeLagQuality.CLOCK_SKEW, 300, False)
 
 
 def test_groups_are_reported_separately():

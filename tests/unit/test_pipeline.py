@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import bisect
 
+from structlog.testing import capture_logs
+
 from exporter.evaluator.status import StatusConfig, Statuses, evaluate_report
 from exporter.lag.model import ClusterSnapshot, GroupObservation, PartitionOffsets, TimeLagQuality, TopicInfo
+from exporter.output.table import as_table
 from exporter.runtime.pipeline import ClusterPipeline
 
 TP = ("orders", 0)
@@ -37,7 +40,8 @@ class PlainCollector:
         self.probes += 1
         if self.fail_probe:
             raise OSError("leader gone")
-        return [{tp: (at, bisect.bisect_left(self.stamps, at)) for tp, at in r.items()} for r in rounds]
+        found = [{tp: bisect.bisect_left(self.stamps, at) for tp, at in r.items()} for r in rounds]
+        return [{tp: (i, self.stamps[i]) if i < len(self.stamps) else (-1, None) for tp, i in r.items()} for r in found]
 
     def take_request_counts(self):
         return {"ListOffsets": self.probes}
@@ -94,3 +98,21 @@ def test_a_failing_probe_costs_only_time_lag_precision():
     result = ClusterPipeline(PlainCollector(fail_probe=True), None, probe_ages_s=(60,)).run_once()
     assert result.report.snapshot.up and result.report.snapshot.time_probes == {}
     assert result.report.partitions[0].lag == 11
+
+
+def test_records_stamped_ahead_of_the_pipelines_clock_give_null_clock_skew_documents_that_carry_the_last_known():
+    collector = PlainCollector([1000 + 3600 + i for i in range(31)])  # stamped an hour ahead of the scrape
+    pipeline = ClusterPipeline(collector, None, probe_ages_s=(60, 300), clock=lambda: collector.at)
+    pipeline.time_lag_carried = {"g": 42.0}  # what an earlier run knew
+    with capture_logs() as logged:
+        result = pipeline.run_once()
+        pipeline.run_once()
+    (said,) = [e for e in logged if e["event"] == "time_lag_clock_skew"]  # once, when found
+    assert (said["partitions"], said["count"], said["ahead_s"]) == (["orders/0"], 1, 3600.0)
+    (row,) = result.report.partitions
+    assert (row.time_lag.seconds, row.time_lag.quality) == (None, TimeLagQuality.CLOCK_SKEW)
+    (group_doc,) = [d for d in result.documents if d["lagwatch.doc_type"] == "group"]
+    assert (group_doc["lagwatch.lag.seconds"], group_doc["lagwatch.lag.seconds_quality"]) == (None, "clock_skew")
+    assert group_doc["lagwatch.lag.seconds_last_known"] == 42.0  # an alert on it holds: not resolved by skew
+    assert group_doc["lagwatch.lag.messages"] == 11
+    assert as_table(result.report).splitlines()[2].split()[6] == "skew"  # `lagwatch once`'s TIME-LAG column

@@ -7,8 +7,9 @@ import msgspec
 import pytest
 
 from exporter.lag import prober, timelag
-from exporter.lag.model import ClusterSnapshot, GroupObservation, PartitionOffsets, TimeLagQuality, TopicInfo
+from exporter.lag.model import ClusterSnapshot, GroupObservation, PartitionOffsets, TimeLag, TimeLagQuality, TopicInfo
 from exporter.lag.prober import TimeLagProber
+from exporter.lag.report import build_report
 
 NOW = 100_000.0
 TP = ("t", 0)
@@ -28,22 +29,20 @@ def snapshot(at, log_ends, committed=None, topic_id="t-v1"):
 
 
 class FakeLog:
-    """Records of one partition produced at `stamps`: answers like the collector's `probe` does."""
+    """Records of one partition stamped `stamps`: answers like the collector's `probe` does (the first
+    offset at or after the time asked and that record's timestamp; -1 and None past the last record)."""
 
     def __init__(self, stamps):
         self.stamps = sorted(stamps)
         self.calls: list[list[dict]] = []
 
+    def answer(self, at):
+        offset = bisect.bisect_left(self.stamps, at)
+        return (offset, self.stamps[offset]) if offset < len(self.stamps) else (-1, None)
+
     def probe(self, rounds):
         self.calls.append([dict(r) for r in rounds])
-        found = []
-        for specs in rounds:
-            points = {}
-            for tp, at in specs.items():
-                offset = bisect.bisect_left(self.stamps, at)  # first record at or after `at`
-                points[tp] = (at, offset)  # past the last record: the log-end, as the collector says
-            found.append(points)
-        return found
+        return [{tp: self.answer(at) for tp, at in specs.items()} for specs in rounds]
 
 
 # --- pure planning ------------------------------------------------------------------------------
@@ -104,11 +103,13 @@ def test_observe_places_a_committed_offset_within_one_percent_on_the_first_scrap
     log = FakeLog(stamps)
     time_lag = TimeLagProber(AGES)
     found = time_lag.observe(snapshot(NOW, {TP: 31}, {TP: 20}), None, log.probe)
-    assert [at for at, _ in found[TP]] == [at for call in log.calls for r in call for at in r.values()]
+    # Every time asked is a point, but the skew check's (after the scrape's time: no record found there).
+    assert [at for at, _ in found[TP]] == [at for call in log.calls for r in call for at in r.values() if at <= NOW]
     got = timelag.estimate(time_lag.histories[TP], 20, 31, NOW)
     assert got.quality is TimeLagQuality.INTERPOLATED
     assert got.seconds == pytest.approx(NOW - stamps[20], rel=0.01)
-    assert len(log.calls[0]) == len(AGES) and all(len(call) == 1 for call in log.calls[1:])
+    assert len(log.calls[0]) == len(AGES) + 1 and all(len(call) == 1 for call in log.calls[1:])
+    assert log.calls[0][-1] == {TP: NOW + prober.SKEW_TOLERANCE_S} and time_lag.skewed == {}
 
 
 def test_observe_without_ages_never_asks_and_still_keeps_this_scrapes_point():
@@ -176,3 +177,81 @@ def test_observe_caps_each_history_at_max_points():
     for i in range(6):
         time_lag.observe(snapshot(NOW + 30 * i, {TP: 10 * i}), None, FakeLog([]).probe)
     assert len(time_lag.histories[TP]) == 3
+
+
+# --- record times ahead of lagwatch's clock -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "asked_at, answer, points, ahead",
+    [
+        (NOW - 60, (7, NOW - 50), [(NOW - 60, 7)], {}),  # a record after the time asked: a point
+        (NOW - 60, (-1, None), [(NOW - 60, 31)], {}),  # none at or after it: the log ended at today's end
+        (NOW - 60, (7, None), [(NOW - 60, 7)], {}),  # a record without a timestamp proves nothing
+        (NOW - 60, (0, NOW + 3600), [], {TP: 3590.0}),  # stamped an hour after the answer came: ahead, no point
+        (NOW - 60, (0, NOW + 10 + 5), [(NOW - 60, 0)], {}),  # within the tolerance of when it came
+        (NOW + 5, (-1, None), [], {}),  # the skew check's time makes no point
+        (NOW + 5, (30, NOW + 6), [], {}),  # a record produced while the probe was under way
+        (NOW + 5, (30, NOW + 3600), [], {TP: 3590.0}),
+    ],
+    ids=["found", "none-after", "no-timestamp", "ahead", "within-tolerance", "check-none", "check-fresh-record",
+         "check-ahead"],
+)
+def test_read_answers(asked_at, answer, points, ahead):
+    # The answer came 10 s after the snapshot was taken; the tolerance is 5 s.
+    got = prober.read_answers(snapshot(NOW, {TP: 31}), [{TP: asked_at}], [{TP: answer}], NOW + 10, 5.0)
+    assert got == ({TP: points} if points else {}, ahead)
+
+
+def test_records_stamped_ahead_of_the_clock_make_no_points_and_a_clock_skew_time_lag():
+    log = FakeLog([NOW + 3600 + i for i in range(500)])  # a producer whose clock runs an hour fast
+    time_lag = TimeLagProber(AGES)
+    snap = snapshot(NOW, {TP: 500}, {TP: 100})
+    assert time_lag.observe(snap, None, log.probe) == {}
+    assert time_lag.skewed == {TP: 3600.0} and time_lag.histories == {TP: ((NOW, 500),)}  # lagwatch's own point only
+    assert len(log.calls) == 1  # the ladder and its skew check; nothing to bisect
+    (row,) = build_report(snap, None, time_lag.histories, skewed=time_lag.skewed).partitions
+    assert (row.lag, row.time_lag.seconds, row.time_lag.quality) == (400, None, TimeLagQuality.CLOCK_SKEW)
+
+
+def test_a_record_produced_while_the_probe_is_under_way_is_not_taken_for_clock_skew():
+    stamps = [NOW - 1000 + i * i for i in range(31)] + [NOW + 8]  # the last one produced after the snapshot
+    time_lag = TimeLagProber(AGES, skew_tolerance_s=5)
+    # The broker answers 10 s after the snapshot: NOW + 8 is in lagwatch's past by then.
+    time_lag.observe(snapshot(NOW, {TP: 31}, {TP: 20}), None, FakeLog(stamps).probe, clock=lambda: NOW + 10)
+    assert time_lag.skewed == {}
+    assert timelag.estimate(time_lag.histories[TP], 20, 31, NOW).quality is TimeLagQuality.INTERPOLATED
+
+
+def test_a_partition_stays_clock_skewed_until_a_later_probe_finds_no_record_ahead():
+    log = FakeLog([NOW + 3600 + i for i in range(500)])
+    time_lag = TimeLagProber(AGES, every_s=600)
+    for at, skewed in [(NOW, {TP}), (NOW + 30, {TP}), (NOW + 600, {TP}), (NOW + 4200, set())]:
+        time_lag.observe(snapshot(at, {TP: 500}, {TP: 100}), None, log.probe)
+        assert set(time_lag.skewed) == skewed, at
+    # By then lagwatch's clock is past every record time: the broker's points place the offset again.
+    got = timelag.estimate(time_lag.histories[TP], 100, 500, NOW + 4200)
+    assert got.quality is TimeLagQuality.INTERPOLATED and got.seconds == pytest.approx(500, rel=0.01)
+
+
+def test_a_record_found_ahead_in_a_bisection_round_takes_the_ladders_points_of_its_partition_away():
+    log = FakeLog([NOW - 1000 + i * i for i in range(31)])
+
+    def late_skew(rounds):
+        answers = log.probe(rounds)
+        if len(log.calls) == 2:  # the first bisection round: a record stamped an hour ahead appeared
+            return [{tp: (offset, NOW + 3600) for tp, (offset, _) in r.items()} for r in answers]
+        return answers
+
+    time_lag = TimeLagProber(AGES)
+    assert time_lag.observe(snapshot(NOW, {TP: 31}, {TP: 20}), None, late_skew) == {}
+    assert set(time_lag.skewed) == {TP} and time_lag.histories == {TP: ((NOW, 31),)}
+    assert len(log.calls) == 2  # and no more bisection for it
+
+
+def test_records_stamped_long_ago_give_at_least_the_ladders_oldest_age():
+    log = FakeLog([NOW - 30 * 86400 + i for i in range(500)])  # replayed or late event-time data
+    time_lag = TimeLagProber(AGES)
+    time_lag.observe(snapshot(NOW, {TP: 500}, {TP: 100}), None, log.probe)
+    assert time_lag.skewed == {}
+    assert timelag.estimate(time_lag.histories[TP], 100, 500, NOW) == TimeLag(max(AGES), TimeLagQuality.AT_LEAST)

@@ -90,6 +90,42 @@ def test_estimate_never_negative():
     assert result.seconds >= 0
 
 
+SKEW = TimeLag(None, TimeLagQuality.CLOCK_SKEW)
+
+
+@pytest.mark.parametrize(
+    "history, committed, log_end, expected",
+    [
+        ((), 50, 100, SKEW),  # nothing of lagwatch's own yet
+        (((NOW, 100),), 50, 100, SKEW),  # a fresh start: only this scrape's point
+        (((NOW - 600, 100), (NOW, 400)), 50, 400, SKEW),  # older than lagwatch's first look: no age it can know
+        (((NOW - 600, 100), (NOW, 400)), 250, 400, TimeLag(300.0, INTERP)),  # between lagwatch's own points
+        (((NOW - 600, 100),), 250, 400, TimeLag(pytest.approx(300.0), INTERP)),  # newer than them: up to now
+        (((NOW, 100),), 100, 100, TimeLag(0.0, EXACT)),  # caught up is caught up, whatever the clocks
+        (((NOW, 100),), None, 100, TimeLag.unknown()),  # never committed
+    ],
+    ids=["no-history", "fresh-start", "older-than-own-points", "between-own-points", "newer-than-own-points",
+         "caught-up", "no-commit"],
+)
+def test_a_partition_with_record_times_ahead_has_a_time_lag_only_where_lagwatchs_own_points_place_it(
+    history, committed, log_end, expected
+):
+    assert timelag.estimate(history, committed, log_end, NOW, skewed=True) == expected
+
+
+@given(
+    times=st.lists(st.floats(NOW - 10_000, NOW), min_size=0, max_size=5),
+    offsets=st.lists(st.integers(0, 1000), min_size=5, max_size=5),
+    committed=st.integers(0, 1000),
+    log_end=st.integers(0, 1000),
+    skewed=st.booleans(),
+)
+def test_exact_means_caught_up_and_nothing_else(times, offsets, committed, log_end, skewed):
+    history = timelag.add_points((), zip(sorted(times), sorted(offsets)))
+    got = timelag.estimate(history, committed, log_end, NOW, skewed)
+    assert (got.quality is EXACT) == (committed >= log_end)
+
+
 # --- add_points -------------------------------------------------------------------------------
 
 

@@ -182,6 +182,7 @@ def test_count(value, expected):
         (7300.0, TimeLagQuality.AT_LEAST, "≥2h01m"),
         (90000.0, TimeLagQuality.INTERPOLATED, "1d01h"),
         (30.0, TimeLagQuality.UNKNOWN, "≥30s"),  # part of the aggregate unknown: a lower bound
+        (None, TimeLagQuality.CLOCK_SKEW, "skew"),  # record times ahead of lagwatch's clock
     ],
 )
 def test_time_lag_cell(seconds, quality, expected):

@@ -73,6 +73,9 @@ class ListOffsets:
     a duplicate partition in one request would fail it (error 42)."""
 
     times: Mapping[str, Mapping[int, int]]
+    # The time probes also read the timestamp of the record found: decode gives (partition, error code, offset,
+    # record timestamp in epoch ms, -1 when none).
+    record_times: bool = False
 
     @classmethod
     def of(cls, partitions: Iterable[TopicPartition], timestamp: int) -> ListOffsets:
@@ -88,7 +91,7 @@ class ListOffsets:
         by_topic: dict[str, dict[int, int]] = defaultdict(dict)
         for (topic, partition), seconds in specs:
             by_topic[topic][partition] = int(seconds * 1000)
-        return cls(by_topic)
+        return cls(by_topic, record_times=True)
 
     def request(self) -> ListOffsetsRequest:
         return _Request(  # encoded here, and the answer comes back as its bytes (raw.py)
@@ -101,23 +104,23 @@ class ListOffsets:
             ],
         )
 
-    def decode(self, response) -> list[tuple[TopicPartition, int, int]]:
-        """(partition, error code, offset) per partition; offset -1: no such record (or an error)."""
+    def decode(self, response) -> list[tuple]:
+        """(partition, error code, offset) per partition, and the record's timestamp after them with
+        `record_times`; offset -1: no such record (or an error)."""
         if isinstance(response, RawAnswer):
             if response.version >= 6:
-                return _decode_bytes(response.body, response.version)
+                return _decode_bytes(response.body, response.version, self.record_times)
             response = response.decoded()
-        return [
-            ((topic.name, partition.partition_index), partition.error_code, partition.offset)
-            for topic in response.topics
-            for partition in topic.partitions
-        ]
+        partitions = [(topic.name, p) for topic in response.topics for p in topic.partitions]
+        if self.record_times:
+            return [((name, p.partition_index), p.error_code, p.offset, p.timestamp) for name, p in partitions]
+        return [((name, p.partition_index), p.error_code, p.offset) for name, p in partitions]
 
 
 _PARTITION = struct.Struct(">ihqq")  # partition index, error code, timestamp, offset
 
 
-def _decode_bytes(buf: bytes, version: int) -> list[tuple[TopicPartition, int, int]]:
+def _decode_bytes(buf: bytes, version: int, record_times: bool = False) -> list[tuple]:
     """What ListOffsets.decode makes of kafka-python's objects, read straight from a flexible (v6+) body
     (ListOffsetsResponse.json: throttle time, topics[name, partitions[index, error code, timestamp, offset,
     leader epoch, tags], tags], tags)."""
@@ -128,8 +131,8 @@ def _decode_bytes(buf: bytes, version: int) -> list[tuple[TopicPartition, int, i
         name, pos = compact_string(buf, pos)
         partitions, pos = uvarint(buf, pos)
         for _ in range(partitions - 1):
-            index, code, _, offset = unpack(buf, pos)
+            index, code, stamp, offset = unpack(buf, pos)
             pos = skip_tags(buf, pos + 26)  # after the leader epoch (v4+)
-            append(((name, index), code, offset))
+            append(((name, index), code, offset, stamp) if record_times else ((name, index), code, offset))
         pos = skip_tags(buf, pos)
     return found
