@@ -143,17 +143,29 @@ def _unowned(selfs: list[dict]) -> bool:
     return len(owned) < total
 
 
+def resolvers(replicas: Replicas) -> dict[str, list[tuple[float, str]]]:
+    """alert id -> (time logged, process) of every `alert_resolved` line."""
+    found: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for name, replica in replicas.all.items():
+        for inc in replica.incarnations:
+            for event in events(inc.log, "alert_resolved"):
+                found[event["alert"]].append((event["_t"], name))
+    return found
+
+
 def alerts(es, checks: DocChecks, truth: Truth, replicas: Replicas, settle_s: float) -> Counter:
-    """Each resolved transition: the group's document of that scrape was whole, and the truth then allowed a
-    value below the rule's resolve level; firing and resolved alternate per alert."""
+    """Each resolved transition: the resolving process's reading of the group in that scrape was whole, and
+    the truth then allowed a value below the rule's resolve level; firing and resolved alternate per alert."""
     counts: Counter = Counter()
     levels = {r["name"]: r.get("resolve_below") for r in replicas.all[PLAIN].settings["alerts"]["rules"]}
+    logged = resolvers(replicas)
     for prefix in sorted({r.index_prefix for r in replicas.all.values()}):
         index = f"{prefix}-alerts"
         if not es.indices.exists_alias(name=index):
             continue
         es.indices.refresh(index=index)
         hits = es.search(index=index, size=10_000, sort=[{fields.TIMESTAMP: "asc"}])["hits"]["hits"]
+        names = [n for n, r in replicas.all.items() if r.index_prefix == prefix]
         state: dict[str, str] = {}
         for hit in hits:
             doc = hit["_source"]
@@ -165,11 +177,29 @@ def alerts(es, checks: DocChecks, truth: Truth, replicas: Replicas, settle_s: fl
                 state[alert] = "firing"
             elif kind == "resolved":
                 state[alert] = "resolved"
-                counts.update(_resolution(checks, truth, prefix, doc, levels, settle_s))
+                by = _resolver(logged.get(alert, []), names, doc)
+                counts.update(_resolution(checks, truth, prefix, doc, levels, settle_s, by))
     return counts
 
 
-def _resolution(checks: DocChecks, truth: Truth, prefix: str, doc: dict, levels: dict, settle_s: float) -> Counter:
+def _resolver(logged: list[tuple[float, str]], names: list[str], doc: dict) -> str | None:
+    """The process that resolved the alert: the one whose log says so nearest after the transition's time
+    (the scrape's; the line is written once its documents are handed over)."""
+    from bench.soak.checks import epoch
+
+    at = epoch(doc[fields.TIMESTAMP])
+    near = [(t - at, name) for t, name in logged if name in names and -1 <= t - at <= 60]
+    return min(near)[1] if near else None
+
+
+def _resolution(checks: DocChecks, truth: Truth, prefix: str, doc: dict, levels: dict, settle_s: float,
+                by: str | None) -> Counter:
+    """The scrape an alert resolved on is the resolving process's latest one that began before the
+    transition. That process's reading is what counts: two replicas scraping a group in the same slot (the
+    old owner lingers after a rebalance, exporter/coordination/ownership.py) write one document id, so the
+    group document Elasticsearch holds for the slot may be the other's. The process's own self document of
+    the slot says whether any of its groups was partial; only when some was does its group document decide
+    (partial, or the self document's errors naming the group: resolved by an unknown)."""
     from bench.soak.checks import epoch
 
     at, group = epoch(doc[fields.TIMESTAMP]), doc[fields.GROUP_ID]
@@ -177,17 +207,32 @@ def _resolution(checks: DocChecks, truth: Truth, prefix: str, doc: dict, levels:
         known = truth.groups.get(group)
         gone = known is not None and known.exists(at - 1, at, settle_s) is False
         return Counter({"resolved_gone": 1} if gone else {"violation.resolved_while_group_exists": 1})
+    mine = {s: d for (p, s), docs in checks.selfs.items() if p == prefix and s / 1000 <= at
+            for d in docs if by is not None and d.get(fields.SELF_INSTANCE) == by
+            and d.get(fields.SELF_OUTCOME) == "scraped"}
     slots = [s for (p, s), g in checks.groups.items() if p == prefix and group in g and s / 1000 <= at]
-    if not slots:
+    if not slots and not mine:
         return Counter({"resolved_unchecked": 1})
-    outcome = checks.groups[(prefix, max(slots))][group]
-    if outcome == "partial":
+    slot = max(mine) if mine else max(slots)
+    own = mine.get(slot)
+    outcome = checks.groups.get((prefix, slot), {}).get(group)
+    named = any(m.startswith(f"group {group}:") for m in (own or {}).get(fields.SELF_ERROR_MESSAGES) or ())
+    whole = own is not None and not own.get(fields.SELF_PARTIAL_GROUPS) and not named
+    if not whole and (outcome == "partial" or named):
+        EXAMPLES["resolved_by_unknown"].append({
+            "prefix": prefix, "alert": doc[fields.ALERT_ID], "at": doc[fields.TIMESTAMP], "by": by, "slot": slot,
+            "group_doc": outcome, "self": None if own is None else {
+                "partial_groups": own.get(fields.SELF_PARTIAL_GROUPS),
+                "errors": [m for m in own.get(fields.SELF_ERROR_MESSAGES) or () if group in m][:3]},
+            "writers": sorted(d.get(fields.SELF_INSTANCE) for d in checks.selfs.get((prefix, slot), []))})
         return Counter({"violation.resolved_by_unknown": 1})
     level = levels.get(doc[fields.ALERT_RULE])
     if doc[fields.ALERT_METRIC] == "lag" and level is not None:
         lag = truth.group_lag(group, Window(at - 1, at, at + 1), settle_s)
         if lag is not None and lag[0] >= level:
             return Counter({"violation.resolved_against_truth": 1})
+    if whole and outcome == "partial":
+        return Counter({"resolved_checked_other_writer": 1})  # the document is another process's reading
     return Counter({"resolved_checked": 1})
 
 

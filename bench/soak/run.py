@@ -47,25 +47,26 @@ def _committed(workload: Workload, plan: Plan) -> bool:
     return bool(committed) and all(s.settled for s in committed.values())
 
 
-def set_up(workload: Workload, workdir: Path, deadline: float, progress) -> list:
+def set_up(workload: Workload, workdir: Path, deadline: float, progress, share_group: bool = True) -> list:
     """Topics and groups; returns what must be closed at the end. The share group is made on a thread of its
-    own (Kafka's tools take a minute or two on a busy machine): its truth starts when it is done."""
+    own (Kafka's tools take a minute or two on a busy machine): its truth starts when it is done; none on a
+    cluster whose release has share groups only as a preview (`share_group` false)."""
     from devstack.common import java_home
     from devstack.maven import kafka_libs
 
     t = [workload.create_topic(f"t{i}") for i in range(4)]
-    share = workload.create_topic("share", partitions=2, produce=False)
+    share_topic = workload.create_topic("share", partitions=2, produce=False) if share_group else None
     doomed = workload.create_topic("doomed", partitions=2)
-    share_plan = Plan(workload.name("share-0"), "share", (share,))
-    workload.plans[share_plan.name] = share_plan
     def share() -> None:
         try:
             members.share_group(workload, share_plan, KAFKA_VERSION)
         except Exception as exc:  # noqa: BLE001 - the soak goes on; the report shows the group never checked
             progress(f"the share group could not be set up: {type(exc).__name__}: {exc}")
 
-    share_thread = threading.Thread(target=share, name="soak-share-setup", daemon=True)
-    share_thread.start()
+    if share_group:
+        share_plan = Plan(workload.name("share-0"), "share", (share_topic,))
+        workload.plans[share_plan.name] = share_plan
+        threading.Thread(target=share, name="soak-share-setup", daemon=True).start()
     kip = Plan(workload.name("kip848-0"), "kip848", (t[1],))
     member = members.Kip848Member(workload, kip, java_home() / "bin" / "java", kafka_libs(KAFKA_VERSION),
                                   workdir / "kip848-member.log")
@@ -96,14 +97,16 @@ def set_up(workload: Workload, workdir: Path, deadline: float, progress) -> list
     return closing
 
 
-def soak(minutes: float, seed: int, interval_s: float = 5.0, workdir: Path | None = None, progress=print) -> dict:
+def soak(minutes: float, seed: int, interval_s: float = 5.0, workdir: Path | None = None, progress=print,
+         stack: Stack | None = None) -> dict:
+    """One soak; on `stack` when given (services lent by the caller, e.g. the test suite's), else on its own."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="lagwatch-soak-"))
     workdir.mkdir(parents=True, exist_ok=True)
     prefix = f"soak{seed}-{uuid.uuid4().hex[:4]}"
     schedule = draw(seed, minutes)
     settle_s = 2 * interval_s + 2
     started = time.time()
-    stack = Stack(seed, progress)
+    stack = stack or Stack(seed, progress)
     workload = replicas = metrics = None
     closing: list = []
     try:
@@ -113,7 +116,7 @@ def soak(minutes: float, seed: int, interval_s: float = 5.0, workdir: Path | Non
         truth = Truth()
         workload = Workload(",".join(stack.bootstrap), truth, prefix, seed, progress)
         deadline = time.time() + 600 + minutes * 60 + 300
-        closing = set_up(workload, workdir, deadline, progress)
+        closing = set_up(workload, workdir, deadline, progress, stack.share_groups)
         replicas = Replicas(workdir, stack.bootstrap, stack.proxy.url, prefix, interval_s)
         for name in (PLAIN, FLEET_A, FLEET_B):
             replicas.start(name)
@@ -146,6 +149,7 @@ def soak(minutes: float, seed: int, interval_s: float = 5.0, workdir: Path | Non
         metrics.stop()
         codes = replicas.close()
         checks.check_range(0, 1 << 62)
+        kibana.finish()
         load = {"1min_at_start": round(loads[0], 2), "1min_mean": round(sum(loads) / len(loads), 2),
                 "1min_max": round(max(loads), 2)}
         return report(locals())

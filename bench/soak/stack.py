@@ -2,6 +2,10 @@
 share groups on by default, one Elasticsearch node, and the fault proxy in front of the node. Also the
 driver's own probes of them (is every group's offset readable, is the node healthy), which decide when a
 fault has settled.
+
+The cluster and the node may be lent (`Stack(cluster=..., es=...)`): the test suite's session services, whose
+last user the soak then is (tests/integration/test_soak.py). The soak faults them as its own, but leaves
+stopping them to their owner.
 """
 
 from __future__ import annotations
@@ -22,16 +26,32 @@ from bench.soak.proxy import Proxy
 KAFKA_VERSION = "4.4.0"
 
 
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")[:2])
+
+
 class Stack:
-    def __init__(self, seed: int, progress=print):
-        self.cluster = KafkaCluster(size=3, version=KAFKA_VERSION, progress=progress)
-        self.es = ElasticsearchNode(progress=progress)
+    def __init__(self, seed: int, progress=print, cluster: KafkaCluster | None = None,
+                 es: ElasticsearchNode | None = None):
+        self.owned = cluster is None and es is None
+        if not self.owned and (cluster is None or es is None):
+            raise ValueError("lend both the cluster and the node, or neither")
+        self.cluster = cluster or KafkaCluster(size=3, version=KAFKA_VERSION, progress=progress)
+        self.es = es or ElasticsearchNode(progress=progress)
         self.proxy: Proxy | None = None
         self.seed = seed
         self._admin = None
         self._admin_lock = threading.Lock()
 
+    @property
+    def share_groups(self) -> bool:
+        """Share groups are on by default on this cluster's release (before 4.4 the soak leaves them out)."""
+        return _release(self.cluster.version) >= _release(KAFKA_VERSION)
+
     def start(self) -> Stack:
+        if not self.owned:  # lent: already running
+            self.proxy = Proxy(self.es.url, seed=self.seed).start()
+            return self
         try:
             # Generous: JVMs start slowly on a busy machine (the soak is meant to run beside other work).
             in_parallel([lambda: self.cluster.start(timeout=600), lambda: self.es.start(timeout=600)])
@@ -76,6 +96,12 @@ class Stack:
                 os.killpg(os.getpgid(self.es.pid), signal.SIGCONT)
             except OSError:
                 pass
+        for node_id, broker in list(self.cluster.brokers.items()):
+            if broker.frozen:  # likewise a broker
+                try:
+                    self.cluster.resume(node_id)
+                except OSError:
+                    pass
         if self.proxy is not None:
             self.proxy.stop()
         if self._admin is not None:
@@ -83,7 +109,7 @@ class Stack:
                 self._admin.close()
             except Exception:  # noqa: BLE001
                 pass
-        for service in (self.cluster, self.es):
+        for service in (self.cluster, self.es) if self.owned else ():
             try:
                 service.stop()
             except Exception:  # noqa: BLE001 - stop everything we can

@@ -23,12 +23,13 @@ from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import NewPartitions, NewTopic
 from kafka.structs import OffsetAndMetadata
 
-from bench.soak.truth import Truth
+from bench.soak.truth import NEVER, Truth
 
 TICK_S = 1.0
 TOPICS = 4
 PARTITIONS = 3
 REPLICATION = 3
+FIRST_COMMIT_S = 120.0  # a commit-only group is made by its first acknowledged commit, within this
 
 
 @dataclass
@@ -206,7 +207,16 @@ class Workload:
         plan.commit = self.admin_commit(plan.name)
         begun = time.time()
         self.truth.group(plan.name, kind, begun, float("inf"))
-        self.commit(plan, self.targets(plan))
+        # The group exists once a commit is acknowledged: a first commit in doubt (a timeout on a loaded machine)
+        # may not have made it, and a stalled group commits nothing more for a minute or two.
+        acknowledged = lambda: any(s.born[1] < NEVER for s in self.truth.groups[plan.name].committed.values())  # noqa: E731
+        deadline = time.monotonic() + FIRST_COMMIT_S
+        while not acknowledged():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{plan.name}: no commit acknowledged within {FIRST_COMMIT_S:.0f}s")
+            self.commit(plan, self.targets(plan))
+            if not acknowledged():
+                time.sleep(1.0)
         self.truth.groups[plan.name].created = (begun, time.time())
         self.plans[plan.name] = plan
         return plan
@@ -218,7 +228,8 @@ class Workload:
         if plan is not None:
             with plan.lock:  # no commit of it in flight any more
                 pass
-        refused = [(g, error) for g, error in self.admin("delete_groups", [name]) if error != "OK"]
+        answer = self.admin("delete_groups", [name])  # kafka-python 3: {group: "OK" or the error's name}
+        refused = [(g, error) for g, error in dict(answer).items() if error != "OK"]
         if refused:  # the broker said no (coordinator moving, group not empty): the group is still there
             group.deleted = None
             if plan is not None:
