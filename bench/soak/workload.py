@@ -43,6 +43,7 @@ class Plan:
     stalled_until: float = 0.0
     running_until: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    deleted: bool = False  # set under `lock` by delete_group: no commit may make the group again
 
 
 class Workload:
@@ -159,6 +160,8 @@ class Workload:
         if not targets or plan.commit is None:
             return
         with plan.lock:
+            if plan.deleted:  # a commit tick that listed the plan before its deletion would make the group again
+                return
             begun = time.time()
             steps = {tp: self.truth.committed(plan.name, tp.topic, tp.partition, begun) for tp in targets}
             for tp, offset in targets.items():
@@ -226,13 +229,14 @@ class Workload:
         group = self.truth.groups[name]
         group.deleted = (time.time(), float("inf"))
         if plan is not None:
-            with plan.lock:  # no commit of it in flight any more
-                pass
+            with plan.lock:  # no commit of it in flight any more, and none after
+                plan.deleted = True
         answer = self.admin("delete_groups", [name])  # kafka-python 3: {group: "OK" or the error's name}
         refused = [(g, error) for g, error in dict(answer).items() if error != "OK"]
         if refused:  # the broker said no (coordinator moving, group not empty): the group is still there
             group.deleted = None
             if plan is not None:
+                plan.deleted = False
                 self.plans[name] = plan
             raise RuntimeError(f"delete_groups refused: {refused}")
         group.deleted = (group.deleted[0], time.time())
