@@ -39,6 +39,7 @@ from enum import Enum
 import msgspec
 
 from exporter.lag.model import Frozen, LagReport
+from exporter.lag.report import partition_lag
 
 
 class Code(str, Enum):
@@ -75,9 +76,7 @@ class Sample(Frozen):
 
     @property
     def lag(self) -> int | None:
-        if self.committed is None or self.log_end is None or self.committed < 0:
-            return None
-        return max(0, self.log_end - self.committed)
+        return partition_lag(self.committed, self.log_end)
 
 
 class Status(Frozen):
@@ -121,9 +120,9 @@ def push(window: PartitionWindow, sample: Sample, size: int) -> PartitionWindow:
     samples = window.samples + (sample,)
     if len(samples) > size:
         samples = samples[-size:]
-    committed, log_end = sample.committed, sample.log_end
-    lag = None if committed is None or log_end is None or committed < 0 else max(0, log_end - committed)
-    if lag is None and (sample.error is not None or log_end is None) and committed in (None, window.stuck_offset):
+    committed, lag = sample.committed, sample.lag
+    unreadable = sample.error is not None or sample.log_end is None
+    if lag is None and unreadable and committed in (None, window.stuck_offset):
         # A scrape that could not read the partition says nothing about its lag: the clock runs on (a STOP
         # must not restart its stop_after_s countdown after every leader election).
         return PartitionWindow(samples, window.stuck_since, window.stuck_offset)
@@ -187,16 +186,16 @@ def _full_window(samples: tuple[Sample, ...], owned: bool) -> Status:
     same_offset = lagging = growing = True
     readable, previous = 0, -1
     for sample in samples:
-        committed, log_end = sample.committed, sample.log_end
+        committed = sample.committed
         if committed is None:
             # Not a full window of commits (a group that committed for the first time within the window
             # has a shorter history, like Burrow's incomplete partitions).
             return FILLING
         if committed != first:
             same_offset = False
-        if sample.error is not None or log_end is None or committed < 0:
+        lag = sample.lag
+        if sample.error is not None or lag is None:
             continue  # its lag is unknown, not zero
-        lag = log_end - committed if log_end > committed else 0
         readable += 1
         lagging = lagging and lag > 0
         growing = growing and lag > previous

@@ -1,26 +1,27 @@
 """The lag model: pure functions from a snapshot (and the previous one) to lag at every granularity.
 
 No I/O here: every function takes plain data (and the time, where it matters) and returns plain data.
+
+`build_report` reads a snapshot in three steps:
+- what each partition's log says this scrape (`_Log`: offsets, records produced since the last scrape),
+  once per partition;
+- where a committed offset stands in that log (`Position`: lag, below the log start, beyond the log end, time
+  lag), once per partition and committed offset: every group at the same offset of a partition shares it;
+- one row per group and partition (`PartitionLag`), summed per topic and per group (exporter/lag/aggregate.py).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from itertools import groupby
+from operator import attrgetter
 
 from exporter.lag import aggregate, timelag
-from exporter.lag.model import (
-    ClusterSnapshot,
-    Counter,
-    GroupLag,
-    GroupObservation,
-    GroupTopicLag,
-    NOTHING,
-    LagReport,
-    PartitionLag,
-    TopicInfo,
-    TopicPartition,
-)
+from exporter.lag.model import NOTHING, ClusterSnapshot, Counter, Frozen, GroupLag, GroupObservation, GroupTopicLag
+from exporter.lag.model import LagReport, PartitionLag, TimeLag, TopicInfo, TopicPartition
+
+# --- The per-row rules: the only place they are written -------------------------------------------------
 
 
 def partition_lag(committed: int | None, log_end: int | None) -> int | None:
@@ -42,22 +43,31 @@ def below_log_start(committed: int | None, log_start: int | None) -> bool:
     return committed is not None and log_start is not None and 0 <= committed < log_start
 
 
+def records_between(previous: int | None, current: int | None, same_incarnation: bool = True) -> int | None:
+    """Records between two observations of one offset; None when either is unknown or across a reset (the
+    offset moved backwards, the topic was recreated)."""
+    if previous is None or current is None or not same_incarnation or current < previous:
+        return None
+    return current - previous
+
+
 def offset_delta(
     previous: int | None, current: int | None, elapsed_s: float, *, same_incarnation: bool = True
 ) -> Counter:
-    """Records between two observations of one offset. A backwards move (reset, recreated topic) gives None."""
-    if previous is None or current is None or elapsed_s <= 0 or not same_incarnation:
+    """Records between two observations of one offset and their rate; unknown without time between them."""
+    count = records_between(previous, current, same_incarnation)
+    if count is None or elapsed_s <= 0:
         return Counter.none()
-    delta = current - previous
-    if delta < 0:
-        return Counter.none()
-    return Counter(delta, delta / elapsed_s)
+    return Counter(count, count / elapsed_s)
 
 
 def topic_recreated(previous: ClusterSnapshot, snapshot: ClusterSnapshot, topic: str) -> bool:
     """The topic exists in both snapshots under different ids: deleted and created again, offsets restarted."""
     old, new = previous.topics.get(topic), snapshot.topics.get(topic)
     return old is not None and new is not None and old.topic_id != new.topic_id
+
+
+# --- Which partitions a group has rows for ----------------------------------------------------------------
 
 
 def involved_partitions(groups: Iterable[GroupObservation], topics: Mapping[str, TopicInfo]) -> set[TopicPartition]:
@@ -83,26 +93,179 @@ def group_partitions(group: GroupObservation, snapshot: ClusterSnapshot) -> list
     return sorted(involved_partitions((group,), snapshot.topics))
 
 
-def _row_partitions(
-    group: GroupObservation, snapshot: ClusterSnapshot, blocks: dict[str, tuple[TopicPartition, ...] | None]
-) -> Sequence[TopicPartition]:
-    """group_partitions(group, snapshot), without the sets and the sort in the usual case: a group with no
-    members or unread partitions whose commits all fall within their topics' partitions reads exactly those
-    topics' partitions, in topic order. `blocks` caches each topic's partitions (None: topic not in metadata)."""
-    if group.members or group.committed_unread:
-        return group_partitions(group, snapshot)
-    names: set[str] = set()
-    for topic, partition in group.committed:
-        block = blocks.get(topic, ())
-        if block == ():
-            info = snapshot.topics.get(topic)
-            block = blocks[topic] = tuple((topic, p) for p in range(info.partitions)) if info else None
-        if block is None or not 0 <= partition < len(block):
-            return group_partitions(group, snapshot)  # a vanished topic or partition: its commit stays a row
-        names.add(topic)
-    if len(names) == 1:
-        return blocks[names.pop()]  # type: ignore[return-value]
-    return [tp for topic in sorted(names) for tp in blocks[topic]]  # type: ignore[union-attr]
+# --- One scrape's logs and positions ----------------------------------------------------------------------
+
+
+class Position(Frozen):
+    """Where a committed offset stands in its partition's log this scrape (the rules above, applied once)."""
+
+    lag: int | None
+    lag_items: int | None  # lag times the topic's items per record
+    below_log_start: bool
+    beyond_log_end: int
+    time_lag: TimeLag
+
+
+class _Log:
+    """One partition's log as this scrape read it, and where committed offsets stand in it."""
+
+    __slots__ = ("topic", "partition", "log_end", "log_start", "error", "produced", "scale", "same_incarnation",
+                 "deleted", "history", "skewed", "now", "positions")
+
+    def __init__(self, tp: TopicPartition, scrape: _Scrape):
+        topic, partition = self.topic, self.partition = tp
+        offsets = scrape.snapshot.partitions.get(tp)
+        if offsets is not None:
+            self.log_end, self.log_start, self.error = offsets.log_end_offset, offsets.log_start_offset, offsets.error
+        else:
+            self.log_end = self.log_start = None
+            self.error = f"partition {topic}/{partition} not in topic metadata"
+        before = scrape.previous_partitions.get(tp)
+        self.same_incarnation = scrape.same_incarnation(topic)
+        self.produced = scrape.delta(before.log_end_offset if before else None, self.log_end, self.same_incarnation)
+        self.scale = scrape.scale(topic)
+        # A commit on a topic that is gone from healthy metadata (deleted) has no lag; any other missing
+        # log-end offset is a failed read.
+        self.deleted = offsets is None and topic not in scrape.snapshot.topics and topic not in scrape.unreadable
+        self.history = scrape.histories.get(tp, ())
+        self.skewed = tp in scrape.skewed  # record times ahead of lagwatch's clock (TimeLagProber.skewed)
+        self.now = scrape.snapshot.taken_at
+        self.positions: dict[int | None, Position] = {}
+
+    def position(self, committed: int | None) -> Position:
+        """Where `committed` stands in this log (the per-row rules, applied once per committed offset)."""
+        found = self.positions.get(committed)
+        if found is None:
+            lag = partition_lag(committed, self.log_end)
+            found = self.positions[committed] = Position(
+                lag,
+                None if lag is None else lag * self.scale,
+                below_log_start(committed, self.log_start),
+                beyond_log_end(committed, self.log_end),
+                timelag.estimate(self.history, committed, self.log_end, self.now, self.skewed),
+            )
+        return found
+
+
+class _Logs(dict):
+    """Every partition's _Log this scrape; one the metadata lacks (a vanished topic or partition, an unreadable
+    topic) is made on first use."""
+
+    def __init__(self, scrape: _Scrape):
+        super().__init__((tp, _Log(tp, scrape)) for tp in scrape.snapshot.partitions)
+        self.scrape = scrape
+
+    def __missing__(self, tp: TopicPartition) -> _Log:
+        found = self[tp] = _Log(tp, self.scrape)
+        return found
+
+
+class _Scrape:
+    """What all rows of one scrape share: the logs, the previous snapshot, one Counter per count."""
+
+    def __init__(
+        self,
+        snapshot: ClusterSnapshot,
+        previous: ClusterSnapshot | None,
+        histories: Mapping[TopicPartition, timelag.History],
+        records_per_message: Callable[[str], int],
+        skewed: Collection[TopicPartition],
+    ):
+        self.snapshot, self.previous, self.histories, self.skewed = snapshot, previous, histories, skewed
+        self.records_per_message = records_per_message
+        self.elapsed = snapshot.taken_at - previous.taken_at if previous is not None else 0.0
+        self.previous_partitions = previous.partitions if previous is not None else {}
+        self.previous_groups = {g.group: g for g in previous.groups} if previous is not None else {}
+        # Topics whose metadata could not be read: their partitions' log-end offsets are unknown, not absent.
+        self.unreadable = {e.name for e in snapshot.errors if e.scope == "topic"}
+        self._counters: dict[int, Counter] = {}
+        self._incarnations: dict[str, bool] = {}
+        self._scales: dict[str, int] = {}
+        self.partition_counts = {name: info.partitions for name, info in snapshot.topics.items()}
+        self._topic_blocks: dict[str, tuple[TopicPartition, ...]] = {}
+        self.logs = _Logs(self)
+
+    def same_incarnation(self, topic: str) -> bool:
+        """The topic is in both snapshots and was not recreated in between: its offsets can be compared."""
+        same = self._incarnations.get(topic)
+        if same is None:
+            previous, snapshot = self.previous, self.snapshot
+            same = self._incarnations[topic] = (
+                previous is not None
+                and topic in previous.topics
+                and topic in snapshot.topics
+                and not topic_recreated(previous, snapshot, topic)
+            )
+        return same
+
+    def scale(self, topic: str) -> int:
+        """Items per record on the topic (`lag_items` = lag x this)."""
+        found = self._scales.get(topic)
+        if found is None:
+            found = self._scales[topic] = self.records_per_message(topic)
+        return found
+
+    def delta(self, before: int | None, current: int | None, same_incarnation: bool) -> Counter:
+        """offset_delta over this scrape's elapsed time: every Counter of one count is one shared object."""
+        count = records_between(before, current, same_incarnation)
+        if count is None or self.elapsed <= 0:
+            return Counter.none()
+        made = self._counters.get(count)
+        if made is None:
+            made = self._counters[count] = Counter(count, count / self.elapsed)
+        return made
+
+    def partitions_of(self, group: GroupObservation) -> Sequence[TopicPartition]:
+        """group_partitions(group, snapshot), without the sets and the sort in the usual case: a group with no
+        members or unread partitions whose commits all fall within their topics' partitions reads exactly
+        those topics' partitions, in topic order."""
+        if group.members or group.committed_unread:
+            return group_partitions(group, self.snapshot)
+        counts = self.partition_counts
+        if any(not 0 <= partition < counts.get(topic, 0) for topic, partition in group.committed):
+            return group_partitions(group, self.snapshot)  # a vanished topic or partition: its commit stays
+        topics = sorted({topic for topic, _ in group.committed})
+        if len(topics) == 1:
+            return self._topic_block(topics[0])
+        return [tp for topic in topics for tp in self._topic_block(topic)]
+
+    def _topic_block(self, topic: str) -> tuple[TopicPartition, ...]:
+        """Every partition of a topic in the metadata, in order."""
+        block = self._topic_blocks.get(topic)
+        if block is None:
+            block = self._topic_blocks[topic] = tuple((topic, p) for p in range(self.partition_counts[topic]))
+        return block
+
+    def rows(self, group: GroupObservation) -> list[PartitionLag]:
+        """One row per partition the group involves."""
+        cluster, name, committed_of, broker_lag = self.snapshot.cluster, group.group, group.committed, group.broker_lag
+        before = self.previous_groups.get(name)
+        committed_before = before.committed if before is not None else NOTHING
+        members = group.member_of() if group.members else NOTHING
+        unread = group.committed_unread
+        logs, rows = self.logs, []
+        for tp in self.partitions_of(group):
+            log = logs[tp]
+            committed = committed_of.get(tp)
+            position = log.position(committed)
+            lag, lag_items = position.lag, position.lag_items
+            if lag is not None and tp in broker_lag:
+                lag = broker_lag[tp]  # a share group: the broker's own count of unacknowledged records
+                lag_items = lag * log.scale
+            if tp in unread:
+                error, unknown = group.error or "committed offset could not be read", True
+            else:
+                error, unknown = log.error, committed is not None and log.log_end is None and not log.deleted
+            consumed = self.delta(committed_before.get(tp), committed, log.same_incarnation)
+            rows.append(PartitionLag(  # positional, in field order (msgspec matches keywords field by field)
+                cluster, name, log.topic, log.partition, committed, log.log_end, log.log_start, lag, lag_items,
+                position.below_log_start, position.time_lag, log.produced, consumed, members.get(tp), error,
+                unknown, position.beyond_log_end,
+            ))
+        return rows
+
+
+_TOPIC = attrgetter("topic")
 
 
 def build_report(
@@ -117,163 +280,36 @@ def build_report(
     `histories` must already hold this scrape's (time, log-end) points; `previous` is the last good snapshot
     of the same cluster (None on the first scrape: counts and rates are then unknown); `skewed`: partitions
     whose record times are ahead of lagwatch's clock (TimeLagProber.skewed).
-
-    The hot loop of a large estate (one pass per group-partition row): the per-row rules of partition_lag,
-    below_log_start, beyond_log_end and offset_delta are written out inline here, and equal counters are one
-    shared (frozen) object; tests/unit/test_lag_oracle.py holds it to the plain version's output.
     """
-    now = snapshot.taken_at
-    cluster = snapshot.cluster
-    elapsed = now - previous.taken_at if previous is not None else 0.0
-    previous_groups = {g.group: g for g in previous.groups} if previous is not None else {}
-    previous_partitions = previous.partitions if previous is not None else {}
-    unknown_counter = Counter.none()
-    counters: dict[int, Counter] = {}  # by count: the rate is count / elapsed for every counter of this scrape
-
-    def counter(before: int | None, current: int | None, same: bool) -> Counter:
-        """offset_delta(before, current, elapsed, same_incarnation=same), one object per count."""
-        if before is None or current is None or elapsed <= 0 or not same:
-            return unknown_counter
-        delta = current - before
-        if delta < 0:
-            return unknown_counter
-        made = counters.get(delta)
-        if made is None:
-            made = counters[delta] = Counter(delta, delta / elapsed)
-        return made
-
-    same_of: dict[str, bool] = {}  # per topic, not per row: tens of thousands of rows share a few hundred topics
-
-    def same_topic(topic: str) -> bool:
-        same = same_of.get(topic)
-        if same is None:
-            same = same_of[topic] = (
-                previous is not None
-                and topic in previous.topics
-                and topic in snapshot.topics
-                and not topic_recreated(previous, snapshot, topic)
-            )
-        return same
-
-    produced_by_tp: dict[TopicPartition, Counter] = {}
-    for tp, offsets in snapshot.partitions.items():
-        before = previous_partitions.get(tp)
-        produced_by_tp[tp] = counter(
-            before.log_end_offset if before else None, offsets.log_end_offset, same_topic(tp[0])
-        )
-
-    # Topics whose metadata could not be read: their partitions' log-end offsets are unknown, not absent.
-    unreadable_topics = {e.name for e in snapshot.errors if e.scope == "topic"}
-    scale_of: dict[str, int] = {}
-    blocks: dict[str, tuple[TopicPartition, ...] | None] = {}
-    partitions_get, histories_get, produced_get = snapshot.partitions.get, histories.get, produced_by_tp.get
-    estimate = timelag.estimate
-    # Time lag depends only on the partition and the committed offset: with more groups than partitions (many
-    # groups on few partitions), groups at the same offset of a partition share one estimate and one object.
-    share_time_lags = len(snapshot.groups) > len(snapshot.partitions)
-    time_lag_of: dict[TopicPartition, dict[int | None, timelag.TimeLag]] = {}
+    scrape = _Scrape(snapshot, previous, histories, records_per_message, skewed)
+    if len({g.group for g in snapshot.groups}) != len(snapshot.groups):
+        return _report_by_name(snapshot, scrape)
     partition_rows: list[PartitionLag] = []
     group_topic_rows: list[GroupTopicLag] = []
     group_rows: list[GroupLag] = []
-    distinct = len({g.group for g in snapshot.groups}) == len(snapshot.groups)
     for group in snapshot.groups:
-        name = group.group
-        before = previous_groups.get(name)
-        committed_before = before.committed if before is not None else NOTHING
-        members = group.member_of() if group.members else NOTHING
-        unread = set(group.committed_unread) if group.committed_unread else ()
-        committed_of = group.committed
-        broker_lag = group.broker_lag
-        first = len(partition_rows)
-        for tp in _row_partitions(group, snapshot, blocks):
-            topic, partition = tp
-            offsets = partitions_get(tp)
-            committed = committed_of.get(tp)
-            if offsets is not None:
-                log_end, log_start, error = offsets.log_end_offset, offsets.log_start_offset, offsets.error
-            else:
-                log_end = log_start = None
-                error = f"partition {topic}/{partition} not in topic metadata"
-            # partition_lag, below_log_start, beyond_log_end:
-            lag = None
-            below, beyond = False, 0
-            if committed is not None:
-                if log_end is not None and committed >= 0 and log_end >= 0:
-                    lag = log_end - committed if log_end > committed else 0
-                    if broker_lag and tp in broker_lag:
-                        lag = broker_lag[tp]  # a share group: the broker's own count of unacknowledged records
-                if log_start is not None and 0 <= committed < log_start:
-                    below = True
-                if log_end is not None and log_end >= 0 and committed > log_end:
-                    beyond = committed - log_end
-            if share_time_lags:
-                by_committed = time_lag_of.get(tp)
-                if by_committed is None:
-                    by_committed = time_lag_of[tp] = {}
-                time_lag = by_committed.get(committed)
-                if time_lag is None:
-                    time_lag = by_committed[committed] = estimate(
-                        histories_get(tp, ()), committed, log_end, now, tp in skewed
-                    )
-            else:
-                time_lag = estimate(histories_get(tp, ()), committed, log_end, now, tp in skewed)
-            scale = scale_of.get(topic)
-            if scale is None:
-                scale = scale_of[topic] = records_per_message(topic)
-            if tp in unread:
-                unknown = True
-                error = group.error or "committed offset could not be read"
-            else:
-                # A commit on a topic that is gone from healthy metadata (deleted) has no lag; any other
-                # missing log-end offset is a failed read.
-                unknown = (
-                    committed is not None
-                    and log_end is None
-                    and not (offsets is None and topic not in snapshot.topics and topic not in unreadable_topics)
-                )
-            partition_rows.append(
-                PartitionLag(
-                    cluster,
-                    name,
-                    topic,
-                    partition,
-                    committed,
-                    log_end,
-                    log_start,
-                    lag,
-                    lag * scale if lag is not None else None,
-                    below,
-                    time_lag,
-                    produced_get(tp, unknown_counter),
-                    counter(committed_before.get(tp), committed, same_topic(topic)),
-                    members.get(tp),
-                    error,
-                    unknown,
-                    beyond,
-                )
-            )
-        if not distinct:
-            continue  # aggregated below, by name
-        # A group's rows are sorted by topic: each topic's rows are one run.
-        topics: list[GroupTopicLag] = []
-        rows = partition_rows[first:]
-        start = 0
-        for end in range(1, len(rows) + 1):
-            if end == len(rows) or rows[end].topic != rows[start].topic:
-                topics.append(aggregate.group_topic(snapshot, name, rows[start].topic, rows[start:end]))
-                start = end
-        group_topic_rows.extend(topics)
-        group_rows.append(aggregate.group(cluster, group, topics))
+        rows = scrape.rows(group)
+        # A group's rows come sorted by topic: each topic's rows are one run.
+        topics = [aggregate.group_topic(snapshot, group.group, topic, list(run))
+                  for topic, run in groupby(rows, _TOPIC)]
+        partition_rows += rows
+        group_topic_rows += topics
+        group_rows.append(aggregate.group(snapshot.cluster, group, topics))
+    return LagReport(snapshot, tuple(partition_rows), tuple(group_topic_rows), tuple(group_rows))
 
-    if not distinct:  # one observation per group is what the collector makes; this keeps any other input exact
-        by_group_topic: dict[tuple[str, str], list[PartitionLag]] = defaultdict(list)
-        for row in partition_rows:
-            by_group_topic[(row.group, row.topic)].append(row)
-        group_topic_rows = [aggregate.group_topic(snapshot, g, t, rows) for (g, t), rows in by_group_topic.items()]
-        by_group: dict[str, list[GroupTopicLag]] = defaultdict(list)
-        for gt in group_topic_rows:
-            by_group[gt.group].append(gt)
-        group_rows = [aggregate.group(cluster, g, by_group.get(g.group, [])) for g in snapshot.groups]
+
+def _report_by_name(snapshot: ClusterSnapshot, scrape: _Scrape) -> LagReport:
+    """build_report for a snapshot that observed a group twice (the collector makes one observation per
+    group; this keeps any other input exact): rows summed by group name."""
+    partition_rows = [row for group in snapshot.groups for row in scrape.rows(group)]
+    by_group_topic: dict[tuple[str, str], list[PartitionLag]] = defaultdict(list)
+    for row in partition_rows:
+        by_group_topic[(row.group, row.topic)].append(row)
+    group_topic_rows = [aggregate.group_topic(snapshot, g, t, rows) for (g, t), rows in by_group_topic.items()]
+    by_group: dict[str, list[GroupTopicLag]] = defaultdict(list)
+    for gt in group_topic_rows:
+        by_group[gt.group].append(gt)
+    group_rows = [aggregate.group(snapshot.cluster, g, by_group.get(g.group, [])) for g in snapshot.groups]
     return LagReport(snapshot, tuple(partition_rows), tuple(group_topic_rows), tuple(group_rows))
 
 

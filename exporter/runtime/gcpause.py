@@ -2,15 +2,15 @@
 
 One scrape of a large estate allocates hundreds of thousands of small objects (protocol rows, dataclasses,
 documents) that hold no reference cycles and die together at the end of the cycle. With the collector on,
-those allocations trigger hundreds of collections that walk the same live objects again and again: a
-quarter to a third of a scrape's CPU time on 65,000 groups (bench/RESULTS.md). Reference counting still
+those allocations trigger hundreds of collections that walk the same live objects again and again (a large
+share of a big scrape's CPU time: see bench/RESULTS.md and the history of this file). Reference counting still
 frees everything as usual; only cycle detection waits until the cycle is over.
 
 What a cycle leaves alive (the report, the snapshot: hundreds of thousands of objects) is then frozen
 (gc.freeze): the collections between cycles do not walk it again, which cost a scan of every one of those
-objects after each cycle (0.2 s per scrape on 65,000 groups). Every FULL_COLLECTION_EVERY cycles, the frozen
-objects are unfrozen and fully collected first, so garbage among them (reference cycles, rare here) is
-freed within that many cycles: one full collection (0.3 s on 65,000 groups) instead of a scan per cycle.
+objects after each cycle. Every FULL_COLLECTION_EVERY cycles, the frozen objects are unfrozen and fully
+collected first, so garbage among them (reference cycles, rare here) is freed within that many cycles: one
+full collection instead of a scan per cycle.
 """
 
 from __future__ import annotations

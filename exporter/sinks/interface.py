@@ -3,7 +3,7 @@
 A sink takes encoded batches (exporter/output/batch.py: one `_bulk` body each) and says what became of every
 document in them (DeliveryResult). Elasticsearch (exporter/sinks/elasticsearch.py) is one; the wrappers around
 it, the spool (spool.py) and the delivery queue (queue.py), are sinks too, so each can stand where another did.
-A sink that keeps no ledger answers None to `health()` and `counts()`.
+A sink that keeps no ledger answers None to `health()` and `counts()`; the wrappers answer for what they wrap.
 """
 
 from __future__ import annotations
@@ -70,3 +70,7 @@ class Sink(Protocol):
     def health(self) -> SinkHealth | None: ...
 
     def counts(self) -> SinkCounts | None: ...
+
+    @property
+    def retention_refused(self) -> str | None:
+        """Why retention cannot delete old indices (the store refuses it), while that lasts; None otherwise."""

@@ -73,6 +73,10 @@ class QueuedSink:
     def prune(self) -> list[str]:
         return self.inner.prune()
 
+    @property
+    def retention_refused(self) -> str | None:
+        return self.inner.retention_refused
+
     def health(self) -> SinkHealth | None:
         return self.inner.health()
 

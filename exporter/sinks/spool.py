@@ -97,6 +97,10 @@ class SpoolingSink:
     def prune(self):
         return self.inner.prune()
 
+    @property
+    def retention_refused(self) -> str | None:
+        return self.inner.retention_refused
+
     # --- what the endpoints and the self document read ---------------------------------------------
 
     def counts(self) -> SinkCounts:
@@ -118,7 +122,7 @@ class SpoolingSink:
             dropped_documents=counts.dropped,
             dropping=self._dropping,
             last_error=self._last_error,
-            refused=self._refused or getattr(self.inner, "retention_refused", None),
+            refused=self._refused or self.inner.retention_refused,
             rejected_documents=counts.rejected,
             dead_lettered_documents=counts.dead_lettered,
             deferred_segments=sum(1 for s in self.spool.segments() if s.attempts),

@@ -58,6 +58,7 @@ class Recording:
         self._lock = threading.Lock()
 
     name = property(lambda self: self.inner.name)
+    retention_refused = property(lambda self: self.inner.retention_refused)
 
     def setup(self):
         return self.inner.setup()

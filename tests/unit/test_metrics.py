@@ -18,6 +18,7 @@ from tests.unit.runtime_stubs import Pipeline
 
 class Refusing:
     name = "fake-lag"
+    retention_refused = None
 
     def __init__(self):
         self.mode = "ok"

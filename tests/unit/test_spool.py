@@ -27,6 +27,7 @@ class FakeSink:
     """Stands for Elasticsearch: down, up, or asking to retry some ids; records what it indexed, in order."""
 
     name = "fake-lag"
+    retention_refused = None
 
     def __init__(self):
         self.down = False
