@@ -21,6 +21,7 @@ from exporter.alerts.state import StateStore
 from exporter.evaluator import rules, status
 from exporter.evaluator.rules import Condition, StatusRule, ThresholdRule
 from exporter.evaluator.status import PartitionWindow, StatusConfig, Statuses
+from exporter.lag import held
 from exporter.lag.model import LagReport
 from exporter.output import batch as batches
 
@@ -101,27 +102,28 @@ class Alerting:
         failed = {g.group for g in report.groups if g.error is not None}
         for rule in self.threshold_rules:
             if rule.match.per_topic:
-                rows = [
-                    # A partial aggregate (lag_sum None) is unknown: it neither fires nor resolves.
-                    (r.group, r.topic, r.lag_sum, None if r.partial else r.lag_seconds_max)
-                    for r in report.group_topics
+                subjects = [
+                    (r, r.topic) for r in report.group_topics
                     if rule.match.group_matches(r.group) and rule.match.topic_matches(r.topic)
                 ]
             else:
-                rows = [
-                    (r.group, None, r.lag_sum, None if r.partial else r.lag_seconds_max)
-                    for r in report.groups
-                    if rule.match.group_matches(r.group) and r.error is None
-                ]
-            for group, topic, lag_sum, lag_seconds in rows:
-                value = lag_sum if rule.metric == rules.LAG else lag_seconds
+                subjects = [(r, None) for r in report.groups if rule.match.group_matches(r.group) and r.error is None]
+            for r, topic in subjects:
+                group = r.group
+                # A partial aggregate (lag_sum None) is unknown: it neither fires nor resolves. A time lag that is
+                # only a lower bound (held.time_lag_known) may fire, never resolve.
+                if rule.metric == rules.LAG:
+                    value, bound = r.lag_sum, False
+                else:
+                    value = None if r.partial else r.lag_seconds_max
+                    bound = value is not None and not held.time_lag_known(r)
                 alert_id = lifecycle.key(rule.name, self.cluster, group, topic)
-                cond = rules.step_threshold(rule, value, self._condition(alert_id), now)
+                cond = rules.step_threshold(rule, value, self._condition(alert_id), now, lower_bound=bound)
                 severity = cond.severity or (rule.level(value) if value is not None else None)
                 threshold = rule.threshold(severity)
                 unit = "messages" if rule.metric == rules.LAG else "s"
                 scope = group + (f" on {topic}" if topic else "")
-                shown = "unknown" if value is None else f"{value:g}"
+                shown = "unknown" if value is None else f"{'at least ' if bound else ''}{value:g}"
                 message = f"{rule.metric} of {scope} is {shown} {unit} (threshold {threshold:g} {unit})"
                 evaluations.append(
                     Evaluation(alert_id, rule.name, self.cluster, group, topic, rule.metric,

@@ -4,7 +4,8 @@ the group status. Each rule keeps a small Condition per subject (group, or group
 A condition becomes active once its breach has held for `for_s`; once active it stays active until the
 value is below `resolve_below` (default: the lowest level) for `resolve_for_s`. Between the lowest level
 and `resolve_below` it holds, so a value hovering around the threshold does not flap. An unknown value
-(no time lag yet, a status still filling its window) changes nothing.
+(no time lag yet, a status still filling its window) changes nothing; a value known only as a lower bound
+(a time lag `at_least`, or one with a part unplaced) may fire, never resolve.
 """
 
 from __future__ import annotations
@@ -137,10 +138,21 @@ def step(previous: Condition, level: str | None, clear: bool, now: float, for_s:
     return replace(previous, severity=level or previous.severity, clear_since=None)
 
 
-def step_threshold(rule: ThresholdRule, value: float | None, previous: Condition, now: float) -> Condition:
+def step_threshold(
+    rule: ThresholdRule, value: float | None, previous: Condition, now: float, *, lower_bound: bool = False
+) -> Condition:
+    """`value` None (unknown) changes nothing. A `lower_bound` (the truth is this or more: a time lag `at_least`,
+    or the largest of the parts that could be placed) may fire or raise the severity, never lower or resolve."""
     if value is None:
         return previous
-    return step(previous, rule.level(value), value < rule.clear_below, now, rule.for_s, rule.resolve_for_s)
+    level = rule.level(value)
+    if lower_bound and previous.active and _RANK.get(level, 0) < _RANK.get(previous.severity, 0):
+        level = previous.severity
+    clear = value < rule.clear_below and not lower_bound
+    return step(previous, level, clear, now, rule.for_s, rule.resolve_for_s)
+
+
+_RANK = {WARN: 1, CRITICAL: 2}
 
 
 def step_status(rule: StatusRule, code: str, settled: bool, previous: Condition, now: float) -> Condition:

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from exporter.lag.model import GroupLag
+from exporter.lag.model import GroupLag, GroupTopicLag, TimeLagQuality
+
+# The time lag itself, not a bound of it: caught up, or placed between two known points.
+MEASURED = frozenset((TimeLagQuality.EXACT, TimeLagQuality.INTERPOLATED))
 
 
-def time_lag_known(group: GroupLag) -> bool:
-    """Whole and measured: every partition read, and a number (the alert rules' notion of known)."""
-    return not group.partial and group.lag_seconds_max is not None
+def time_lag_known(group: GroupLag | GroupTopicLag) -> bool:
+    """Whole and measured: every partition read, and a number that is the time lag, not only a lower bound
+    of it (`at_least`, or `unknown` where a part could not be placed): the alert rules' notion of known."""
+    return not group.partial and group.lag_seconds_max is not None and group.time_lag_quality in MEASURED
 
 
 def carry(previous: Mapping[str, float], groups: Iterable[GroupLag], up: bool) -> dict[str, float]:

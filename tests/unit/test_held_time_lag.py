@@ -94,3 +94,32 @@ def test_a_clock_skewed_time_lag_neither_fires_nor_resolves_and_the_last_known_i
     fresh = Alerting("prod", status_config=None, threshold_rules=[ThresholdRule("slow", metric=LAG_SECONDS, warn=300)])
     fresh.alert(skewed_report("a", T0, committed=5), None)
     assert not any(s.evaluation.condition.active for s in fresh.alerts.values())  # and never fires one
+
+
+def two_partition_report(at: float, committed: dict[int, int], probes: bool = True):
+    """Group `a` on orders (2 partitions, log-end 100 each) with the given commits; with `probes` the broker
+    placed offset 0 at T0 - 600 on both, without them a partition's committed offset cannot be placed."""
+    snap = ClusterSnapshot(
+        cluster="prod", taken_at=at, topics={"orders": TopicInfo("orders", 2)},
+        partitions={("orders", p): PartitionOffsets("orders", p, 100, leader=1) for p in (0, 1)},
+        groups=(GroupObservation("a", "Empty", committed={("orders", p): c for p, c in committed.items()}),),
+        time_probes={("orders", p): ((T0 - 600, 0),) for p in (0, 1) if probes or p == 0})
+    return lag.build_report(snap, None, lag.update_histories({}, snap, None))
+
+
+def test_a_time_lag_known_only_as_a_lower_bound_may_fire_but_never_resolves_an_alert():
+    alerting = Alerting("prod", status_config=None, threshold_rules=[ThresholdRule("slow", metric=LAG_SECONDS, warn=300)])
+    alerting.alert(two_partition_report(T0, {0: 5, 1: 5}), None)  # 570 s on both: fires
+    assert [s.evaluation.condition.active for s in alerting.alerts.values()] == [True]
+    # p0 caught up (exact 0), p1 still 95 behind but its committed offset cannot be placed in time: the group's
+    # worst is "at least 0 s", quality unknown. Resolving on it would end a page while p1 may be hours behind.
+    bound = two_partition_report(T0 + 30, {0: 100, 1: 5}, probes=False)
+    (g,) = bound.groups
+    assert (g.partial, g.time_lag_quality.value) == (False, "unknown") and g.lag_seconds_max is not None
+    assert not held.time_lag_known(g)
+    alerting.alert(bound, None)
+    assert [s.evaluation.condition.active for s in alerting.alerts.values()] == [True]
+    assert group_document(bound, held.carry({"a": 570.0}, bound.groups, up=True))[
+        "lagwatch.lag.seconds_last_known"] == pytest.approx(570.0)  # the Kibana rule holds too
+    alerting.alert(two_partition_report(T0 + 60, {0: 100, 1: 100}), None)  # measured: caught up everywhere
+    assert not any(s.evaluation.condition.active for s in alerting.alerts.values())

@@ -43,6 +43,28 @@ def test_threshold_rule(rule, observations, active, severity):
     assert (cond.active, cond.severity) == (active, severity)
 
 
+# (time, value, lower bound?): a value known only as a lower bound of the truth (a time lag `at_least`, or one
+# with a part unplaced) may fire or escalate, never resolve nor lower the severity.
+BOUND_CASES = [
+    ("B01-bound-above-fires", ThresholdRule("r", warn=100), [(0, 150, True)], True, "warn"),
+    ("B02-bound-below-never-resolves", ThresholdRule("r", warn=100), [(0, 150, False), (30, 10, True), (60, 10, True)], True, "warn"),
+    ("B03-measured-below-resolves-after", ThresholdRule("r", warn=100), [(0, 150, False), (30, 10, True), (60, 10, False)], False, None),
+    ("B04-bound-escalates", LAG, [(0, 150, False), (60, 150, False), (90, 5000, True)], True, "critical"),
+    ("B05-bound-never-deescalates", LAG, [(0, 5000, False), (60, 5000, False), (90, 200, True)], True, "critical"),
+    ("B06-bound-below-does-not-fire", ThresholdRule("r", warn=100), [(0, 10, True)], False, None),
+    ("B07-bound-interrupts-resolve-for", ThresholdRule("r", warn=100, resolve_for_s=60),
+     [(0, 150, False), (30, 10, False), (60, 10, True), (100, 10, False)], True, "warn"),
+]
+
+
+@pytest.mark.parametrize("rule, observations, active, severity", [c[1:] for c in BOUND_CASES], ids=[c[0] for c in BOUND_CASES])
+def test_a_lower_bound_may_fire_but_never_resolves(rule, observations, active, severity):
+    cond = Condition()
+    for at, value, bound in observations:
+        cond = step_threshold(rule, value, cond, at, lower_bound=bound)
+    assert (cond.active, cond.severity) == (active, severity)
+
+
 STALLED = StatusRule("stalled", statuses=("STALL", "STOP"), for_s=300)
 # (code, settled) per scrape, 60 s apart
 STATUS_CASES = [
