@@ -84,6 +84,18 @@ def retention_used(lag_seconds: float | None, retention_ms: int | None) -> float
     return lag_seconds / (retention_ms / 1000.0)
 
 
+def weighs_time_lag(row: PartitionLag) -> bool:
+    """Whether a row's time lag is part of its aggregates: a partition the group never committed on has no
+    lag, in seconds as in messages (Kafka's tool prints "-"; `partitions_without_commit` counts it), so it
+    does not make the others' worst a mere lower bound. One whose offsets could not be read does."""
+    return row.committed_offset is not None or row.lag_unknown
+
+
+def topic_weighs_time_lag(topic: GroupTopicLag) -> bool:
+    """Whether a group's topic has any row that weighs_time_lag (not every partition without a commit)."""
+    return topic.partitions_without_commit < topic.partitions or topic.partitions_unknown > 0
+
+
 _QUALITY_RANK = {
     TimeLagQuality.EXACT: 0, TimeLagQuality.INTERPOLATED: 1, TimeLagQuality.AT_LEAST: 2, TimeLagQuality.UNKNOWN: 3,
     TimeLagQuality.CLOCK_SKEW: 4,
@@ -113,11 +125,12 @@ def group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: Sequenc
         partitions_unknown += row.lag_unknown
         partitions_below_log_start += row.committed_below_log_start
         partitions_beyond_log_end += row.beyond_log_end > 0
-        time_lag = row.time_lag
-        if time_lag.seconds is not None and (seconds is None or time_lag.seconds > seconds):
-            seconds = time_lag.seconds
-        if _QUALITY_RANK[time_lag.quality] > rank:
-            rank = _QUALITY_RANK[time_lag.quality]
+        if weighs_time_lag(row):
+            time_lag = row.time_lag
+            if time_lag.seconds is not None and (seconds is None or time_lag.seconds > seconds):
+                seconds = time_lag.seconds
+            if _QUALITY_RANK[time_lag.quality] > rank:
+                rank = _QUALITY_RANK[time_lag.quality]
         produced.append(row.produced)
         if row.committed_offset is None:
             partitions_without_commit += 1
@@ -165,10 +178,11 @@ def group(cluster: str, group: GroupObservation, topics: Sequence[GroupTopicLag]
         used = topic.retention_used
         if used is not None and (retention_used_max is None or used > retention_used_max):
             retention_used_max = used
-        if topic.lag_seconds_max is not None and (seconds is None or topic.lag_seconds_max > seconds):
-            seconds = topic.lag_seconds_max
-        if _QUALITY_RANK[topic.time_lag_quality] > rank:
-            rank = _QUALITY_RANK[topic.time_lag_quality]
+        if topic_weighs_time_lag(topic):
+            if topic.lag_seconds_max is not None and (seconds is None or topic.lag_seconds_max > seconds):
+                seconds = topic.lag_seconds_max
+            if _QUALITY_RANK[topic.time_lag_quality] > rank:
+                rank = _QUALITY_RANK[topic.time_lag_quality]
         produced.append(topic.produced)
         produced_into_committed.append(topic.produced_into_committed)
         consumed.append(topic.consumed)

@@ -145,7 +145,7 @@ def _group_topic(snapshot: ClusterSnapshot, group: str, topic: str, rows: list[P
     lags = [r.lag for r in rows if r.lag is not None]
     unknown = sum(1 for r in rows if r.lag_unknown)
     known_sum = sum(lags)
-    seconds, quality = worst_time_lag(r.time_lag for r in rows)
+    seconds, quality = worst_time_lag(r.time_lag for r in rows if r.committed_offset is not None or r.lag_unknown)
     info = snapshot.topics.get(topic)
     retention_ms = info.retention_ms if info else None
     return GroupTopicLag(
@@ -182,7 +182,8 @@ def _group(cluster: str, group: GroupObservation, topics: list[GroupTopicLag]) -
     produced = sum_counters(t.produced for t in topics)
     seconds, quality = worst_time_lag(
         TimeLag(t.lag_seconds_max, t.time_lag_quality) for t in topics
-    ) if topics else (None, TimeLagQuality.UNKNOWN)
+        if t.partitions_without_commit < t.partitions or t.partitions_unknown  # a topic never committed on has no lag
+    )
     # No partition with a known lag (never committed, or only a deleted topic): not "caught up".
     known = any(t.partitions_with_lag for t in topics) and not partial
     # Catch-up compares like with like: lag and consumption only exist where the group committed, so only

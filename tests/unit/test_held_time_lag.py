@@ -123,3 +123,19 @@ def test_a_time_lag_known_only_as_a_lower_bound_may_fire_but_never_resolves_an_a
         "lagwatch.lag.seconds_last_known"] == pytest.approx(570.0)  # the Kibana rule holds too
     alerting.alert(two_partition_report(T0 + 60, {0: 100, 1: 100}), None)  # measured: caught up everywhere
     assert not any(s.evaluation.condition.active for s in alerting.alerts.values())
+
+
+@pytest.mark.parametrize(
+    "committed, seconds, quality",
+    [
+        ({0: 5}, 570.0, "interpolated"),  # p1 never committed: no lag there, in seconds as in messages
+        ({0: 5, 1: 5}, 570.0, "interpolated"),
+    ],
+    ids=["one-never-committed", "both-committed"],
+)
+def test_a_partition_never_committed_on_does_not_make_the_groups_time_lag_a_lower_bound(committed, seconds, quality):
+    report = two_partition_report(T0, committed)
+    (g,), (t,) = report.groups, report.group_topics
+    assert (g.lag_seconds_max, g.time_lag_quality.value) == (seconds, quality)
+    assert (t.lag_seconds_max, t.time_lag_quality.value) == (seconds, quality)
+    assert g.partitions_without_commit == 2 - len(committed)
