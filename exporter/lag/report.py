@@ -147,19 +147,6 @@ class _Log:
         return found
 
 
-class _Logs(dict):
-    """Every partition's _Log this scrape; one the metadata lacks (a vanished topic or partition, an unreadable
-    topic) is made on first use."""
-
-    def __init__(self, scrape: _Scrape):
-        super().__init__((tp, _Log(tp, scrape)) for tp in scrape.snapshot.partitions)
-        self.scrape = scrape
-
-    def __missing__(self, tp: TopicPartition) -> _Log:
-        found = self[tp] = _Log(tp, self.scrape)
-        return found
-
-
 class _Scrape:
     """What all rows of one scrape share: the logs, the previous snapshot, one Counter per count."""
 
@@ -183,7 +170,7 @@ class _Scrape:
         self._scales: dict[str, int] = {}
         self.partition_counts = {name: info.partitions for name, info in snapshot.topics.items()}
         self._topic_blocks: dict[str, tuple[TopicPartition, ...]] = {}
-        self.logs = _Logs(self)
+        self.logs = {tp: _Log(tp, self) for tp in snapshot.partitions}  # no reference back to self: no cycle
 
     def same_incarnation(self, topic: str) -> bool:
         """The topic is in both snapshots and was not recreated in between: its offsets can be compared."""
@@ -245,7 +232,9 @@ class _Scrape:
         unread = group.committed_unread
         logs, rows = self.logs, []
         for tp in self.partitions_of(group):
-            log = logs[tp]
+            log = logs.get(tp)
+            if log is None:  # a partition the metadata lacks (a vanished topic or partition, an unreadable topic)
+                log = logs[tp] = _Log(tp, self)
             committed = committed_of.get(tp)
             position = log.position(committed)
             lag, lag_items = position.lag, position.lag_items

@@ -1,5 +1,7 @@
 """Lag arithmetic and build_report on hand-built snapshots (pure: no Kafka needed)."""
 
+import gc
+
 import pytest
 
 from exporter.lag import aggregate
@@ -411,3 +413,17 @@ def test_a_commit_beyond_the_log_end_is_flagged_and_never_subtracted():
     assert (beyond.lag, beyond.beyond_log_end) == (0, 50)
     assert rep.group_topics[0].partitions_beyond_log_end == 1
     assert (rep.groups[0].lag_sum, rep.groups[0].partitions_beyond_log_end) == (60, 1)
+
+
+def test_building_a_report_leaves_no_reference_cycle_behind():
+    # The daemon pauses the cyclic collector during a scrape and freezes what survives it (runtime/gcpause.py):
+    # a cycle made while building the report would keep the whole scrape alive until the next full collection.
+    before = snapshot(T0, {("t", 0): 10, ("t", 1): 20}, [group("g", {("t", 0): 5})])
+    after = snapshot(T1, {("t", 0): 15, ("t", 1): 20}, [group("g", {("t", 0): 9, ("gone", 0): 3}), group("h", {})])
+    gc.collect()
+    gc.disable()
+    try:
+        built = report(after, before)
+        assert built.partitions and gc.collect() == 0
+    finally:
+        gc.enable()
