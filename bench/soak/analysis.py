@@ -108,6 +108,7 @@ def coverage(checks: DocChecks, truth: Truth, replicas: Replicas, faults: list, 
     its group document. For the replicas, a group missing within a fleet disruption (a replica killed, a
     broker down: its shards move after the session timeout) is counted apart."""
     counts: Counter = Counter()
+    interval_ms = int(interval_s * 1000)
     disrupted = [(f.began, (f.settled or f.ended or f.began) + 6 + 2 * interval_s) for f in faults
                  if f.began is not None and f.fault.kind in FLEET_FAULTS]
     prefixes = {r.index_prefix for r in replicas.all.values()}
@@ -125,12 +126,21 @@ def coverage(checks: DocChecks, truth: Truth, replicas: Replicas, faults: list, 
                 counts["missing_during_failover"] += 1
             elif prefix.endswith("-fleet") and _unowned(selfs):
                 counts["missing_unowned_recorded"] += 1  # the self documents say no replica owned every shard
+            elif _unlisted(selfs) and group not in checks.groups.get((prefix, slot - interval_ms), {}):
+                # A broker did not list its groups and the process had not reported the group the slot before
+                # (just started): it cannot know the group; its self document records the failed ListGroups.
+                counts["missing_unlisted_recorded"] += 1
             else:
                 counts["violation.missing_group_doc"] += 1
                 EXAMPLES["missing_group_doc"].append({"prefix": prefix, "slot": slot, "group": group,
                                                       "self": [(d.get(fields.SELF_INSTANCE), d.get(fields.SELF_GROUPS))
                                                                for d in selfs]})
     return counts
+
+
+def _unlisted(selfs: list[dict]) -> bool:
+    """A self document of the slot records a broker that did not answer ListGroups."""
+    return any(m.startswith("broker ") and "ListGroups" in m for d in selfs for m in d.get(fields.SELF_ERROR_MESSAGES) or ())
 
 
 def _unowned(selfs: list[dict]) -> bool:
@@ -206,6 +216,9 @@ def _resolution(checks: DocChecks, truth: Truth, prefix: str, doc: dict, levels:
     if doc.get(fields.ALERT_MESSAGE, "").endswith("no longer reported: resolved"):
         known = truth.groups.get(group)
         gone = known is not None and known.exists(at - 1, at, settle_s) is False
+        if not gone:
+            EXAMPLES["resolved_while_group_exists"].append({"prefix": prefix, "alert": doc[fields.ALERT_ID],
+                                                            "at": doc[fields.TIMESTAMP], "by": by})
         return Counter({"resolved_gone": 1} if gone else {"violation.resolved_while_group_exists": 1})
     mine = {s: d for (p, s), docs in checks.selfs.items() if p == prefix and s / 1000 <= at
             for d in docs if by is not None and d.get(fields.SELF_INSTANCE) == by

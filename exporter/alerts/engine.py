@@ -169,8 +169,10 @@ class Alerting:
                 evaluations = [e for e in evaluations if self.scope(e.group, began)]
                 held = {k: a for k, a in current.items() if not self.scope(a.evaluation.group, began)}
                 current = {k: a for k, a in current.items() if k not in held}
+            # "No longer reported" only when every broker listed its groups: a process that has not seen a
+            # group yet (just started, or its shard just gained) cannot tell it from one a failed broker hides.
             self.alerts, transitions = lifecycle.advance(
-                current, evaluations, now, repeat_s=self.repeat_s, complete=up
+                current, evaluations, now, repeat_s=self.repeat_s, complete=up and report.snapshot.groups_complete
             )
             self.alerts.update(held)
             for t in transitions:

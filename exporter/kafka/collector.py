@@ -96,6 +96,7 @@ class Collector:
             errors=tuple(errors),
             requests=self.client.take_request_counts(),
             duration_s=time.monotonic() - started,
+            groups_complete=self.groups.listed is not None,
         )
 
     def _no_group_visible(self, errors: list[ScrapeError]) -> None:

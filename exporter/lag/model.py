@@ -115,6 +115,9 @@ class ClusterSnapshot(Frozen):
     # (timestamp, offset) points from ListOffsets-by-timestamp: "the log ended at `offset` at `timestamp`".
     time_probes: Mapping[TopicPartition, tuple[tuple[float, int], ...]] = msgspec.field(default_factory=dict)
     up: bool = True
+    # Every broker listed its groups: a group missing from `groups` is gone. False when one did not answer
+    # ListGroups (its groups are in `groups` only if an earlier scrape of this process saw them).
+    groups_complete: bool = True
 
 
 # --- What lagwatch reports ------------------------------------------------------------------

@@ -94,3 +94,34 @@ def test_a_state_file_written_in_the_old_format_still_loads(tmp_path):
     }
     assert restored.alerts == first.alerts
     assert not list(tmp_path.glob("*.unreadable-*"))
+
+
+def _listing(at: float, groups: list[str], complete: bool):
+    """A scrape that reports `groups` only; `complete` false: a broker did not answer ListGroups."""
+    snap = ClusterSnapshot(
+        cluster="prod",
+        taken_at=at,
+        topics={"orders": TopicInfo("orders", 1)},
+        partitions={("orders", 0): PartitionOffsets("orders", 0, 100, log_start_offset=0, leader=1)},
+        groups=tuple(GroupObservation(g, "Empty", committed={("orders", 0): 5}) for g in groups),
+        groups_complete=complete,
+    )
+    return lag.build_report(snap, None, lag.update_histories({}, snap, None), records_per_message=lambda t: 1)
+
+
+def test_a_restarted_process_keeps_an_alert_of_a_group_a_failed_broker_did_not_list(tmp_path):
+    # Issue #26's soak: lagwatch SIGKILLed and restarted; its first scrape met a broker that did not answer
+    # ListGroups, so the groups it coordinates were not in the report (the process had never seen them), and
+    # both restored alerts of one resolved as "no longer reported" while the group was there, lagging.
+    path = tmp_path / "alerts.json"
+    first = _alerting(path)
+    scrape(first, _report(1000.0))
+    firing = {k for k, s in first.alerts.items() if s.firing_since is not None}
+    assert firing
+
+    restarted = _alerting(path)
+    scrape(restarted, _listing(1060.0, ODD_GROUPS[:2], complete=False))
+    assert {k for k, s in restarted.alerts.items() if s.firing_since} == firing
+
+    scrape(restarted, _listing(1090.0, ODD_GROUPS[:2], complete=True))  # every broker listed: the rest are gone
+    assert {k for k, s in restarted.alerts.items() if s.firing_since} == {f"lag/prod/{g}" for g in ODD_GROUPS[:2]}

@@ -136,6 +136,18 @@ def test_a_broker_that_times_out_keeps_its_groups_with_unknown_lag_and_the_other
     assert (g2.lag_sum, g2.partial, g2.partitions_unknown) == (None, True, 2)
     assert g2.error.startswith("broker 2 did not list its groups") and g2.error.endswith("state as last seen")
     assert {e.scope for e in snapshot.errors} >= {"broker", "group"}
+    assert not snapshot.groups_complete
+
+
+def test_a_fresh_collector_whose_broker_does_not_list_says_its_groups_are_not_complete():
+    # Nothing seen before: g2 (listed by broker 2 only) cannot be reported; the snapshot says the listing was
+    # incomplete, so no alert of g2 resolves as "no longer reported" (exporter/alerts/engine.py).
+    cluster = Cluster()
+    cluster.down = {2}
+    snapshot, groups = scrape(new_collector(cluster))
+    assert "g2" not in groups and not snapshot.groups_complete
+    cluster.down = set()
+    assert scrape(new_collector(cluster))[0].groups_complete
 
 
 def test_groups_listed_by_no_broker_stay_while_they_have_commits_and_go_once_they_have_none():
