@@ -33,7 +33,7 @@ def test_a_kip848_group_shows_its_state_members_and_owned_partitions_like_kafkas
     member = JavaConsumer(bootstrap, group, topic, protocol="consumer", auto_commit=auto_commit)
     try:
         def settled():
-            rows = {k: v for k, v in consumer_group_command(bootstrap).items() if k[0] == group}
+            rows = consumer_group_command(bootstrap, groups=[group])
             owned = len(rows) == 2 and all(v["consumer_id"] for v in rows.values())
             committed = all(v["committed"] == {0: 12, 1: 7}[k[2]] for k, v in rows.items())
             return owned and (committed if auto_commit else True) and rows

@@ -33,7 +33,7 @@ def test_a_commit_beyond_the_log_end_is_negative_lag_as_kafkas_tool_says_and_fla
         result = pipeline.run_once()
     finally:
         collector.close()
-    theirs = consumer_group_command(bootstrap)
+    theirs = consumer_group_command(bootstrap, groups=[group])
     ours = {(p["group"], p["topic"], p["partition"]): p for p in as_json(result.report)["partitions"]}
     for partition in (0, 1):
         key = (group, topic, partition)
