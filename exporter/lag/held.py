@@ -26,16 +26,21 @@ def time_lag_known(group: GroupLag | GroupTopicLag) -> bool:
 
 def carry(previous: Mapping[str, float], groups: Iterable[GroupLag], up: bool) -> dict[str, float]:
     """The last known time lag per group after a scrape: this scrape's where it is known, else the one
-    carried so far. A scrape that could not read the cluster at all (`up` false) changes nothing; groups a
-    scrape no longer reports are forgotten (deleted, or left out of the selection)."""
+    carried so far, raised to this scrape's lower bound where it has one (whole, `at_least` or `unknown`: the
+    truth is at least that, and the rule may have matched it). A scrape that could not read the cluster at
+    all (`up` false) changes nothing; groups a scrape no longer reports are forgotten (deleted, or left out of
+    the selection)."""
     if not up:
         return dict(previous)
     carried: dict[str, float] = {}
     for group in groups:
         if time_lag_known(group):
             carried[group.group] = group.lag_seconds_max
-        elif group.group in previous:
-            carried[group.group] = previous[group.group]
+            continue
+        bound = None if group.partial else group.lag_seconds_max
+        known = [v for v in (previous.get(group.group), bound) if v is not None]
+        if known:
+            carried[group.group] = max(known)
     return carried
 
 

@@ -139,3 +139,20 @@ def test_a_partition_never_committed_on_does_not_make_the_groups_time_lag_a_lowe
     assert (g.lag_seconds_max, g.time_lag_quality.value) == (seconds, quality)
     assert (t.lag_seconds_max, t.time_lag_quality.value) == (seconds, quality)
     assert g.partitions_without_commit == 2 - len(committed)
+
+
+def test_a_lower_bound_above_the_last_measured_value_is_carried_through_the_next_partial_scrape():
+    # p1's committed offset older than every point: at least 600 s, whole (quality at_least); the rule may
+    # match it, so a partial scrape after it must carry at least that, not the older measured 570 s... or less.
+    snap = ClusterSnapshot(cluster="prod", taken_at=T0 + 30, topics={"orders": TopicInfo("orders", 1)},
+                           partitions={("orders", 0): PartitionOffsets("orders", 0, 100, leader=1)},
+                           groups=(GroupObservation("a", "Empty", committed={("orders", 0): 10}),),
+                           time_probes={("orders", 0): ((T0 - 600, 50),)})  # offset 10 is older than that
+    bound = lag.build_report(snap, None, lag.update_histories({}, snap, None))
+    (g,) = bound.groups
+    assert (g.partial, g.time_lag_quality.value) == (False, "at_least") and g.lag_seconds_max == pytest.approx(630.0)
+    carried = held.carry({"a": 100.0}, bound.groups, up=True)
+    assert carried == {"a": pytest.approx(630.0)}
+    assert held.carry({"a": 900.0}, bound.groups, up=True) == {"a": 900.0}  # never below what was carried
+    partial = held.carry(carried, [group("a", unread=True)], up=True)
+    assert partial == {"a": pytest.approx(630.0)}
