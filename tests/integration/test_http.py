@@ -99,6 +99,10 @@ def test_not_ready_names_the_unreachable_cluster_and_the_full_spool(kafka, tmp_p
         port = daemon.http.port
         assert get(port, "/healthz")[0] == 200  # alive, though nothing works
         wait_for(lambda: daemon.sink.health().dropping, timeout=30, what="the spool to reach its cap")
+        # Skipped slots' self documents can fill the spool before the first scrape (2 s to give up on the dead
+        # broker) has finished: wait for that scrape's verdict too.
+        wait_for(lambda: json.loads(get(port, "/readyz")[1])["clusters"]["web"]["reason"] != "no scrape finished yet",
+                 timeout=30, what="the first scrape to finish")
         status, body, _ = get(port, "/readyz")
         ready = json.loads(body)
         assert status == 503 and not ready["ready"]
